@@ -1,0 +1,35 @@
+# The front door. Each target is idempotent.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sightline-installed
+
+export YOLO_OFFLINE := 1
+export YOLO_AUTOINSTALL := 0
+export YOLO_CONFIG_DIR := $(CURDIR)/var/ultralytics
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml tools/setup.sh
+	VENV=$(VENV) tools/setup.sh
+	touch $(STAMP)
+
+## Set up, then run the whole suite on the bundled video and summarise what it did.
+demo: setup
+	$(BIN)/sightline demo
+
+## Set up, then run every test (a real Mosquitto, real SMTP, the real model and video).
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""The base of every config section, and the sections every service has."""
+
+from __future__ import annotations
+
+import re
+import socket
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors (a typo must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Anchor(StrEnum):
+    """The point of a box that lines and zones test."""
+
+    CENTER = "center"
+    BOTTOM_CENTER = "bottom_center"
+
+
+class LogConfig(StrictModel):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level written."
+    )
+    format: Literal["json", "text"] = Field(
+        default="json", description="`json`: one JSON object per line; `text` for a terminal."
+    )
+
+
+class HealthConfig(StrictModel):
+    """The HTTP endpoint with `/healthz` and `/metrics`."""
+
+    enabled: bool = Field(default=True, description="Serve /healthz and /metrics.")
+    host: str = Field(default="0.0.0.0", description="Address to bind.")
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks the service's default.")
+    stale_after_s: float = Field(
+        default=30.0, gt=0, description="/healthz fails when the main loop is silent this long."
+    )
+
+
+def default_instance() -> str:
+    """The host name, reduced to what a topic level and a client id accept."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:48].strip("-")
+    return name or "main"
+
+
+def default_state_dir(service: str) -> Path:
+    """``./var/<service>``."""
+    return Path("var") / service

@@ -1,0 +1,71 @@
+"""The edge-publisher's sections: ``camera``, ``detector``, ``frames``."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from sightline.config.base import StrictModel
+
+
+class RoiConfig(StrictModel):
+    """A region of interest in pixels; only it goes through the detector."""
+
+    x1: int = Field(ge=0, description="Left edge, pixels.")
+    y1: int = Field(ge=0, description="Top edge, pixels.")
+    x2: int = Field(gt=0, description="Right edge, pixels (exclusive).")
+    y2: int = Field(gt=0, description="Bottom edge, pixels (exclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.x2 <= self.x1:
+            raise ValueError("x2: must be greater than x1")
+        if self.y2 <= self.y1:
+            raise ValueError("y2: must be greater than y1")
+        return self
+
+
+class CameraConfig(StrictModel):
+    """Where frames come from: an RTSP/HTTP URL, a file path or a USB device index."""
+
+    url: str | int = Field(
+        default="samples/pedestrians.avi",
+        description="rtsp://..., http://..., a video file, or a device index such as 0.",
+    )
+    fps: float | None = Field(default=None, gt=0, le=240, description="Cap on processed fps.")
+    loop: bool = Field(default=False, description="Start a file again at its end.")
+    reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay.")
+
+
+class DetectorConfig(StrictModel):
+    """YOLO + ByteTrack."""
+
+    model_file: str = Field(
+        default="yolo11n.pt",
+        description="Any model path ultralytics loads (.pt, OpenVINO dir, .tflite, .onnx).",
+    )
+    confidence_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
+    track_classes: list[str | int] | None = Field(
+        default=None, description="Class names or ids to keep; all when unset."
+    )
+    imgsz: int = Field(default=640, ge=32, le=4096, description="Inference size.")
+    tracker: str = Field(default="bytetrack.yaml", description="ultralytics tracker config.")
+    device: str | None = Field(default=None, description="cpu, cuda:0, ...; auto when unset.")
+    roi: RoiConfig | None = Field(default=None, description="Crop before inference.")
+
+
+class FramePublishConfig(StrictModel):
+    """JPEG frames on ``detections/<camera_id>/frame`` for the frame-store."""
+
+    enabled: bool = Field(default=True, description="Publish frames at all.")
+    interval_s: float = Field(default=1.0, ge=0, description="At most one frame per interval.")
+    on_detection: bool = Field(
+        default=True, description="Also publish frames with detections, within min_interval_s."
+    )
+    min_interval_s: float = Field(
+        default=0.0, ge=0, description="Hard floor between any two frames published."
+    )
+    jpeg_quality: int = Field(default=80, ge=1, le=100)
+    max_width: int | None = Field(default=None, ge=64, le=16384, description="Downscale to this.")

@@ -1,0 +1,67 @@
+"""Read a service's config: a YAML file, then ``SIGHTLINE_*`` environment variables over it.
+
+Example:
+    >>> from sightline.config import EngineSettings
+    >>> settings = load_config(EngineSettings, None)
+    >>> settings.devices
+    {}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import ValidationError
+
+from sightline.config.settings import ServiceSettings
+from sightline.errors import ConfigError
+from sightline.validation import describe_errors
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not YAML, or not a mapping.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"], source=str(path)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"the top level must be a mapping of keys, not a {type(data).__name__}"],
+            source=str(path),
+        )
+    return data
+
+
+def load_config(settings_cls: type[S], path: Path | str | None, **overrides: Any) -> S:
+    """Validate ``path`` (may be None: defaults and environment only) as ``settings_cls``.
+
+    Args:
+        settings_cls: the service's settings class.
+        path: the YAML file.
+        **overrides: keys set over the file (the environment still wins).
+
+    Raises:
+        ConfigError: with one ``key.path: problem`` line per problem.
+    """
+    data = read_yaml(Path(path)) if path is not None else {}
+    data.update(overrides)
+    try:
+        return settings_cls(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc), source=str(path) if path else None) from None

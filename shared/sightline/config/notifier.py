@@ -1,0 +1,133 @@
+"""The notifier's sections: JSON log, SMTP, e-mail, digests."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, Self
+from zoneinfo import available_timezones
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from sightline.config.base import StrictModel
+
+_EVERY = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> int:
+    """``"15m"`` -> 900 seconds.
+
+    Example:
+        >>> parse_every("1h")
+        3600
+    """
+    match = _EVERY.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r}: expected a number and a unit, like 30m, 1h or 1d")
+    seconds = int(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds < 10:
+        raise ValueError(f"{text!r}: at least 10s")
+    return seconds
+
+
+class JsonLogConfig(StrictModel):
+    """One JSON line per event."""
+
+    directory: Path = Field(default=Path("var/events"), description="Where log files go.")
+    per_day: bool = Field(default=True, description="events-YYYY-MM-DD.jsonl; else events.jsonl.")
+    retention_days: int = Field(default=30, ge=1, description="Daily files older are deleted.")
+
+
+class SmtpConfig(StrictModel):
+    """The mail server. With no host, e-mails are written as .eml files to the outbox."""
+
+    host: str | None = Field(default=None, description="SMTP host; unset: write to outbox_dir.")
+    port: int | None = Field(default=None, ge=1, le=65535, description="Default by security.")
+    security: Literal["starttls", "ssl", "none"] = Field(default="starttls")
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Prefer password_file.")
+    password_file: Path | None = Field(default=None, description="First line is the password.")
+    timeout_s: float = Field(default=30.0, gt=0)
+    outbox_dir: Path = Field(default=Path("var/outbox"), description="Where .eml files go.")
+
+    @field_validator("password_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"file {str(path)!r} does not exist")
+        return path
+
+    @property
+    def effective_port(self) -> int:
+        """The port, defaulted by ``security``."""
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+    def resolved_password(self) -> str | None:
+        """The password, read from ``password_file`` when given."""
+        if self.password_file is not None:
+            lines = self.password_file.read_text().splitlines()
+            return lines[0] if lines else ""
+        return self.password.get_secret_value() if self.password else None
+
+
+class EmailConfig(StrictModel):
+    """Immediate e-mails."""
+
+    sender: str = Field(default="sightline@localhost", description="From: address.")
+    to: list[str] = Field(default_factory=lambda: ["you@localhost"], min_length=1)
+    subject_template: str | None = Field(default=None, description="Jinja2; overrides default.")
+    html_template: Path | None = Field(default=None, description="Jinja2 file; overrides default.")
+    text_template: Path | None = Field(default=None, description="Jinja2 file; overrides default.")
+    rate_limit_per_hour: int = Field(default=20, ge=1, description="Per rule.")
+
+
+class DigestConfig(StrictModel):
+    """An e-mail that collects events and goes out on a schedule."""
+
+    name: str = Field(min_length=1, max_length=64, description="Rules name it in email_digest.")
+    every: str = Field(default="1h", description="30m, 1h, 1d, ...")
+    to: list[str] | None = Field(default=None, description="Default: email.to.")
+    rules: list[str] | None = Field(default=None, description="Only these rules; all if unset.")
+    cameras: list[str] | None = Field(default=None, description="Only these cameras.")
+    max_photos: int = Field(default=12, ge=0, le=100)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, every: str) -> str:
+        parse_every(every)
+        return every
+
+    @property
+    def every_s(self) -> int:
+        """The period in seconds."""
+        return parse_every(self.every)
+
+
+class NotifierSection(StrictModel):
+    """Everything the notifier does."""
+
+    timezone: str = Field(default="UTC", description="IANA zone for times in e-mails.")
+    json_log: JsonLogConfig = Field(default_factory=JsonLogConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    digests: list[DigestConfig] = Field(
+        default_factory=lambda: [DigestConfig(name="default")], description="Digest e-mails."
+    )
+    snapshot_wait_s: float = Field(default=15.0, ge=0, description="Wait for the snapshot.")
+    retention_days: int = Field(default=14, ge=1, description="Digest state kept this long.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        if zone not in available_timezones() and zone != "UTC":
+            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
+        return zone
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [digest.name for digest in self.digests]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"digests[{index}].name: {name!r} is used twice")
+        return self

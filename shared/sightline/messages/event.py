@@ -1,0 +1,134 @@
+"""Event v1: what the event-engine decided, on ``events/<camera_id>/<event_type>``.
+
+Example:
+    >>> event_id = make_event_id("driveway", EventType.LINE_CROSS, "car-in", 42, 1200, "entry")
+    >>> event_id == make_event_id("driveway", "LINE_CROSS", "car-in", 42, 1200, "entry")
+    True
+    >>> EventType.ZONE_ENTER.topic_level
+    'zone_enter'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sightline.ids import Identifier
+from sightline.messages.base import Message, Timestamp
+from sightline.messages.geometry import BBox, Point
+
+
+class EventType(StrEnum):
+    """The kinds of event the engine publishes."""
+
+    LINE_CROSS = "LINE_CROSS"
+    ZONE_ENTER = "ZONE_ENTER"
+    ZONE_EXIT = "ZONE_EXIT"
+    ZONE_DWELL = "ZONE_DWELL"
+
+    @property
+    def topic_level(self) -> str:
+        """The event type as the last level of its topic: lower case."""
+        return self.value.lower()
+
+
+class Direction(StrEnum):
+    """The direction of a line crossing."""
+
+    LEFT_TO_RIGHT = "left_to_right"
+    RIGHT_TO_LEFT = "right_to_left"
+    TOP_TO_BOTTOM = "top_to_bottom"
+    BOTTOM_TO_TOP = "bottom_to_top"
+    IN = "in"
+    OUT = "out"
+
+
+class Actions(BaseModel):
+    """What a rule asks the other services to do with its events.
+
+    Unknown actions are refused (a typo must not silently do nothing).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    json_log: bool = Field(default=False, description="Append the event to the JSON log.")
+    email_immediate: bool = Field(default=False, description="Send an e-mail now.")
+    email_digest: list[str] = Field(
+        default_factory=list,
+        description="Digests that collect this event; `true` means the digest named 'default'.",
+    )
+    snapshot: bool = Field(default=True, description="Store a clean and an annotated snapshot.")
+
+    @field_validator("email_digest", mode="before")
+    @classmethod
+    def _digest_names(cls, value: object) -> object:
+        if value is True:
+            return ["default"]
+        if value is False or value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return value
+
+
+class EventObject(Message):
+    """The tracked object the event is about."""
+
+    track_id: int = Field(ge=0)
+    class_name: str = Field(min_length=1, max_length=64)
+    confidence: float = Field(ge=0.0, le=1.0)
+    bbox: BBox
+    center: Point
+
+
+class LineRef(Message):
+    """The line that was crossed, and in which direction."""
+
+    name: str = Field(min_length=1, max_length=128)
+    direction: Direction
+
+
+class ZoneRef(Message):
+    """The zone that was entered, left or dwelt in."""
+
+    name: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(default=None, description="For ZONE_EXIT: `left` or `lost`.")
+    dwell_s: float | None = Field(default=None, ge=0, description="For ZONE_DWELL and ZONE_EXIT.")
+
+
+class Event(Message):
+    """Event v1."""
+
+    version: Literal[1] = 1
+    event_id: str = Field(min_length=1, max_length=128)
+    event_type: EventType
+    rule: str = Field(min_length=1, max_length=128)
+    camera_id: Identifier
+    device_id: Identifier
+    timestamp: Timestamp
+    frame_number: int = Field(ge=0)
+    object: EventObject
+    line: LineRef | None = None
+    zone: ZoneRef | None = None
+    actions: Actions = Field(default_factory=Actions)
+
+
+def make_event_id(camera_id: str, event_type: str, rule: str, *parts: object) -> str:
+    """A deterministic event id: the same decision always gets the same id.
+
+    Args:
+        camera_id: the camera.
+        event_type: the event type.
+        rule: the rule's name.
+        *parts: whatever else identifies the decision (track id, frame number, line or
+            zone name, direction).
+
+    Returns:
+        ``<camera>-<type>-<24 hex digits>``, readable in a log and stable across restarts.
+    """
+    text = "\x1f".join(str(p) for p in (camera_id, str(event_type), rule, *parts))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    return f"{camera_id}-{str(event_type).lower()}-{digest}"

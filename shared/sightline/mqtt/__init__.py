@@ -1,0 +1,24 @@
+"""The MQTT client every service uses, and its bounded publish queue."""
+
+from __future__ import annotations
+
+from sightline.mqtt.client import (
+    OFFLINE,
+    ONLINE,
+    Handler,
+    MqttClient,
+    PendingPublish,
+    ReceivedMessage,
+)
+from sightline.mqtt.queue import PublishQueue, QueuedMessage
+
+__all__ = [
+    "OFFLINE",
+    "ONLINE",
+    "Handler",
+    "MqttClient",
+    "PendingPublish",
+    "PublishQueue",
+    "QueuedMessage",
+    "ReceivedMessage",
+]

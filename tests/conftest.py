@@ -1,0 +1,47 @@
+"""Fixtures every test tree shares: a real Mosquitto, a collector on it, offline switches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker import Broker, make_broker
+from tests.support.mqtt import Collector
+
+# Nothing may reach the network at run time.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A fresh Mosquitto on a free port, persistence in the test's temp dir."""
+    started = make_broker(tmp_path / "broker")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def collector(broker: Broker) -> Iterator[Collector]:
+    """A subscriber to everything on the broker."""
+    sub = Collector(broker.host, broker.port, "#")
+    try:
+        yield sub
+    finally:
+        sub.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No SIGHTLINE_* variable from the caller's shell leaks into a config test."""
+    for key in list(os.environ):
+        if key.startswith("SIGHTLINE_"):
+            monkeypatch.delenv(key)
+    return monkeypatch
