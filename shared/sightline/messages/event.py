@@ -89,6 +89,9 @@ class LineRef(Message):
 
     name: str = Field(min_length=1, max_length=128)
     direction: Direction
+    points: list[tuple[float, float]] | None = Field(
+        default=None, max_length=256, description="The line in pixels, so it can be drawn."
+    )
 
 
 class ZoneRef(Message):
@@ -97,6 +100,9 @@ class ZoneRef(Message):
     name: str = Field(min_length=1, max_length=128)
     reason: str | None = Field(default=None, description="For ZONE_EXIT: `left` or `lost`.")
     dwell_s: float | None = Field(default=None, ge=0, description="For ZONE_DWELL and ZONE_EXIT.")
+    points: list[tuple[float, float]] | None = Field(
+        default=None, max_length=256, description="The zone's polygon in pixels, to draw it."
+    )
 
 
 class Event(Message):
