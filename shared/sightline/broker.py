@@ -40,6 +40,7 @@ def mosquitto_conf(
     persistence: bool = True,
     autosave_interval: int = 1,
     max_queued_messages: int = 1_000_000,
+    password_file: Path | None = None,
     extra: str = "",
 ) -> str:
     """A Mosquitto 2.x config for a loopback broker.
@@ -47,9 +48,14 @@ def mosquitto_conf(
     ``max_queued_messages`` is raised far above Mosquitto's default of 1000 per client,
     past which it silently drops what an offline persistent session would receive.
     """
+    auth = (
+        ["allow_anonymous false", f"password_file {password_file}"]
+        if password_file
+        else ["allow_anonymous true"]
+    )
     lines = [
         f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
+        *auth,
         f"persistence {'true' if persistence else 'false'}",
         f"persistence_location {data_dir}/",
         f"autosave_interval {autosave_interval}",
@@ -74,7 +80,9 @@ class LocalMosquitto:
         port: fixed port; a free one if None (kept across restarts).
         binary: the mosquitto executable.
         persistence: keep sessions and retained messages across restarts.
+        autosave_interval: seconds between persistence saves.
         extra_conf: more config lines.
+        password_file: a mosquitto_passwd file; anonymous access is off when given.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class LocalMosquitto:
         persistence: bool = True,
         autosave_interval: int = 1,
         extra_conf: str = "",
+        password_file: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
@@ -93,6 +102,7 @@ class LocalMosquitto:
         self.persistence = persistence
         self.autosave_interval = autosave_interval
         self.extra_conf = extra_conf
+        self.password_file = password_file
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -133,6 +143,7 @@ class LocalMosquitto:
                 persistence=self.persistence,
                 autosave_interval=self.autosave_interval,
                 extra=self.extra_conf,
+                password_file=self.password_file,
             )
         )
         self._process = subprocess.Popen(

@@ -1,0 +1,89 @@
+"""Split one ``mode: local`` config into the config of each service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr
+
+from sightline.config.settings import SuiteSettings
+
+SERVICES = ("edge-publisher", "event-engine", "frame-store", "notifier")
+MODULES = {
+    "edge-publisher": "edge_publisher",
+    "event-engine": "event_engine",
+    "frame-store": "frame_store",
+    "notifier": "notifier",
+}
+
+
+def plain(model: BaseModel) -> dict[str, Any]:
+    """A model as YAML-ready data, secrets included (they go to a file only the suite reads)."""
+
+    def unwrap(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: unwrap(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [unwrap(v) for v in value]
+        if hasattr(value, "value") and isinstance(value.value, str):
+            return value.value  # str enums
+        return value
+
+    return dict(unwrap(model.model_dump(exclude_none=True)))
+
+
+def service_configs(
+    suite: SuiteSettings, mqtt_url: str, state_root: Path
+) -> dict[str, dict[str, Any]]:
+    """The config of each service, as plain data ready to be written as YAML."""
+    common = {
+        "mqtt": {**plain(suite.mqtt), "url": mqtt_url},
+        "log": plain(suite.log),
+        "instance": suite.instance,
+    }
+    devices = {device_id: plain(device) for device_id, device in suite.devices.items()}
+    devices.setdefault(suite.device_id, plain(suite.own_device()))
+    return {
+        "edge-publisher": {
+            **common,
+            "state_dir": str(state_root / "edge-publisher"),
+            "device_id": suite.device_id,
+            "camera_id": suite.effective_camera_id,
+            "camera": plain(suite.camera),
+            "detector": plain(suite.detector),
+            "frames": plain(suite.frames),
+        },
+        "event-engine": {
+            **common,
+            "state_dir": str(state_root / "event-engine"),
+            "devices": devices,
+            "homeassistant": plain(suite.homeassistant),
+        },
+        "frame-store": {
+            **common,
+            "state_dir": str(state_root / "frame-store"),
+            "frame_store": plain(suite.frame_store),
+        },
+        "notifier": {
+            **common,
+            "state_dir": str(state_root / "notifier"),
+            "notifier": plain(suite.notifier),
+        },
+    }
+
+
+def write_service_configs(configs: dict[str, dict[str, Any]], directory: Path) -> dict[str, Path]:
+    """Write each service's YAML; return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, data in configs.items():
+        path = directory / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        paths[name] = path
+    return paths

@@ -1,0 +1,228 @@
+"""``sightline demo``: the whole suite on the bundled video, with no config, and a summary.
+
+It starts a private Mosquitto, runs the edge on ``samples/pedestrians.avi`` with the bundled
+YOLO11n OpenVINO model, a line across the walkway and a zone, rules that log JSON, write
+immediate and digest e-mails to an outbox and store snapshots; then it prints what happened
+and where every file is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from sightline.config.loader import load_config
+from sightline.config.settings import SuiteSettings
+from sightline.suite.configs import SERVICES
+from sightline.suite.run import suite_broker, suite_processes
+from sightline.suite.supervisor import Supervisor
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO_VIDEO = REPO / "samples" / "pedestrians.avi"
+DEMO_MODEL = REPO / "models" / "yolo11n_int8_openvino_model"
+DEMO_FRAMES = 341
+DIGEST_EVERY_S = 10
+
+
+def demo_config(root: Path) -> dict[str, Any]:
+    """The demo's suite config (as YAML data): every default a newcomer needs."""
+    return {
+        "mode": "local",
+        "device_id": "demo-box",
+        "camera_id": "plaza",
+        "instance": "demo",
+        "state_dir": str(root),
+        "log": {"level": "INFO", "format": "json"},
+        "camera": {"url": str(DEMO_VIDEO)},
+        "detector": {
+            "model_file": str(DEMO_MODEL),
+            "confidence_threshold": 0.3,
+            "track_classes": ["person"],
+        },
+        "frames": {"interval_s": 1.0, "on_detection": True, "min_interval_s": 0.2},
+        "lines": [{"type": "horizontal", "position_pct": 55, "name": "walkway"}],
+        "zones": [
+            {
+                "name": "east plaza",
+                "x1_pct": 55,
+                "y1_pct": 50,
+                "x2_pct": 95,
+                "y2_pct": 95,
+                "dwell_s": 3,
+            },
+        ],
+        "events": [
+            {
+                "name": "walkway-crossing",
+                "match": {"event_type": "LINE_CROSS", "line": "walkway"},
+                "actions": {"json_log": True, "email_immediate": True, "email_digest": "demo"},
+            },
+            {
+                "name": "east-plaza-entry",
+                "match": {"event_type": "ZONE_ENTER", "zone": "east plaza"},
+                "actions": {"json_log": True, "email_digest": "demo"},
+            },
+            {
+                "name": "east-plaza-dwell",
+                "match": {"event_type": "ZONE_DWELL", "zone": "east plaza"},
+                "actions": {"json_log": True, "email_digest": "demo"},
+            },
+            {
+                "name": "east-plaza-exit",
+                "match": {"event_type": "ZONE_EXIT", "zone": "east plaza"},
+                "actions": {"json_log": True, "snapshot": False},
+            },
+        ],
+        "notifier": {
+            "json_log": {"directory": str(root / "events")},
+            "smtp": {"outbox_dir": str(root / "outbox")},
+            "email": {
+                "sender": "sightline-demo@localhost",
+                "to": ["you@localhost"],
+                "rate_limit_per_hour": 5,
+            },
+            "digests": [{"name": "demo", "every": f"{DIGEST_EVERY_S}s", "max_photos": 12}],
+            "snapshot_wait_s": 5,
+        },
+        "frame_store": {
+            "storage": {"type": "file", "root": str(root / "snapshots")},
+            "frame_wait_s": 3,
+        },
+    }
+
+
+@dataclass
+class Observer:
+    """Watches the bus like ``mosquitto_sub -v -t '#'`` and counts what matters."""
+
+    frames: int = 0
+    detections: int = 0
+    tracks: set[int] = field(default_factory=set)
+    events: Counter[str] = field(default_factory=Counter)
+    snapshots: int = 0
+    dead_letters: int = 0
+    last_activity: float = field(default_factory=time.monotonic)
+
+    def on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        topic = message.topic
+        try:
+            if topic.startswith("detections/") and topic.count("/") == 1:
+                envelope = json.loads(message.payload)
+                self.frames += 1
+                self.detections += len(envelope["detections"])
+                self.tracks.update(
+                    d["track_id"] for d in envelope["detections"] if d["track_id"] is not None
+                )
+            elif topic.startswith("events/") and topic.endswith("/snapshot"):
+                self.snapshots += 1
+            elif topic.startswith("events/"):
+                self.events[json.loads(message.payload)["event_type"]] += 1
+            elif topic.startswith("sightline/deadletter/"):
+                self.dead_letters += 1
+            else:
+                return
+        except (ValueError, KeyError, TypeError):
+            return
+        self.last_activity = time.monotonic()
+
+
+def _watch(url: str, observer: Observer) -> paho.Client:
+    host, port = url.split("//")[1].split(":")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="sightline-demo-observer")
+    client.on_message = observer.on_message
+    client.on_connect = lambda c, *a: c.subscribe(
+        [("detections/+", 1), ("events/#", 1), ("sightline/deadletter/#", 1)]
+    )
+    client.connect(host, int(port))
+    client.loop_start()
+    return client
+
+
+def _progress(observer: Observer) -> None:
+    done = min(observer.frames, DEMO_FRAMES)
+    bar = "#" * int(30 * done / DEMO_FRAMES)
+    events = sum(observer.events.values())
+    print(
+        f"\r  frames {done:4d}/{DEMO_FRAMES} [{bar:<30}] detections {observer.detections:5d} "
+        f"events {events:3d} snapshots {observer.snapshots:3d}",
+        end="",
+        flush=True,
+    )
+
+
+def run_demo(root: Path) -> int:
+    """Run the demo into ``root`` (cleared first) and print the summary."""
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    settings = load_config(SuiteSettings, None, **demo_config(root))
+    started = time.monotonic()
+    print(f"Sightline demo: {DEMO_VIDEO.name} through the whole suite (state in {root})")
+    observer = Observer()
+    with suite_broker(settings, root) as url:
+        watcher = _watch(url, observer)
+        supervisor = Supervisor(suite_processes(settings, url, root))
+        supervisor.start()
+        try:
+            while "edge-publisher" not in supervisor.finished:
+                supervisor.poll()
+                _progress(observer)
+                time.sleep(0.5)
+                if time.monotonic() - started > 600:
+                    print(
+                        "\n  the edge did not finish within 10 minutes; stopping", file=sys.stderr
+                    )
+                    break
+            quiet_since = time.monotonic()
+            # let snapshots, e-mails and one digest period finish after the last frame
+            while time.monotonic() - quiet_since < DIGEST_EVERY_S + 6:
+                supervisor.poll()
+                _progress(observer)
+                time.sleep(0.5)
+        finally:
+            codes = supervisor.stop()
+            watcher.loop_stop()
+            watcher.disconnect()
+    print()
+    return _summary(root, observer, codes, time.monotonic() - started)
+
+
+def _summary(root: Path, observer: Observer, codes: dict[str, int], elapsed: float) -> int:
+    emails = sorted((root / "outbox").glob("**/*.eml"))
+    snapshots = sorted((root / "snapshots").glob("**/*.jpg"))
+    logs = sorted((root / "events").glob("*.jsonl"))
+    print(f"\nDone in {elapsed:.0f} s.\n")
+    print(f"  frames processed   {observer.frames}")
+    print(f"  detections         {observer.detections}")
+    print(f"  distinct tracks    {len(observer.tracks)}")
+    print(
+        "  events             "
+        + (", ".join(f"{k} {v}" for k, v in sorted(observer.events.items())) or "none")
+    )
+    print(f"  snapshots stored   {len(snapshots)} files, {observer.snapshots} announced")
+    print(f"  e-mails written    {len(emails)} (.eml, open them in any mail program)")
+    print(f"  dead letters       {observer.dead_letters}")
+    print("\nWhere things are:")
+    print(f"  JSON event log     {', '.join(str(p) for p in logs) or '(none)'}")
+    print(f"  e-mails            {root / 'outbox'}")
+    for path in emails[:5]:
+        print(f"                     {path}")
+    print(f"  snapshots          {root / 'snapshots'}")
+    for path in snapshots[:3]:
+        print(f"                     {path}")
+    print(f"  service logs       {root / 'logs'}")
+    bad = {name: code for name, code in codes.items() if code != 0}
+    missing = [name for name in SERVICES if name not in codes]
+    if bad or missing:
+        print(f"\nSome services did not stop cleanly: {bad or ''} {missing or ''}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,72 @@
+"""``sightline --config FILE``: the whole suite on one box (the seed's ``mode: local``)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sightline.broker import LocalMosquitto, free_port
+from sightline.config.settings import SuiteSettings
+from sightline.suite.configs import MODULES, SERVICES, service_configs, write_service_configs
+from sightline.suite.supervisor import ServiceProcess, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@contextmanager
+def suite_broker(settings: SuiteSettings, state_root: Path) -> Iterator[str]:
+    """The broker URL: the configured one, or a private Mosquitto started for the run."""
+    if settings.broker == "external" or "url" in settings.mqtt.model_fields_set:
+        yield settings.mqtt.url
+        return
+    port = 1883 if _port_is_free(1883) else free_port()
+    broker = LocalMosquitto(state_root / "broker", port=port)
+    broker.start()
+    log.info("started a private Mosquitto on %s", broker.url, extra={"broker": broker.url})
+    try:
+        yield broker.url
+    finally:
+        broker.stop()
+
+
+def suite_processes(
+    settings: SuiteSettings, mqtt_url: str, state_root: Path, services: tuple[str, ...] = SERVICES
+) -> list[ServiceProcess]:
+    """One process per service, each with its own config file and log file."""
+    configs = service_configs(settings, mqtt_url, state_root)
+    paths = write_service_configs(configs, state_root / "config")
+    logs = state_root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return [
+        ServiceProcess(
+            name=name,
+            args=["-m", MODULES[name], "--config", str(paths[name])],
+            log_file=logs / f"{name}.log",
+        )
+        for name in services
+    ]
+
+
+def run_suite(settings: SuiteSettings, stop: threading.Event) -> int:
+    """Run every service until ``stop`` is set; 0 when all stopped cleanly."""
+    state_root = settings.state_dir or Path("var") / "suite"
+    with suite_broker(settings, state_root) as url:
+        supervisor = Supervisor(suite_processes(settings, url, state_root))
+        supervisor.run(stop)
+    failed = {name: code for name, code in supervisor.finished.items() if code != 0}
+    if failed:
+        log.error("services exited with errors: %s", failed)
+    return 1 if failed else 0

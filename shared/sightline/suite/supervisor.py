@@ -1,0 +1,137 @@
+"""Run each service of the suite in its own process; restart one that dies; stop all cleanly.
+
+Example:
+    .. code-block:: python
+
+        supervisor = Supervisor([ServiceProcess("event-engine", ["-m", "event_engine",
+                                                "--config", "var/suite/event-engine.yaml"])])
+        supervisor.run(stop_event)   # until stop_event is set
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """How to start one service.
+
+    Attributes:
+        name: the service's name, for logs.
+        args: arguments after ``python``.
+        log_file: where its stderr/stdout go; inherited when None.
+        restart_on_success: start it again when it exits 0 (a file source that ended does not).
+    """
+
+    name: str
+    args: list[str]
+    log_file: Path | None = None
+    restart_on_success: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Running:
+    spec: ServiceProcess
+    process: subprocess.Popen[bytes]
+    started: float
+    restarts: int = 0
+
+
+class Supervisor:
+    """Starts services, restarts a crashed one with back-off, stops them in reverse order."""
+
+    def __init__(self, services: list[ServiceProcess], max_backoff_s: float = 30.0) -> None:
+        self.services = services
+        self.max_backoff_s = max_backoff_s
+        self._running: dict[str, _Running] = {}
+        self.finished: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _spawn(self, spec: ServiceProcess) -> subprocess.Popen[bytes]:
+        out = spec.log_file.open("ab") if spec.log_file else None
+        try:
+            return subprocess.Popen(
+                [sys.executable, *spec.args],
+                stdout=out,
+                stderr=out,
+                env={**os.environ, **spec.env},
+            )
+        finally:
+            if out is not None:
+                out.close()
+
+    def start(self) -> None:
+        """Start every service."""
+        for spec in self.services:
+            self._running[spec.name] = _Running(spec, self._spawn(spec), time.monotonic())
+            log.info("started %s", spec.name, extra={"child": spec.name})
+
+    def poll(self) -> None:
+        """Restart services that died; record those that finished."""
+        with self._lock:
+            for name, running in list(self._running.items()):
+                code = running.process.poll()
+                if code is None:
+                    continue
+                if code == 0 and not running.spec.restart_on_success:
+                    log.info("%s finished", name, extra={"child": name})
+                    self.finished[name] = 0
+                    del self._running[name]
+                    continue
+                backoff = min(self.max_backoff_s, 2.0 ** min(running.restarts, 5))
+                if time.monotonic() - running.started < backoff:
+                    continue
+                log.warning(
+                    "%s exited with %s; restarting (restart %d)",
+                    name,
+                    code,
+                    running.restarts + 1,
+                    extra={"child": name, "exit_status": code},
+                )
+                running.process = self._spawn(running.spec)
+                running.started = time.monotonic()
+                running.restarts += 1
+
+    def running(self, name: str) -> bool:
+        """Whether a service is alive."""
+        running = self._running.get(name)
+        return running is not None and running.process.poll() is None
+
+    def run(self, stop: threading.Event, interval_s: float = 0.5) -> None:
+        """Start, then supervise until ``stop`` is set, then stop everything."""
+        self.start()
+        try:
+            while not stop.wait(interval_s):
+                self.poll()
+        finally:
+            self.stop()
+
+    def stop(self, timeout_s: float = 30.0) -> dict[str, int]:
+        """SIGTERM each service, newest first, and wait; SIGKILL what does not stop."""
+        with self._lock:
+            for running in reversed(list(self._running.values())):
+                if running.process.poll() is None:
+                    running.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            for name, running in self._running.items():
+                try:
+                    code = running.process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.error("%s did not stop in time: killing it", name)
+                    running.process.kill()
+                    code = running.process.wait()
+                self.finished[name] = code
+            self._running.clear()
+        return dict(self.finished)

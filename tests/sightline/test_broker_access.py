@@ -1,0 +1,79 @@
+"""Password access to a real broker, and what mosquitto_sub shows of what services publish."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sightline.broker import LocalMosquitto
+from sightline.config import MqttConfig
+from sightline.mqtt import MqttClient
+from tests.support.broker import Broker
+from tests.support.envelopes import envelope_bytes
+from tests.support.mqtt import publish
+
+
+@pytest.fixture
+def secured_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
+    passwd = tmp_path / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(passwd), "engine", "correct horse"], check=True
+    )
+    passwd.chmod(0o600)
+    broker = LocalMosquitto(tmp_path / "broker", password_file=passwd)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.mark.parametrize(("secret", "connects"), [("correct horse", True), ("wrong", False)])
+def test_a_service_logs_in_with_the_password_from_its_file(
+    secured_broker: LocalMosquitto, tmp_path: Path, secret: str, connects: bool
+) -> None:
+    password_file = tmp_path / "mqtt-password"
+    password_file.write_text(secret + "\n")
+    client = MqttClient(
+        MqttConfig(url=secured_broker.url, username="engine", password_file=password_file),
+        service="event-engine", instance="main",
+    )
+    client.start()
+    try:
+        assert client.wait_connected(3) is connects
+    finally:
+        client.stop(2)
+
+
+@pytest.mark.skipif(shutil.which("mosquitto_sub") is None, reason="mosquitto-clients missing")
+def test_mosquitto_sub_shows_readable_json_for_everything_a_service_publishes(
+    broker: Broker, tmp_path: Path
+) -> None:
+    sub = subprocess.Popen(
+        ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-v", "-t", "#", "-W", "10"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    time.sleep(0.3)
+    client = MqttClient(MqttConfig(url=broker.url), service="echo", instance="t1")
+    client.subscribe("detections/+", lambda m: client.publish("echo/out", m.payload))
+    client.start()
+    assert client.wait_connected(5)
+    publish(broker.host, broker.port, "detections/cam", [envelope_bytes(), b"{broken"])
+    time.sleep(0.5)
+    client.stop()
+    time.sleep(0.3)
+    sub.terminate()
+    out, _ = sub.communicate(timeout=10)
+
+    lines = [line.split(" ", 1) for line in out.splitlines() if line]
+    assert {topic for topic, _ in lines} >= {
+        "sightline/echo/t1/status", "detections/cam", "echo/out"
+    }
+    for topic, payload in lines:
+        if topic.endswith("/status"):
+            assert payload in ("online", "offline")
+        elif payload != "{broken":
+            assert isinstance(json.loads(payload), dict), topic
