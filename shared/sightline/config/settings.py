@@ -104,6 +104,14 @@ class EdgeSettings(ServiceSettings):
     frames: FramePublishConfig = Field(default_factory=FramePublishConfig)
     output: Transport | None = Field(default=None, description="The seed's output block.")
 
+    @model_validator(mode="after")
+    def _instance_is_the_camera(self) -> Self:
+        # An edge is one camera: its status topic and client id name that camera, which is
+        # also its broker user name in mosquitto/acl.
+        if "instance" not in self.model_fields_set:
+            self.instance = self.effective_camera_id
+        return self
+
     @property
     def effective_camera_id(self) -> str:
         """``camera_id``, or the device id when none is given."""

@@ -1,0 +1,19 @@
+# Sightline event-engine. Build from the repository root:
+#   docker build -f deploy/event-engine.Dockerfile -t sightline/event-engine .
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    SIGHTLINE_STATE_DIR=/var/lib/sightline
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install --no-cache-dir '.[engine]' \
+ && useradd --system --uid 10001 sightline \
+ && mkdir -p /var/lib/sightline && chown sightline /var/lib/sightline
+USER sightline
+VOLUME /var/lib/sightline
+EXPOSE 9102
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
+  CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9102/healthz').status != 200)"
+ENTRYPOINT ["sightline-engine"]
+CMD ["--config", "/etc/sightline/config.yaml"]
