@@ -39,7 +39,8 @@ def test_a_service_logs_in_with_the_password_from_its_file(
     password_file.write_text(secret + "\n")
     client = MqttClient(
         MqttConfig(url=secured_broker.url, username="engine", password_file=password_file),
-        service="event-engine", instance="main",
+        service="event-engine",
+        instance="main",
     )
     client.start()
     try:
@@ -54,7 +55,8 @@ def test_mosquitto_sub_shows_readable_json_for_everything_a_service_publishes(
 ) -> None:
     sub = subprocess.Popen(
         ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-v", "-t", "#", "-W", "10"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     time.sleep(0.3)
     client = MqttClient(MqttConfig(url=broker.url), service="echo", instance="t1")
@@ -70,7 +72,9 @@ def test_mosquitto_sub_shows_readable_json_for_everything_a_service_publishes(
 
     lines = [line.split(" ", 1) for line in out.splitlines() if line]
     assert {topic for topic, _ in lines} >= {
-        "sightline/echo/t1/status", "detections/cam", "echo/out"
+        "sightline/echo/t1/status",
+        "detections/cam",
+        "echo/out",
     }
     for topic, payload in lines:
         if topic.endswith("/status"):

@@ -1,0 +1,63 @@
+"""One `mode: local` file becomes a valid config for every service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sightline.config import (
+    EdgeSettings,
+    EngineSettings,
+    FrameStoreSettings,
+    NotifierSettings,
+    SuiteSettings,
+    load_config,
+)
+from sightline.suite.configs import service_configs, write_service_configs
+from sightline.suite.demo import demo_config
+
+SETTINGS = {
+    "edge-publisher": EdgeSettings,
+    "event-engine": EngineSettings,
+    "frame-store": FrameStoreSettings,
+    "notifier": NotifierSettings,
+}
+
+
+@pytest.fixture
+def suite(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> SuiteSettings:
+    return load_config(SuiteSettings, None, **demo_config(tmp_path / "demo"))
+
+
+def test_every_service_config_validates_with_its_own_model(
+    suite: SuiteSettings, tmp_path: Path
+) -> None:
+    paths = write_service_configs(
+        service_configs(suite, "mqtt://127.0.0.1:1999", tmp_path / "state"), tmp_path / "cfg"
+    )
+
+    loaded = {name: load_config(SETTINGS[name], path) for name, path in paths.items()}
+
+    assert {s.effective_mqtt().url for s in loaded.values()} == {"mqtt://127.0.0.1:1999"}
+    engine = loaded["event-engine"]
+    assert isinstance(engine, EngineSettings)
+    device = engine.devices["demo-box"]
+    assert device.camera_id == "plaza"
+    assert [line.label for line in device.lines] == ["walkway"]
+    assert [rule.name for rule in device.events] == [rule.name for rule in suite.events]
+    assert {s.state_dir for s in loaded.values()} == {
+        tmp_path / "state" / name for name in SETTINGS
+    }
+
+
+def test_secrets_reach_the_service_configs_unmasked(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    suite = load_config(SuiteSettings, None, mqtt={"username": "u", "password": "p4ss"})
+
+    configs = service_configs(suite, "mqtt://127.0.0.1:1", tmp_path)
+
+    assert configs["notifier"]["mqtt"]["password"] == "p4ss"
+    assert "**" not in yaml.safe_dump(configs)

@@ -1,0 +1,94 @@
+"""The one-box supervisor: restarts a service that dies, leaves one that finished, stops all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from sightline.suite.supervisor import ServiceProcess, Supervisor
+
+
+def script(tmp_path: Path, name: str, body: str) -> ServiceProcess:
+    path = tmp_path / f"{name}.py"
+    path.write_text(body)
+    return ServiceProcess(name=name, args=[str(path)], log_file=tmp_path / f"{name}.log")
+
+
+CRASHES_ONCE = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[0]).with_suffix(".ran")
+runs = int(marker.read_text()) if marker.exists() else 0
+marker.write_text(str(runs + 1))
+if runs == 0:
+    sys.exit(3)
+while True:
+    time.sleep(0.1)
+"""
+
+STOPS_ON_SIGTERM = """
+import signal, sys, time, pathlib
+def stop(*_):
+    pathlib.Path(sys.argv[0]).with_suffix(".stopped").write_text("clean")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_crashed_service_is_restarted(tmp_path: Path) -> None:
+    supervisor = Supervisor([script(tmp_path, "flaky", CRASHES_ONCE)])
+    supervisor.start()
+    try:
+
+        def ran_twice() -> bool:
+            supervisor.poll()
+            marker = tmp_path / "flaky.ran"
+            return marker.exists() and marker.read_text() == "2"
+
+        assert wait_until(ran_twice)
+        assert wait_until(lambda: supervisor.running("flaky"))
+    finally:
+        supervisor.stop()
+
+
+def test_a_service_that_finished_cleanly_is_not_restarted(tmp_path: Path) -> None:
+    supervisor = Supervisor([ServiceProcess("once", ["-c", "pass"])])
+    supervisor.start()
+
+    def finished() -> bool:
+        supervisor.poll()
+        return "once" in supervisor.finished
+
+    assert wait_until(finished)
+
+    assert supervisor.finished == {"once": 0}
+    assert not supervisor.running("once")
+
+
+def test_stop_sends_sigterm_and_reports_exit_codes(tmp_path: Path) -> None:
+    supervisor = Supervisor(
+        [script(tmp_path, "a", STOPS_ON_SIGTERM), script(tmp_path, "b", STOPS_ON_SIGTERM)]
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=supervisor.run, args=(stop,))
+    runner.start()
+    assert wait_until(lambda: supervisor.running("a") and supervisor.running("b"))
+    time.sleep(0.3)  # let both install their handlers
+
+    stop.set()
+    runner.join(30)
+
+    assert supervisor.finished == {"a": 0, "b": 0}
+    assert (tmp_path / "a.stopped").read_text() == "clean"
+    assert (tmp_path / "b.stopped").read_text() == "clean"
