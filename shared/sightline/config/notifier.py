@@ -49,9 +49,12 @@ class SmtpConfig(StrictModel):
     password: SecretStr | None = Field(default=None, description="Prefer password_file.")
     password_file: Path | None = Field(default=None, description="First line is the password.")
     timeout_s: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = Field(
+        default=None, description="Also trust this CA (PEM), e.g. a self-signed server."
+    )
     outbox_dir: Path = Field(default=Path("var/outbox"), description="Where .eml files go.")
 
-    @field_validator("password_file")
+    @field_validator("password_file", "ca_file")
     @classmethod
     def _readable(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -116,6 +119,10 @@ class NotifierSection(StrictModel):
     )
     snapshot_wait_s: float = Field(default=15.0, ge=0, description="Wait for the snapshot.")
     retention_days: int = Field(default=14, ge=1, description="Digest state kept this long.")
+    snapshots_dir: Path = Field(
+        default=Path("var/snapshots"),
+        description="The frame-store's file root; snapshot keys of type file are relative to it.",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,67 @@
+"""``sightline-notifier``: events -> JSON log, immediate e-mails, digests.
+
+Example:
+    .. code-block:: console
+
+        $ sightline-notifier --config notifier.yaml
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from notifier.dispatch import Dispatcher
+from notifier.handler import EventHandler
+from notifier.housekeeping import Housekeeping
+from notifier.jsonlog import JsonLog
+from notifier.mailer import make_mailer
+from notifier.state import StateStore
+from sightline.config import NotifierSettings
+from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.5
+
+
+def build(ctx: ServiceContext) -> MainLoop:
+    """Subscribe the event handler; return the loop that sends e-mails and digests."""
+    assert isinstance(ctx.settings, NotifierSettings)
+    section = ctx.settings.notifier
+    store = StateStore(ctx.state_dir)
+    json_log = JsonLog(section.json_log, section.timezone)
+    handler = EventHandler(
+        store,
+        json_log,
+        section.digests,
+        ctx.client.topics,
+        ctx.settings.limits,
+    )
+    ctx.client.subscribe(ctx.client.topics.all_events, handler)
+    housekeeping = Housekeeping(store, json_log, section.retention_days)
+    dispatcher = Dispatcher(
+        section, store, make_mailer(section.smtp), ctx.client.dead_letter, time.time()
+    )
+
+    def loop() -> None:
+        while not ctx.stopping.is_set():
+            ctx.heartbeat.beat()
+            try:
+                housekeeping.run_if_due(time.time())
+                dispatcher.tick(time.time())
+            except Exception:  # a bad file or a bug: logged, the next tick tries again
+                log.exception("notifier loop failed; retrying")
+            ctx.stopping.wait(TICK_S)
+
+    return loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the notifier until SIGTERM; return its exit status."""
+    parser = argument_parser("sightline-notifier", "Sightline notifier: JSON log and e-mails")
+    return run_service("notifier", NotifierSettings, build, argv, parser)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

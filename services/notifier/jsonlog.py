@@ -1,0 +1,117 @@
+"""The JSON log: one line per event, in a file per day, written before the ack.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from sightline.config.notifier import JsonLogConfig
+    >>> log = JsonLog(JsonLogConfig(directory=pathlib.Path(tempfile.mkdtemp())), "UTC")
+    >>> log.path_for(datetime(2025, 1, 15, 23, 0, tzinfo=UTC)).name
+    'events-2025-01-15.jsonl'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sightline.config.notifier import JsonLogConfig
+from sightline.messages import Event
+
+log = logging.getLogger(__name__)
+
+SINGLE_FILE = "events.jsonl"
+_DAILY = re.compile(r"^events-(\d{4}-\d{2}-\d{2})\.jsonl$")
+
+
+class JsonLog:
+    """Appends events as JSON lines; a redelivered ``event_id`` is not written twice.
+
+    The ids already in a file are read the first time that file is written to, so the
+    idempotence survives a restart.
+    """
+
+    def __init__(self, config: JsonLogConfig, timezone: str) -> None:
+        self.config = config
+        self.zone = ZoneInfo(timezone)
+        self._ids: dict[Path, set[str]] = {}
+        self._lock = threading.Lock()  # the MQTT worker appends, housekeeping deletes
+        config.directory.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, when: datetime) -> Path:
+        """The file an event at ``when`` goes to (its day in the configured zone)."""
+        if not self.config.per_day:
+            return self.config.directory / SINGLE_FILE
+        day = when.astimezone(self.zone).date().isoformat()
+        return self.config.directory / f"events-{day}.jsonl"
+
+    def append(self, event: Event) -> bool:
+        """Append ``event`` (flushed and fsynced); False if its id was already there."""
+        path = self.path_for(event.timestamp)
+        line = event.model_dump_json(by_alias=True) + "\n"
+        with self._lock:
+            ids = self._known_ids(path)
+            if event.event_id in ids:
+                return False
+            with path.open("a", encoding="utf-8") as file:
+                file.write(line)
+                file.flush()
+                os.fsync(file.fileno())
+            ids.add(event.event_id)
+        return True
+
+    def _known_ids(self, path: Path) -> set[str]:
+        if path not in self._ids:
+            _end_with_newline(path)
+            self._ids[path] = set(_read_ids(path))
+        return self._ids[path]
+
+    def remove_expired(self, now: datetime | None = None) -> list[Path]:
+        """Delete daily files older than ``retention_days``; return what was deleted."""
+        today = (now or datetime.now(UTC)).astimezone(self.zone).date()
+        oldest_kept = today - timedelta(days=self.config.retention_days - 1)
+        removed: list[Path] = []
+        with self._lock:
+            for path in sorted(self.config.directory.glob("events-*.jsonl")):
+                day = _day_of(path)
+                if day is not None and day < oldest_kept:
+                    path.unlink(missing_ok=True)
+                    self._ids.pop(path, None)
+                    removed.append(path)
+        if removed:
+            log.info("json log: removed %d expired file(s)", len(removed))
+        return removed
+
+
+def _day_of(path: Path) -> date | None:
+    match = _DAILY.match(path.name)
+    return date.fromisoformat(match.group(1)) if match else None
+
+
+def _end_with_newline(path: Path) -> None:
+    """After a crash mid-line, start the next line on a line of its own."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as file:
+        file.seek(-1, os.SEEK_END)
+        if file.read(1) != b"\n":
+            file.write(b"\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def _read_ids(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    ids: list[str] = []
+    with path.open(encoding="utf-8") as file:
+        for line in file:
+            try:
+                ids.append(str(json.loads(line)["event_id"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line from a crash: ignored, the event is redelivered
+    return ids

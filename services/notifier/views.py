@@ -1,0 +1,151 @@
+"""What the templates see: events and digests as plain values, times in the user's zone.
+
+Example:
+    >>> EVENT_TITLES["LINE_CROSS"]
+    'crossed a line'
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Self
+from zoneinfo import ZoneInfo
+
+from sightline.messages import Event
+
+EVENT_TITLES = {
+    "LINE_CROSS": "crossed a line",
+    "ZONE_ENTER": "entered a zone",
+    "ZONE_EXIT": "left a zone",
+    "ZONE_DWELL": "stayed in a zone",
+}
+TIME_FORMAT = "%a %d %b %Y, %H:%M:%S %Z"
+
+
+def local_time(when: datetime, zone: ZoneInfo) -> str:
+    """``when`` in ``zone``, as a person reads it: ``Wed 15 Jan 2025, 15:30:22 CET``."""
+    return when.astimezone(zone).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One event, ready to print."""
+
+    event_id: str
+    camera: str
+    rule: str
+    what: str
+    object_class: str
+    confidence_pct: int
+    track_id: int
+    where: str
+    summary: str
+    time: str
+    short_time: str
+    image_cid: str | None = None
+    image_note: str | None = None
+
+    @property
+    def headline(self) -> str:
+        """The summary with a capital first letter (names keep their case)."""
+        return self.summary[:1].upper() + self.summary[1:]
+
+    @classmethod
+    def from_event(
+        cls,
+        event: Event,
+        zone: ZoneInfo,
+        image_cid: str | None = None,
+        image_note: str | None = None,
+    ) -> Self:
+        """The view of ``event``; ``image_cid`` names its inline picture, if any."""
+        return cls(
+            event_id=event.event_id,
+            camera=event.camera_id,
+            rule=event.rule,
+            what=EVENT_TITLES.get(event.event_type.value, event.event_type.value),
+            object_class=event.object.class_name,
+            confidence_pct=round(event.object.confidence * 100),
+            track_id=event.object.track_id,
+            where=describe_place(event),
+            summary=summarise(event),
+            time=local_time(event.timestamp, zone),
+            short_time=event.timestamp.astimezone(zone).strftime("%H:%M:%S"),
+            image_cid=image_cid,
+            image_note=image_note,
+        )
+
+
+def describe_place(event: Event) -> str:
+    """``line "gate", left to right`` or ``zone "garden" (42 s)``."""
+    if event.line is not None:
+        return f'line "{event.line.name}", {event.line.direction.value.replace("_", " ")}'
+    if event.zone is not None:
+        text = f'zone "{event.zone.name}"'
+        if event.zone.dwell_s is not None:
+            text += f" after {event.zone.dwell_s:.0f} s"
+        if event.zone.reason:
+            text += f" ({event.zone.reason})"
+        return text
+    return "-"
+
+
+def summarise(event: Event) -> str:
+    """One line a person reads: ``car crossed "gate" (left to right)``."""
+    what = event.object.class_name
+    if event.line is not None:
+        direction = event.line.direction.value.replace("_", " ")
+        return f'{what} crossed "{event.line.name}" ({direction})'
+    if event.zone is None:
+        return f"{what} {EVENT_TITLES.get(event.event_type.value, event.event_type.value)}"
+    zone = f'"{event.zone.name}"'
+    dwell = f"{event.zone.dwell_s:.0f} s" if event.zone.dwell_s is not None else None
+    if event.event_type.value == "ZONE_ENTER":
+        return f"{what} entered {zone}"
+    if event.event_type.value == "ZONE_DWELL":
+        return f"{what} stayed in {zone}" + (f" for {dwell}" if dwell else "")
+    return f"{what} left {zone}" + (f" after {dwell}" if dwell else "")
+
+
+def period_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    """``Wed 15 Jan 2025, 15:00 - 16:00 CET`` (an en dash between), the date once when both ends share it."""
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    if local_start.date() == local_end.date():
+        return (
+            f"{local_start:%a %d %b %Y, %H:%M} \N{EN DASH} {local_end:%H:%M} {local_end.tzname()}"
+        )
+    return f"{local_start:%a %d %b %Y, %H:%M} \N{EN DASH} {local_end:%a %d %b %Y, %H:%M %Z}"
+
+
+@dataclass(frozen=True)
+class DigestView:
+    """A digest: counts per camera, rule and class, the events, the pictures."""
+
+    name: str
+    period: str
+    zone_name: str
+    total: int
+    by_camera: list[tuple[str, int]]
+    by_rule: list[tuple[str, int]]
+    by_class: list[tuple[str, int]]
+    events: list[EventView]
+    photos: list[EventView]
+
+    @classmethod
+    def from_events(
+        cls, name: str, start: datetime, end: datetime, events: list[EventView], zone: ZoneInfo
+    ) -> Self:
+        """Summarise ``events`` collected between ``start`` and ``end``."""
+        return cls(
+            name=name,
+            period=period_text(start, end, zone),
+            zone_name=end.astimezone(zone).tzname() or str(zone),
+            total=len(events),
+            by_camera=Counter(e.camera for e in events).most_common(),
+            by_rule=Counter(e.rule for e in events).most_common(),
+            by_class=Counter(e.object_class for e in events).most_common(),
+            events=events,
+            photos=[e for e in events if e.image_cid is not None],
+        )

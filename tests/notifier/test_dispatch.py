@@ -1,0 +1,231 @@
+"""The handler and the sending loop in one process, driven by an explicit clock.
+
+A real SMTP server receives; the state is real files; time is passed to ``tick``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from notifier.dispatch import Dispatcher
+from notifier.handler import EventHandler
+from notifier.jsonlog import JsonLog
+from notifier.mailer import make_mailer
+from notifier.state import StateStore
+from sightline.config.notifier import NotifierSection
+from sightline.errors import MessageError
+from sightline.messages import Event, MessageLimits, encode
+from sightline.mqtt import ReceivedMessage
+from sightline.topics import Topics
+from tests.notifier.support import SmtpServer, event_topic, images_of, make_event, store_snapshot
+
+T = 1_736_899_200.0  # 2025-01-15 00:00:00 UTC, a multiple of every digest period
+
+
+@dataclass
+class Notifier:
+    """Handler + dispatcher on one state directory, as the service wires them."""
+
+    tmp_path: Path
+    smtp: SmtpServer
+    section: NotifierSection
+    now: float = T
+    dead_letters: list[tuple[str, bytes, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        store = StateStore(self.tmp_path / "state")
+        self.handler = EventHandler(
+            store,
+            JsonLog(self.section.json_log, self.section.timezone),
+            self.section.digests,
+            Topics(),
+            MessageLimits(),
+            clock=lambda: self.now,
+        )
+        self.dispatcher = Dispatcher(
+            self.section,
+            store,
+            make_mailer(self.section.smtp),
+            lambda *letter: self.dead_letters.append(letter),
+            self.now,
+        )
+
+    def receive(self, event: Event) -> None:
+        self.handler(ReceivedMessage(event_topic(event), encode(event)))
+
+    def announce(self, event: Event) -> None:
+        payload = store_snapshot(self.section.snapshots_dir, event)
+        self.handler(ReceivedMessage(f"events/{event.camera_id}/snapshot", payload))
+
+    def at(self, now: float) -> None:
+        self.now = now
+        self.dispatcher.tick(now)
+
+
+def make_notifier(tmp_path: Path, smtp: SmtpServer, **section: object) -> Notifier:
+    config = NotifierSection.model_validate(
+        {
+            "snapshots_dir": tmp_path / "snaps",
+            "json_log": {"directory": tmp_path / "log"},
+            "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "timeout_s": 3},
+            "digests": [{"name": "default", "every": "1h", "max_photos": 3}],
+            **section,
+        }
+    )
+    return Notifier(tmp_path, smtp, config)
+
+
+def test_an_immediate_email_waits_for_its_snapshot_and_carries_it(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    notifier = make_notifier(tmp_path, smtp)
+    event = make_event(1, immediate=True)
+    notifier.receive(event)
+    notifier.at(T + 2)
+    assert smtp.inbox.messages == []
+
+    notifier.announce(event)
+    notifier.at(T + 3)
+
+    [mail] = smtp.inbox.wait_for(1)
+    assert len(images_of(mail)) == 1
+
+
+def test_without_a_snapshot_the_email_goes_after_snapshot_wait_s_saying_so(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    notifier = make_notifier(tmp_path, smtp, snapshot_wait_s=5)
+    notifier.receive(make_event(1, immediate=True))
+    notifier.at(T + 4)
+    assert smtp.inbox.messages == []
+
+    notifier.at(T + 5)
+
+    [mail] = smtp.inbox.wait_for(1)
+    assert images_of(mail) == []
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert "No snapshot arrived within 5 s." in str(text.get_content())
+
+
+def test_a_redelivered_event_changes_nothing(tmp_path: Path, smtp: SmtpServer) -> None:
+    notifier = make_notifier(tmp_path, smtp, snapshot_wait_s=0)
+    event = make_event(1, immediate=True, digest=["default"])
+    notifier.receive(event)
+    notifier.receive(event)
+    notifier.at(T + 1)
+    smtp.inbox.wait_for(1)
+    notifier.receive(event)  # after the e-mail went out
+    notifier.restart()
+    notifier.receive(event)  # and after a restart
+    notifier.at(T + 3610)
+
+    mails = smtp.inbox.wait_for(2)
+    notifier.at(T + 7200)
+    assert len(smtp.inbox.messages) == 2
+    assert mails[1]["Subject"] == "Sightline digest default: 1 event"
+    log_lines = (tmp_path / "log" / "events-2025-01-15.jsonl").read_text().splitlines()
+    assert len(log_lines) == 1
+
+
+@pytest.mark.parametrize(
+    ("events_per_rule", "limit", "expected_mails"),
+    [(3, 5, 8), (5, 2, 4), (1, 1, 2)],
+)
+def test_immediate_emails_are_rate_limited_per_rule_across_restarts(
+    tmp_path: Path, smtp: SmtpServer, events_per_rule: int, limit: int, expected_mails: int
+) -> None:
+    notifier = make_notifier(
+        tmp_path, smtp, snapshot_wait_s=0, email={"rate_limit_per_hour": limit}
+    )
+    for number in range(events_per_rule):
+        notifier.receive(make_event(number, rule="car-in", immediate=True))
+    notifier.at(T + 1)
+    notifier.restart()
+    for number in range(events_per_rule):
+        notifier.receive(make_event(100 + number, rule="person-in", immediate=True))
+        notifier.receive(make_event(200 + number, rule="car-in", immediate=True))
+    notifier.at(T + 2)
+
+    smtp.inbox.wait_for(expected_mails)
+    notifier.at(T + 3)
+    assert len(smtp.inbox.messages) == expected_mails
+
+
+def test_smtp_down_then_up_delivers_everything_once(tmp_path: Path, smtp: SmtpServer) -> None:
+    notifier = make_notifier(tmp_path, smtp, snapshot_wait_s=0)
+    smtp.stop()
+    events = [make_event(n, immediate=True, digest=["default"]) for n in range(3)]
+    for event in events:
+        notifier.receive(event)
+    notifier.at(T + 1)
+    notifier.at(T + 3600)
+    notifier.restart()  # still pending on disk
+    notifier.at(T + 3700)
+
+    smtp.start()
+    notifier.at(T + 3800)
+    notifier.at(T + 3900)
+
+    mails = smtp.inbox.wait_for(4)
+    assert sorted(str(m["Subject"]).split(":")[0] for m in mails) == [
+        "Sightline digest default",
+        *['[driveway] Car crossed "gate" (left to right) (car-in)'] * 3,
+    ]
+    digest = next(m for m in mails if "digest" in str(m["Subject"]))
+    assert digest["Subject"] == "Sightline digest default: 3 events"
+
+
+def test_a_refused_address_is_dead_lettered_and_the_rest_go_on(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    notifier = make_notifier(
+        tmp_path,
+        smtp,
+        snapshot_wait_s=0,
+        email={"to": ["refuse@example.com"]},
+        digests=[{"name": "default", "every": "1h", "to": ["ops@example.com"]}],
+    )
+    event = make_event(1, immediate=True, digest=["default"])
+    notifier.receive(event)
+    notifier.at(T + 3610)
+    notifier.at(T + 3611)
+
+    [digest] = smtp.inbox.wait_for(1)
+    assert digest["To"] == "ops@example.com"
+    [(topic, payload, reason)] = notifier.dead_letters
+    assert topic == "events/driveway/line_cross"
+    assert payload == encode(event)
+    assert "550" in reason
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "problem"),
+    [
+        ("events/driveway/line_cross", b"{not json", "invalid JSON"),
+        ("events/driveway/line_cross", b'{"version": 2}', "version: 2"),
+        ("events/garden/line_cross", None, "does not match"),
+        ("events/driveway/snapshot", b'{"version": 1}', "event_id"),
+        ("events/driveway/line_cross", b"path", "event_id: '../../etc/passwd'"),
+    ],
+)
+def test_bad_messages_raise_a_message_error_naming_the_problem(
+    tmp_path: Path, smtp: SmtpServer, topic: str, payload: bytes | None, problem: str
+) -> None:
+    notifier = make_notifier(tmp_path, smtp)
+
+    if payload == b"path":
+        payload = encode(make_event(1)).replace(
+            make_event(1).event_id.encode(), b"../../etc/passwd"
+        )
+
+    with pytest.raises(MessageError, match=problem):
+        notifier.handler(ReceivedMessage(topic, payload or encode(make_event(1))))
+
+    assert not list((tmp_path / "state").rglob("*.json"))
