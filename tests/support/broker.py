@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 class Broker(Protocol):
     """What tests need of a broker."""
 
-    host: str
     port: int
+
+    @property
+    def host(self) -> str: ...
 
     @property
     def url(self) -> str: ...

@@ -1,0 +1,114 @@
+"""Turn an event and its frame into stored pictures: annotated, clean and (optionally) crop.
+
+Example:
+    .. code-block:: python
+
+        stored = store_pictures(FileStore(Path("var/snapshots")), event, frame, with_crop=True)
+        stored.annotated.key  # 'driveway/2025-01-15/<event_id>.jpg'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from frame_store.annotate import Image, annotate, crop
+from frame_store.ring import RecentFrame
+from frame_store.storage import FileStore, PictureKind, SnapshotKeys
+from sightline.errors import MessageError
+from sightline.messages import DetectionEnvelope, Event, FrameRef, SnapshotFiles
+
+JPEG_QUALITY = 85
+_JPEG_MAGIC = b"\xff\xd8"
+
+
+@dataclass(frozen=True)
+class StoredPictures:
+    """The references of one event's pictures, and the annotated JPEG (for Home Assistant)."""
+
+    files: SnapshotFiles
+    annotated_jpeg: bytes
+
+    @property
+    def annotated(self) -> FrameRef:
+        """The annotated picture's reference."""
+        assert self.files.annotated is not None
+        return self.files.annotated
+
+
+def frame_of(envelope: DetectionEnvelope) -> RecentFrame:
+    """The JPEG an envelope carries, as a ring entry.
+
+    Raises:
+        MessageError: no ``frame_data``, bad base64, or bytes that are not a JPEG.
+    """
+    if envelope.frame_data is None:
+        raise MessageError("frame_data: missing; a frame message must carry the JPEG")
+    try:
+        jpeg = base64.b64decode(envelope.frame_data.base64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MessageError(f"frame_data.base64: not valid base64 ({exc})") from None
+    if not jpeg.startswith(_JPEG_MAGIC):
+        raise MessageError("frame_data.base64: the decoded bytes are not a JPEG")
+    return RecentFrame(number=envelope.frame.number, jpeg=jpeg)
+
+
+def store_pictures(
+    store: FileStore, event: Event, frame: RecentFrame, with_crop: bool
+) -> StoredPictures:
+    """Store the clean JPEG as received, the annotated one and the crop; skip any already
+    stored (a redelivery after a crash writes nothing twice).
+
+    Raises:
+        ValueError: the frame's bytes do not decode as an image.
+    """
+    keys = SnapshotKeys.for_event(event.camera_id, event.timestamp, event.event_id)
+    annotated_key = keys.key(PictureKind.ANNOTATED)
+    image: Image | None = None
+    if not store.exists(annotated_key) or (
+        with_crop and not store.exists(keys.key(PictureKind.CROP))
+    ):
+        image = _decode(frame.jpeg)
+
+    clean = _put_once(store, keys.key(PictureKind.CLEAN), lambda: frame.jpeg)
+    annotated = _put_once(store, annotated_key, lambda: _encode(annotate(_need(image), event)))
+    cropped = None
+    if with_crop:
+        cropped = _put_once(
+            store,
+            keys.key(PictureKind.CROP),
+            lambda: _encode(crop(_need(image), event.object.bbox)),
+        )
+    files = SnapshotFiles(annotated=annotated, clean=clean, crop=cropped)
+    return StoredPictures(files, store.path(annotated_key).read_bytes())
+
+
+def _put_once(store: FileStore, key: str, render: Callable[[], bytes]) -> FrameRef:
+    if store.exists(key):
+        return FrameRef(type="file", key=key)
+    return store.put(key, render())
+
+
+def _need(image: Image | None) -> Image:
+    if image is None:  # pragma: no cover - decoded above whenever a picture is missing
+        raise ValueError("the frame was not decoded")
+    return image
+
+
+def _decode(jpeg: bytes) -> Image:
+    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("the frame's JPEG does not decode")
+    return image.astype(np.uint8, copy=False)
+
+
+def _encode(image: Image) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
+        raise ValueError("OpenCV could not encode the picture")
+    return buffer.tobytes()
