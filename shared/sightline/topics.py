@@ -141,6 +141,12 @@ class Topics:
             self._join("sightline", validate_id(camera_id, "camera_id"), "snapshot", "latest")
         )
 
+    def engine_state(self, camera_id: str) -> Topic:
+        """``sightline/<camera_id>/engine/state``: retained counts for Home Assistant."""
+        return Topic(
+            self._join("sightline", validate_id(camera_id, "camera_id"), "engine", "state")
+        )
+
     def status(self, service: str, instance: str) -> Topic:
         """``sightline/<service>/<instance>/status``: ``online`` / ``offline``, retained."""
         return Topic(

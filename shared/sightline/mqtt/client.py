@@ -26,8 +26,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -174,6 +176,8 @@ class MqttClient:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._worker_done = threading.Event()
+        self._acks: queue.Queue[tuple[ReceivedMessage, list[PendingPublish]] | None] = queue.Queue()
+        self._acker_done = threading.Event()
         self._worker: threading.Thread | None = None
         self._sender: threading.Thread | None = None
         self._worker_ident: int | None = None
@@ -215,6 +219,7 @@ class MqttClient:
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
+        client.on_socket_open = self._on_socket_open
         return client
 
     def subscribe(self, topic_filter: str, handler: Handler, name: str | None = None) -> None:
@@ -243,6 +248,9 @@ class MqttClient:
             target=self._work, name=f"{self.service}-handler", daemon=True
         )
         self._worker.start()
+        threading.Thread(
+            target=self._acknowledge, name=f"{self.service}-acker", daemon=True
+        ).start()
         self._sender = threading.Thread(
             target=self._send, name=f"{self.service}-sender", daemon=True
         )
@@ -270,6 +278,11 @@ class MqttClient:
         return self._connected.wait(timeout)
 
     # -- paho callbacks (network thread) ----------------------------------------------------
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        # Small QoS 1 messages must not wait for Nagle's algorithm (~40 ms each).
+        with contextlib.suppress(OSError, AttributeError):  # not a TCP socket
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _on_connect(
         self,
@@ -379,7 +392,7 @@ class MqttClient:
     def _handle(self, message: ReceivedMessage) -> None:
         sub = self._dispatch(message)
         if sub is None:  # a retained message on a filter we no longer have
-            self._ack(message)
+            self._acks.put((message, []))
             return
         self.metrics.received.labels(sub.name).inc()
         delay = self.config.reconnect_min_s
@@ -405,17 +418,31 @@ class MqttClient:
             finally:
                 self.metrics.handle_seconds.observe(time.perf_counter() - started)
             break
-        self._await_publishes()
-        self._ack(message)
-        self.metrics.handled.inc()
-
-    def _await_publishes(self) -> None:
-        for handle in self._handler_publishes:
-            while not handle.wait(1.0):
-                if self._stopping.is_set() and not self.connected:
-                    log.warning("stopping while the broker is away: a publish stays unconfirmed")
-                    return
+        # Acknowledged by the acker thread, in arrival order, once the broker has what the
+        # handler published: the worker goes on with the next message meanwhile.
+        self._acks.put((message, self._handler_publishes))
         self._handler_publishes = []
+
+    def _acknowledge(self) -> None:
+        try:
+            while (item := self._acks.get()) is not None:
+                message, publishes = item
+                if not self._confirmed(publishes):
+                    return  # stopping with the broker away: left to be redelivered
+                self._ack(message)
+                self.metrics.handled.inc()
+        finally:
+            self._acker_done.set()
+
+    def _confirmed(self, publishes: list[PendingPublish]) -> bool:
+        for handle in publishes:
+            while not handle.wait(1.0):
+                if self._stopping.is_set() and (
+                    not self.connected or time.monotonic() > self._stop_deadline
+                ):
+                    log.warning("stopping before the broker confirmed a publish: not acking")
+                    return False
+        return True
 
     def _ack(self, message: ReceivedMessage) -> None:
         if message.qos > 0:
@@ -531,6 +558,8 @@ class MqttClient:
         self._stop_deadline = deadline
         self._stopping.set()
         self._worker_done.wait(max(0.0, deadline - time.monotonic()))
+        self._acks.put(None)
+        self._acker_done.wait(max(0.0, deadline - time.monotonic()))
         if self.connected:
             self.flush(max(0.0, deadline - time.monotonic()))
             handle = self.publish(self.status_topic, OFFLINE, retain=True)

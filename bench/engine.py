@@ -1,0 +1,414 @@
+"""Event-engine benchmark: a naive baseline, supervision, our engine, and through Mosquitto.
+
+Synthetic envelopes (seeded random walks: 20 cameras, 10 tracks per frame, 4 lines and 4
+zones per camera) go through, in one run:
+
+* (a)  a naive baseline as the seed sketches it: per-object Python loops, shapely
+  ``contains`` per point per zone, a crossing whenever the centre changes side;
+* (a2) supervision's ``LineZone`` + ``PolygonZone`` on the same stream (does less than we do);
+* (b)  our engine in-process (decoded envelopes; and from the wire bytes);
+* (c)  our engine as a process behind a real Mosquitto, fed by a publisher; with the
+  broker-only pass-through rate as the ceiling.
+
+Usage: ``.venv/bin/python bench/engine.py [--frames 500] [--live-frames 150]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as paho
+import supervision as sv
+from paho.mqtt.enums import CallbackAPIVersion
+from shapely.geometry import LineString, Point, Polygon
+
+from event_engine.engine import Engine
+from event_engine.geometry import LineGeometry
+from event_engine.handler import EnvelopeHandler
+from sightline.broker import LocalMosquitto
+from sightline.config import EngineSettings
+from sightline.messages import DetectionEnvelope, encode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' MQTT helpers
+
+CAMERAS, TRACKS, WIDTH, HEIGHT = 20, 10, 1280, 720
+LINES = [
+    {"type": "vertical", "position_pct": 30, "name": "v30"},
+    {"type": "vertical", "position_pct": 70, "name": "v70"},
+    {"type": "horizontal", "position_pct": 40, "name": "h40"},
+    {"type": "polyline", "name": "gate", "points": [[100, 650], [1200, 300]], "units": "px"},
+]
+ZONES = [
+    {"name": "nw", "x1_pct": 5, "y1_pct": 5, "x2_pct": 45, "y2_pct": 45},
+    {"name": "ne", "x1_pct": 55, "y1_pct": 5, "x2_pct": 95, "y2_pct": 45},
+    {"name": "s", "points": [[200, 400], [1100, 420], [900, 700], [300, 690]], "units": "px"},
+    {"name": "mid", "x1_pct": 35, "y1_pct": 30, "x2_pct": 65, "y2_pct": 70},
+]
+
+
+def settings() -> EngineSettings:
+    rules = [
+        {"name": "cross", "match": {"event_type": "LINE_CROSS"}},
+        {"name": "enter", "match": {"event_type": "ZONE_ENTER"}},
+    ]
+    device = {"lines": LINES, "zones": ZONES, "events": rules, "track_timeout_s": 2}
+    return EngineSettings.model_validate(
+        {"devices": {f"dev{c}": {"camera_id": f"cam{c}", **device} for c in range(2 * CAMERAS)}}
+    )
+
+
+def stream(frames: int, seed: int = 7, first_camera: int = 0) -> list[DetectionEnvelope]:
+    """Envelopes in time order (every camera's frame n, then n + 1, ...); each of the 10
+    track slots of a camera hands over to a new track id every 50-250 frames."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform((50, 200), (WIDTH - 50, HEIGHT), size=(CAMERAS, TRACKS, 2))
+    vel = rng.normal(0, 6, size=(CAMERAS, TRACKS, 2))
+    ids = np.arange(CAMERAS * TRACKS).reshape(CAMERAS, TRACKS)
+    ends = rng.integers(50, 250, size=(CAMERAS, TRACKS))
+    next_id = CAMERAS * TRACKS
+    out = []
+    for n in range(frames):
+        for c, t in zip(*np.nonzero(ends <= n), strict=True):
+            ids[c, t], next_id = next_id, next_id + 1
+            ends[c, t] = n + rng.integers(50, 250)
+            pos[c, t] = rng.uniform((50, 200), (WIDTH - 50, HEIGHT))
+        vel += rng.normal(0, 1.5, size=vel.shape)
+        pos = np.clip(pos + vel + rng.normal(0, 2, size=pos.shape), (30, 160), (WIDTH - 30, HEIGHT))
+        stamp = f"2025-01-15T14:{n // 1500:02d}:{(n % 1500) * 0.04:06.3f}Z"
+        for c in range(CAMERAS):
+            camera = c + first_camera
+            detections = [
+                {
+                    "track_id": int(ids[c, t]),
+                    "class_id": 0,
+                    "class_name": "person",
+                    "confidence": 0.8,
+                    "bbox": {"x1": x - 30, "y1": y - 150, "x2": x + 30, "y2": y},
+                    "center": {"x": x, "y": y - 75},
+                }
+                for t, (x, y) in enumerate(pos[c].round(1).tolist())
+            ]
+            out.append(
+                DetectionEnvelope.model_validate(
+                    {
+                        "version": 1,
+                        "source": {
+                            "device_id": f"dev{camera}",
+                            "camera_id": f"cam{camera}",
+                            "timestamp": stamp,
+                        },
+                        "frame": {"number": n, "width": WIDTH, "height": HEIGHT},
+                        "detections": detections,
+                    }
+                )
+            )
+    return out
+
+
+class SeedTracker:
+    """The seed's ``RemoteTracker`` (one per device), as its design document sketches it:
+    objects are never evicted and every object ever seen is checked on every frame."""
+
+    def __init__(self, config: EngineSettings) -> None:
+        device = next(iter(config.devices.values()))
+        self.objects: dict[int, dict[str, Any]] = {}
+        self.lines = [LineString(g.points) for g in self._geometries(device)]
+        self.zones = [(z.label, Polygon(z.polygon(WIDTH, HEIGHT))) for z in device.zones]
+
+    @staticmethod
+    def _geometries(device: Any) -> list[LineGeometry]:
+        return [LineGeometry.from_config(line, WIDTH, HEIGHT) for line in device.lines]
+
+    def update(self, det: Any) -> None:
+        obj = self.objects.get(det.track_id)
+        if obj is None:
+            self.objects[det.track_id] = {
+                "cur": (det.center.x, det.center.y),
+                "prev": None,
+                "zones": {},
+            }
+        else:
+            obj["prev"], obj["cur"] = obj["cur"], (det.center.x, det.center.y)
+
+    def check_events(self) -> list[tuple[str, int, str]]:
+        events = []
+        for track_id, obj in self.objects.items():
+            if obj["prev"] is None:
+                continue
+            path = LineString([obj["prev"], obj["cur"]])
+            for index, line in enumerate(self.lines):
+                if path.intersects(line):
+                    events.append(("LINE_CROSS", track_id, str(index)))
+            for name, polygon in self.zones:
+                inside = polygon.contains(Point(obj["cur"]))
+                if inside and name not in obj["zones"]:
+                    events.append(("ZONE_ENTER", track_id, name))
+                    obj["zones"][name] = time.time()
+                elif not inside and name in obj["zones"]:
+                    events.append(("ZONE_EXIT", track_id, name))
+                    del obj["zones"][name]
+        return events
+
+
+def naive(envelopes: list[DetectionEnvelope], config: EngineSettings) -> int:
+    """(a): the seed's DetectionConsumer + RemoteTracker."""
+    trackers: dict[str, SeedTracker] = {}
+    events = 0
+    for env in envelopes:
+        tracker = trackers.get(env.source.device_id)
+        if tracker is None:
+            tracker = trackers[env.source.device_id] = SeedTracker(config)
+        for det in env.detections:
+            tracker.update(det)
+        events += len(tracker.check_events())
+    return events
+
+
+def with_supervision(envelopes: list[DetectionEnvelope], config: EngineSettings) -> int:
+    """supervision's LineZone and PolygonZone per camera (bottom-centre anchors)."""
+    device = next(iter(config.devices.values()))
+    anchor = [sv.Position.BOTTOM_CENTER]
+
+    def lines() -> list[sv.LineZone]:
+        out = []
+        for line in device.lines:
+            if line.type == "vertical":
+                x = (line.position_pct or 0) * WIDTH / 100
+                a, b = sv.Point(x, 0), sv.Point(x, HEIGHT)
+            elif line.type == "horizontal":
+                y = (line.position_pct or 0) * HEIGHT / 100
+                a, b = sv.Point(0, y), sv.Point(WIDTH, y)
+            else:
+                (ax, ay), (bx, by) = line.points or []
+                a, b = sv.Point(ax, ay), sv.Point(bx, by)
+            out.append(sv.LineZone(a, b, triggering_anchors=anchor))
+        return out
+
+    polygons = [np.array(z.polygon(WIDTH, HEIGHT), dtype=np.int64) for z in device.zones]
+    per_camera = {
+        f"cam{c}": (lines(), [sv.PolygonZone(p, triggering_anchors=anchor) for p in polygons])
+        for c in range(CAMERAS)
+    }
+    events = 0
+    for env in envelopes:
+        boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in env.detections])
+        detections = sv.Detections(
+            xyxy=boxes,
+            confidence=np.array([d.confidence for d in env.detections]),
+            class_id=np.array([d.class_id for d in env.detections]),
+            tracker_id=np.array([d.track_id for d in env.detections]),
+        )
+        line_zones, polygon_zones = per_camera[env.source.camera_id]
+        for zone in line_zones:
+            crossed_in, crossed_out = zone.trigger(detections)
+            events += int(crossed_in.sum() + crossed_out.sum())
+        for polygon in polygon_zones:
+            events += int(polygon.trigger(detections).sum())
+    return events
+
+
+def ours(envelopes: list[DetectionEnvelope], config: EngineSettings) -> int:
+    engine = Engine(config)
+    return sum(len(engine.process(env).events) for env in envelopes)
+
+
+def ours_from_bytes(payloads: list[bytes], config: EngineSettings) -> int:
+    count = 0
+
+    def sink(topic: str, payload: object, retain: bool) -> None:
+        nonlocal count
+        count += 1
+
+    handler = EnvelopeHandler(Engine(config), sink, lambda *a: None)
+    for payload in payloads:
+        handler.handle("detections/x", payload)
+    return count
+
+
+def timed(name: str, run: Callable[[], int], envelopes: int) -> float:
+    started = time.perf_counter()
+    events = run()
+    seconds = time.perf_counter() - started
+    rate = envelopes / seconds
+    print(f"{name:<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s  ({events} events)")
+    return rate
+
+
+class Wire:
+    """One paho client that publishes at QoS 1 and timestamps what arrives on ``filters``."""
+
+    def __init__(self, broker: LocalMosquitto, *filters: str) -> None:
+        self.arrivals: list[tuple[bytes, float]] = []
+        self._lock = threading.Lock()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        self._client.max_inflight_messages_set(1000)
+        self._client.on_message = self._arrived
+        self._client.connect(broker.host, broker.port)
+        self._client.loop_start()
+        for topic_filter in filters:
+            self._client.subscribe(topic_filter, qos=1)
+        time.sleep(0.3)
+
+    def _arrived(self, client: Any, userdata: Any, message: Any) -> None:
+        with self._lock:
+            self.arrivals.append((bytes(message.payload), time.perf_counter()))
+
+    def send(self, topic: str, payload: bytes) -> float:
+        self._client.publish(topic, payload, qos=1)
+        return time.perf_counter()
+
+    def wait(self, count: int, timeout: float = 300) -> float:
+        """Block until ``count`` messages arrived; the time the last one did."""
+        deadline = time.monotonic() + timeout
+        while len(self.arrivals) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.arrivals)} of {count} arrived")
+            time.sleep(0.005)
+        return self.arrivals[count - 1][1]
+
+    def wait_quiet(self, quiet_s: float = 1.5) -> None:
+        """Block until nothing arrived for ``quiet_s``."""
+        count = -1
+        while count != len(self.arrivals):
+            count = len(self.arrivals)
+            time.sleep(quiet_s)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def start_engine(
+    broker: LocalMosquitto, config: EngineSettings, tmp: Path
+) -> subprocess.Popen[bytes]:
+    config_path = tmp / "engine.json"
+    config_path.write_text(config.model_dump_json(exclude_none=True))
+    env = {
+        **os.environ,
+        "SIGHTLINE_MQTT__URL": broker.url,
+        "SIGHTLINE_STATE_DIR": str(tmp / "state"),
+        "SIGHTLINE_HEALTH__ENABLED": "false",
+        "SIGHTLINE_HOMEASSISTANT__ENABLED": "false",
+    }
+    command = [sys.executable, "-m", "event_engine", "--config", str(config_path)]
+    engine = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    status = Wire(broker, "sightline/+/+/status")
+    try:
+        status.wait(1, timeout=30)
+    finally:
+        status.close()
+    return engine
+
+
+PACED_RATE = 400
+
+
+def through_engine(
+    broker: LocalMosquitto,
+    envelopes: list[DetectionEnvelope],
+    expected: int | None,
+    pace: float = 0,
+) -> tuple[float, tuple[float, float]]:
+    """Publish ``envelopes`` to the running engine (at ``pace`` env/s, or flat out); the
+    envelopes/s until the last event and the p50/p99 publish-to-event latency in ms."""
+    wire = Wire(broker, "events/#")
+    sent: dict[tuple[str, int], float] = {}
+    try:
+        started = time.perf_counter()
+        for index, env in enumerate(envelopes):
+            if pace:
+                time.sleep(max(0.0, started + index / pace - time.perf_counter()))
+            camera = env.source.camera_id
+            sent[(camera, env.frame.number)] = wire.send(f"detections/{camera}", encode(env))
+        if expected is None:
+            wire.wait_quiet()
+            finished = wire.arrivals[-1][1]
+        else:
+            finished = wire.wait(expected)
+    finally:
+        wire.close()
+    latency = sorted(
+        at - sent[(body["camera_id"], body["frame_number"])]
+        for body, at in ((json.loads(p), t) for p, t in wire.arrivals)
+    )
+    p50, p99 = statistics.median(latency), latency[int(len(latency) * 0.99)]
+    return len(envelopes) / (finished - started), (p50 * 1000, p99 * 1000)
+
+
+def live(envelopes: list[DetectionEnvelope], config: EngineSettings) -> None:
+    """(c): a broker, the engine as a process, a publisher; plus the broker-only ceiling."""
+    payloads = [encode(env) for env in envelopes]
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = LocalMosquitto(Path(tmp) / "broker", persistence=False)
+        broker.start()
+        try:
+            wire = Wire(broker, "bench/#")
+            started = time.perf_counter()
+            for payload in payloads:
+                wire.send("bench/passthrough", payload)
+            ceiling = len(payloads) / (wire.wait(len(payloads)) - started)
+            wire.close()
+            print(f"{'(c0) broker pass-through ceiling':<34} {ceiling:>10,.0f} env/s")
+
+            engine = start_engine(broker, config, Path(tmp))
+            try:
+                flood = envelopes[: len(envelopes) // 2]
+                rate, latency = through_engine(broker, flood, ours(flood, config))
+                print(
+                    f"{'(c) ours through Mosquitto':<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s"
+                )
+                print(
+                    f"    flooded: publish->event p50 {latency[0]:.1f} ms, p99 {latency[1]:.1f} ms; "
+                    f"(c)/(c0) {rate / ceiling:.2f}"
+                )
+                paced = envelopes[len(envelopes) // 2 :]
+                _, latency = through_engine(broker, paced, None, pace=PACED_RATE)
+                print(
+                    f"    paced at {PACED_RATE} env/s: publish->event p50 {latency[0]:.1f} ms, "
+                    f"p99 {latency[1]:.1f} ms"
+                )
+            finally:
+                engine.terminate()
+                engine.wait(30)
+        finally:
+            broker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=750, help="frames per camera, in-process")
+    parser.add_argument("--live-frames", type=int, default=100, help="frames per camera, (c)")
+    parser.add_argument("--skip-live", action="store_true")
+    args = parser.parse_args()
+    config = settings()
+    envelopes = stream(args.frames)
+    count = len(envelopes)
+    print(
+        f"{count} envelopes, {count * TRACKS} detections, {CAMERAS} cameras, 4 lines + 4 zones each"
+    )
+    a = timed("(a)  naive baseline (seed sketch)", lambda: naive(envelopes, config), count)
+    a2 = timed(
+        "(a2) supervision LineZone+PolygonZone", lambda: with_supervision(envelopes, config), count
+    )
+    b = timed("(b)  ours in-process", lambda: ours(envelopes, config), count)
+    payloads = [encode(env) for env in envelopes]
+    timed("(b') ours in-process, from bytes", lambda: ours_from_bytes(payloads, config), count)
+    print(f"ratios: b/a {b / a:.1f}x, b/a2 {b / a2:.1f}x")
+    if not args.skip_live:
+        live(stream(args.live_frames, seed=11, first_camera=CAMERAS), config)
+
+
+if __name__ == "__main__":
+    main()

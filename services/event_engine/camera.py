@@ -1,0 +1,204 @@
+"""One camera's envelopes in, events out: frame order, tracks, lines, zones, rules.
+
+Example:
+    >>> from sightline.config.engine import DeviceConfig
+    >>> tracker = CameraTracker("pi", "porch", DeviceConfig(), CameraState(), FrameGapDetector())
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from event_engine.batch import SceneBatch
+from event_engine.crossing import observe_line
+from event_engine.rules import Occurrence, fire, make_event
+from event_engine.scene import Scene, SceneLine, admits
+from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit
+from event_engine.zones import ZoneChange, ZoneChangeKind, end_visit, observe_zone
+from sightline.config.engine import DeviceConfig
+from sightline.messages.envelope import Detection, DetectionEnvelope
+from sightline.messages.event import Event, EventType, LineRef, ZoneRef
+from sightline.sequence import FrameGapDetector
+
+_ZONE_EVENT = {
+    ZoneChangeKind.ENTER: EventType.ZONE_ENTER,
+    ZoneChangeKind.EXIT: EventType.ZONE_EXIT,
+    ZoneChangeKind.DWELL: EventType.ZONE_DWELL,
+}
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    """What one envelope did: how it was ordered, what it decided, what rules made of it."""
+
+    order: FrameOrder
+    occurrences: list[Occurrence] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+class CameraTracker:
+    """The tracks, lines and zones of one (device, camera)."""
+
+    def __init__(
+        self,
+        device_id: str,
+        camera_id: str,
+        config: DeviceConfig,
+        state: CameraState,
+        gaps: FrameGapDetector,
+    ) -> None:
+        self.device_id = device_id
+        self.camera_id = camera_id
+        self.config = config
+        self.state = state
+        self._gaps = gaps
+        self._scenes: dict[tuple[int, int], Scene] = {}
+        self._batches: dict[tuple[int, int], SceneBatch] = {}
+
+    def scene(self, width: int, height: int) -> Scene:
+        """The lines and zones for frames of this size (built once per size)."""
+        key = (width, height)
+        if key not in self._scenes:
+            self._scenes[key] = Scene.from_config(self.config, width, height)
+        return self._scenes[key]
+
+    def batch(self, scene: Scene, width: int, height: int) -> SceneBatch:
+        """The stacked geometry for frames of this size (built once per size)."""
+        key = (width, height)
+        if key not in self._batches:
+            self._batches[key] = SceneBatch.from_scene(scene, width, height)
+        return self._batches[key]
+
+    def process(self, envelope: DetectionEnvelope) -> FrameOutcome:
+        """Process one envelope of this camera."""
+        number, now = envelope.frame.number, envelope.source.timestamp
+        order = self.state.accepts_frame(number, now)
+        if order is FrameOrder.DUPLICATE:
+            return FrameOutcome(order)
+        scene = self.scene(envelope.frame.width, envelope.frame.height)
+        occurrences: list[Occurrence] = []
+        if order is FrameOrder.RESTART:
+            self._gaps.reset(self.camera_id)
+            for track in list(self.state.tracks.values()):
+                occurrences += self._end_track(track, scene, number, now)
+        self._gaps.observe(self.camera_id, number)
+        self.state.last_frame, self.state.last_timestamp = number, now
+        for track in self.state.expired(now, self.config.track_timeout_s):
+            occurrences += self._end_track(track, scene, number, now)
+        size = (envelope.frame.width, envelope.frame.height)
+        occurrences += self._observe(_tracked(envelope.detections), scene, size, number, now)
+        events = [
+            make_event(rule, occurrence, self.camera_id, self.device_id)
+            for occurrence in occurrences
+            for rule in fire(self.config.events, occurrence, self.state.rule_quiet_until)
+        ]
+        return FrameOutcome(order, occurrences, events)
+
+    def _observe(
+        self,
+        detections: list[Detection],
+        scene: Scene,
+        size: tuple[int, int],
+        number: int,
+        now: datetime,
+    ) -> list[Occurrence]:
+        if not detections:
+            return []
+        boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections])
+        sides, insides = self.batch(scene, *size).evaluate(boxes)
+        occurrences: list[Occurrence] = []
+        for index, detection in enumerate(detections):
+            track_id = detection.track_id
+            assert track_id is not None
+            track = self.state.tracks.get(track_id)
+            if track is None:
+                track = self.state.tracks[track_id] = TrackState(track_id, now, number, detection)
+            track.last_seen, track.last_frame, track.detection = now, number, detection
+            for line, line_sides in zip(scene.lines, sides, strict=True):
+                side = line_sides[index]
+                if side == 0 or track.sides.get(line.geometry.name) == side:
+                    continue  # in the band, or still on the same side: nothing can happen
+                if admits(line.config, detection):
+                    occurrences += self._crossing(track, line, side, number, now)
+            for zone, zone_insides in zip(scene.zones, insides, strict=True):
+                inside = zone_insides[index]
+                visit = track.zones.get(zone.geometry.name)
+                if visit is None and not inside:
+                    continue  # never inside: no visit to keep
+                if not admits(zone.config, detection):
+                    continue
+                if visit is None:
+                    visit = track.zones[zone.geometry.name] = ZoneVisit()
+                changes = observe_zone(
+                    visit,
+                    inside,
+                    now,
+                    min_frames=zone.config.min_frames,
+                    exit_frames=zone.config.exit_frames,
+                    dwell_s=zone.config.dwell_s,
+                )
+                if not visit.occupied and not inside:
+                    del track.zones[zone.geometry.name]
+                occurrences += [
+                    self._zone_occurrence(c, track, zone.geometry.name, scene, number, now)
+                    for c in changes
+                ]
+        return occurrences
+
+    def _crossing(
+        self, track: TrackState, line: SceneLine, side: int, number: int, now: datetime
+    ) -> list[Occurrence]:
+        direction = observe_line(track, line.geometry, side, now, line.config.cooldown_s)
+        if direction is None:
+            return []
+        key = f"{line.config.label}|{direction}"
+        self.state.crossings[key] = self.state.crossings.get(key, 0) + 1
+        ref = LineRef(
+            name=line.config.label, direction=direction, points=list(line.geometry.points)
+        )
+        return [
+            Occurrence(EventType.LINE_CROSS, track.track_id, track.detection, number, now, line=ref)
+        ]
+
+    def _end_track(
+        self, track: TrackState, scene: Scene, number: int, now: datetime
+    ) -> list[Occurrence]:
+        """A track ended: leave its zones as ``lost`` (dwell up to when it was last seen)."""
+        occurrences = [
+            self._zone_occurrence(
+                end_visit(visit, track.last_seen, "lost"), track, name, scene, number, now
+            )
+            for name, visit in track.zones.items()
+            if visit.occupied and scene.zone(name) is not None
+        ]
+        self.state.forget(track)
+        return occurrences
+
+    def _zone_occurrence(
+        self,
+        change: ZoneChange,
+        track: TrackState,
+        name: str,
+        scene: Scene,
+        number: int,
+        now: datetime,
+    ) -> Occurrence:
+        zone = scene.zone(name)
+        points = list(zone.geometry.points) if zone is not None else None
+        dwell = change.dwell_s if change.kind is not ZoneChangeKind.ENTER else None
+        ref = ZoneRef(name=name, reason=change.reason, dwell_s=dwell, points=points)
+        return Occurrence(
+            _ZONE_EVENT[change.kind], track.track_id, track.detection, number, now, zone=ref
+        )
+
+
+def _tracked(detections: list[Detection]) -> list[Detection]:
+    """Detections with a track id, one per id (untracked boxes never feed line or zone state)."""
+    seen: dict[int, Detection] = {}
+    for detection in detections:
+        if detection.track_id is not None and detection.track_id not in seen:
+            seen[detection.track_id] = detection
+    return list(seen.values())

@@ -1,0 +1,143 @@
+"""Home Assistant MQTT discovery: each camera a device with zone and line entities.
+
+Per camera: a ``binary_sensor`` per zone (occupied), a ``sensor`` per zone (objects inside)
+and per line and direction (crossings), an ``event`` per rule. Their values come from one retained JSON state per
+camera (:func:`state_topic`); availability is the engine's status topic.
+
+Example:
+    >>> slug("Driveway entry")
+    'driveway_entry'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from event_engine.tracks import CameraState
+from sightline.config import EngineSettings
+from sightline.config.engine import DeviceConfig
+from sightline.topics import Topics
+
+
+def slug(text: str) -> str:
+    """``text`` as a Home Assistant object id: lower case, ``[a-z0-9_]``."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
+
+
+def state_topic(topics: Topics, camera_id: str) -> str:
+    """``sightline/<camera_id>/engine/state``: the retained counts the entities read."""
+    return str(topics.engine_state(camera_id))
+
+
+def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
+    """The JSON state of one camera: objects per zone, crossings per line and direction."""
+    counts = state.zone_counts()
+    lines: dict[str, dict[str, int]] = {}
+    for line in device.lines:
+        lines[line.label] = {
+            str(d): state.crossings.get(f"{line.label}|{d}", 0) for d in sorted(line.directions)
+        }
+    return {"zones": {z.label: counts.get(z.label, 0) for z in device.zones}, "lines": lines}
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    """One retained discovery message."""
+
+    topic: str
+    payload: dict[str, Any]
+
+    def encode(self) -> bytes:
+        """The payload as compact JSON."""
+        return json.dumps(self.payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def discovery_configs(
+    settings: EngineSettings, topics: Topics, availability_topic: str
+) -> list[DiscoveryConfig]:
+    """Every discovery config for the configured devices."""
+    configs: list[DiscoveryConfig] = []
+    prefix = settings.homeassistant.node_prefix
+    for device_id, device in settings.devices.items():
+        camera = device.camera_id or device_id
+        node = slug(f"{prefix}_{camera}")
+        common: dict[str, Any] = {
+            "availability_topic": availability_topic,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "state_topic": state_topic(topics, camera),
+            "device": {
+                "identifiers": [node],
+                "name": f"Sightline {camera}",
+                "manufacturer": "Sightline",
+                "model": f"edge device {device_id}",
+            },
+        }
+
+        def add(
+            component: str,
+            object_id: str,
+            name: str,
+            extra: dict[str, Any],
+            node: str = node,
+            common: dict[str, Any] = common,
+        ) -> None:
+            payload = {**common, "name": name, "unique_id": f"{node}_{object_id}", **extra}
+            configs.append(
+                DiscoveryConfig(str(topics.discovery(component, node, object_id)), payload)
+            )
+
+        for zone in device.zones:
+            key = json.dumps(zone.label)
+            count = f"(value_json.zones[{key}] | default(0))"
+            add(
+                "binary_sensor",
+                f"zone_{slug(zone.label)}_occupied",
+                f"{zone.label} occupied",
+                {
+                    "device_class": "occupancy",
+                    "value_template": f"{{{{ 'ON' if {count} > 0 else 'OFF' }}}}",
+                },
+            )
+            add(
+                "sensor",
+                f"zone_{slug(zone.label)}_count",
+                f"{zone.label} objects",
+                {"state_class": "measurement", "value_template": f"{{{{ {count} }}}}"},
+            )
+        for line in device.lines:
+            key = json.dumps(line.label)
+            for direction in sorted(line.directions):
+                add(
+                    "sensor",
+                    f"line_{slug(line.label)}_{direction}",
+                    f"{line.label} {direction.replace('_', ' ')}",
+                    {
+                        "state_class": "total_increasing",
+                        "value_template": (
+                            f"{{{{ value_json.lines[{key}][{json.dumps(str(direction))}] }}}}"
+                        ),
+                    },
+                )
+        for rule in device.events:
+            kind = rule.match.event_type
+            name = json.dumps(rule.name)
+            add(
+                "event",
+                f"rule_{slug(rule.name)}",
+                rule.name,
+                {
+                    "state_topic": str(topics.event(camera, kind)),
+                    "event_types": [str(kind)],
+                    # Events of other rules share the topic: render nothing for them (ignored).
+                    "value_template": (
+                        f"{{% if value_json.rule == {name} %}}{{{{ {{'event_type': "
+                        "value_json.event_type, 'track_id': value_json.object.track_id, "
+                        "'event_id': value_json.event_id} | to_json }}{% endif %}"
+                    ),
+                },
+            )
+    return configs

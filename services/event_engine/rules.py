@@ -1,0 +1,114 @@
+"""Rules: which configured ``events:`` entries an occurrence fires, and the events they make.
+
+An *occurrence* is what the geometry decided (a track crossed a line, entered a zone); an
+*event* is an occurrence that a rule matched, with the rule's name and actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sightline.config.engine import RuleConfig
+from sightline.messages.envelope import Detection
+from sightline.messages.event import (
+    Event,
+    EventObject,
+    EventType,
+    LineRef,
+    ZoneRef,
+    make_event_id,
+)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Something a track did, before any rule looked at it."""
+
+    event_type: EventType
+    track_id: int
+    detection: Detection
+    frame_number: int
+    timestamp: datetime
+    line: LineRef | None = None
+    zone: ZoneRef | None = None
+
+    @property
+    def place(self) -> str:
+        """The line's or zone's name."""
+        ref = self.line or self.zone
+        return ref.name if ref is not None else ""
+
+
+def _matches(rule: RuleConfig, occurrence: Occurrence) -> bool:
+    detection = occurrence.detection
+    wanted = rule.match
+    if wanted.event_type is not occurrence.event_type:
+        return False
+    if wanted.line is not None and (occurrence.line is None or occurrence.line.name != wanted.line):
+        return False
+    if wanted.zone is not None and (occurrence.zone is None or occurrence.zone.name != wanted.zone):
+        return False
+    if wanted.direction is not None and (
+        occurrence.line is None or occurrence.line.direction is not wanted.direction
+    ):
+        return False
+    if wanted.classes is not None and detection.class_name not in wanted.classes:
+        return False
+    return detection.confidence >= wanted.min_confidence
+
+
+def fire(
+    rules: Iterable[RuleConfig], occurrence: Occurrence, quiet_until: dict[str, datetime]
+) -> list[RuleConfig]:
+    """The rules ``occurrence`` fires, honouring each rule's cool-down per track.
+
+    ``quiet_until`` (``rule|track_id`` -> time) is updated for the rules that fire.
+    """
+    fired = []
+    for rule in rules:
+        if not _matches(rule, occurrence):
+            continue
+        key = f"{rule.name}|{occurrence.track_id}"
+        until = quiet_until.get(key)
+        if until is not None and occurrence.timestamp < until:
+            continue
+        if rule.match.cooldown_s > 0:
+            quiet_until[key] = occurrence.timestamp + timedelta(seconds=rule.match.cooldown_s)
+        fired.append(rule)
+    return fired
+
+
+def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_id: str) -> Event:
+    """The event v1 of ``rule`` firing on ``occurrence``, with a deterministic id."""
+    detection = occurrence.detection
+    direction = occurrence.line.direction if occurrence.line is not None else ""
+    event_id = make_event_id(
+        camera_id,
+        occurrence.event_type,
+        rule.name,
+        occurrence.track_id,
+        occurrence.frame_number,
+        occurrence.place,
+        direction,
+    )
+    return Event(
+        event_id=event_id,
+        event_type=occurrence.event_type,
+        rule=rule.name,
+        camera_id=camera_id,
+        device_id=device_id,
+        timestamp=occurrence.timestamp,
+        frame_number=occurrence.frame_number,
+        object=EventObject(
+            track_id=occurrence.track_id,
+            class_name=detection.class_name,
+            confidence=detection.confidence,
+            bbox=detection.bbox,
+            center=detection.center,
+        ),
+        line=occurrence.line,
+        zone=occurrence.zone,
+        actions=rule.actions,
+    )

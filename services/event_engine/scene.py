@@ -1,0 +1,60 @@
+"""A device's lines and zones laid out in pixels for one frame size, with their filters.
+
+Example:
+    >>> from sightline.config.engine import DeviceConfig
+    >>> device = DeviceConfig.model_validate(
+    ...     {"lines": [{"type": "vertical", "position_pct": 50, "description": "entry"}]})
+    >>> Scene.from_config(device, 1280, 720).lines[0].geometry.points
+    ((640.0, 0.0), (640.0, 720.0))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from event_engine.geometry import LineGeometry, ZoneGeometry
+from sightline.config.engine import DeviceConfig, LineConfig, ZoneConfig
+from sightline.messages.envelope import Detection
+
+
+def admits(config: LineConfig | ZoneConfig, detection: Detection) -> bool:
+    """Whether a line's or zone's class filter and minimum confidence let ``detection`` in."""
+    if config.classes is not None and detection.class_name not in config.classes:
+        return False
+    return detection.confidence >= config.min_confidence
+
+
+@dataclass(frozen=True)
+class SceneLine:
+    """A configured line and its pixels."""
+
+    config: LineConfig
+    geometry: LineGeometry
+
+
+@dataclass(frozen=True)
+class SceneZone:
+    """A configured zone and its pixels."""
+
+    config: ZoneConfig
+    geometry: ZoneGeometry
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Every line and zone of a device, for frames of one size."""
+
+    lines: tuple[SceneLine, ...]
+    zones: tuple[SceneZone, ...]
+
+    @classmethod
+    def from_config(cls, device: DeviceConfig, width: int, height: int) -> Scene:
+        """Lay ``device``'s lines and zones out on a ``width`` x ``height`` frame."""
+        return cls(
+            tuple(SceneLine(c, LineGeometry.from_config(c, width, height)) for c in device.lines),
+            tuple(SceneZone(c, ZoneGeometry.from_config(c, width, height)) for c in device.zones),
+        )
+
+    def zone(self, name: str) -> SceneZone | None:
+        """The zone called ``name``, if configured."""
+        return next((z for z in self.zones if z.config.label == name), None)

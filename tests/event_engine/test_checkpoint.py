@@ -1,0 +1,73 @@
+"""State that survives a restart: occupancy, dwell starts, cool-downs, the last frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from event_engine.checkpoint import Checkpoint
+from event_engine.engine import Engine
+from event_engine.handler import EnvelopeHandler
+from sightline.messages import Event, encode
+from tests.event_engine.walks import envelope, rule, settings, walk
+
+ZONE = {
+    "name": "z",
+    "points": [[400, 300], [800, 300], [800, 600], [400, 600]],
+    "units": "px",
+    "dwell_s": 0.2,
+}
+CONFIG = settings(
+    {"zones": [ZONE], "events": [rule("enter", "ZONE_ENTER"), rule("stay", "ZONE_DWELL")]}
+)
+
+
+def start(path: Path) -> tuple[EnvelopeHandler, list[Event]]:
+    """An engine restored from ``path``, and the list its events go to."""
+    published: list[Event] = []
+
+    def publish(topic: str, payload: object, retain: bool) -> None:
+        assert isinstance(payload, Event)
+        published.append(payload)
+
+    checkpoint = Checkpoint(path)
+    handler = EnvelopeHandler(
+        Engine(CONFIG, checkpoint.load()), publish, lambda *a: None, checkpoint=checkpoint
+    )
+    return handler, published
+
+
+def feed(handler: EnvelopeHandler, numbers: range) -> None:
+    for number, boxes in zip(numbers, walk(1, [(600, 500)] * len(numbers)), strict=True):
+        handler.handle("detections/cam", encode(envelope(number, boxes)))
+
+
+def test_restart_mid_visit_neither_reenters_nor_forgets_the_dwell(tmp_path: Path) -> None:
+    path = tmp_path / "engine-state.json"
+    first, before = start(path)
+    feed(first, range(0, 3))  # entered at frame 0, 80 ms inside
+    second, after = start(path)  # a new process: nothing in memory
+    feed(second, range(2, 8))  # frame 2 redelivered, then on to 280 ms
+    assert [e.event_type.value for e in before] == ["ZONE_ENTER"]
+    assert [(e.event_type.value, e.frame_number) for e in after] == [("ZONE_DWELL", 5)]
+
+
+def test_the_checkpoint_is_replaced_atomically_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    handler, _ = start(tmp_path / "engine-state.json")
+    feed(handler, range(0, 3))
+    handler.save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["engine-state.json"]
+
+
+def test_an_unreadable_checkpoint_starts_fresh(tmp_path: Path) -> None:
+    path = tmp_path / "engine-state.json"
+    path.write_text("{not json")
+    assert Checkpoint(path).load() == {}
+
+
+def test_ended_tracks_are_removed_from_the_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "engine-state.json"
+    handler, _ = start(path)
+    feed(handler, range(0, 2))
+    handler.handle("detections/cam", encode(envelope(200, [])))  # 8 s later: track 1 ended
+    handler.save()
+    assert Checkpoint(path).load()["cam"].tracks == {}

@@ -1,0 +1,77 @@
+"""Frame order per camera: redeliveries ignored, a restarted edge starts fresh, gaps counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from event_engine.engine import Engine, UnknownDeviceError
+from event_engine.tracks import FrameOrder
+from tests.event_engine.walks import Box, envelope, rule, run, settings, summary, walk
+
+LINE = {"type": "vertical", "position_pct": 50, "name": "mid"}
+ZONE = {"name": "z", "points": [[400, 300], [800, 300], [800, 600], [400, 600]], "units": "px"}
+RULES = [rule("cross", "LINE_CROSS"), rule("enter", "ZONE_ENTER"), rule("exit", "ZONE_EXIT")]
+
+
+def make_engine() -> Engine:
+    return Engine(settings({"lines": [LINE], "zones": [ZONE], "events": RULES}))
+
+
+def test_a_redelivered_frame_changes_nothing() -> None:
+    engine = make_engine()
+    run(engine, walk(1, [(600, 500)]))
+    crossing = envelope(1, [Box.at_foot(1, 680, 500)])
+    first = engine.process(crossing)
+    again = engine.process(crossing)
+    assert summary(first.events) == [("LINE_CROSS", 1, "left_to_right")]
+    assert again.order is FrameOrder.DUPLICATE
+    assert again.events == []
+
+
+def test_an_older_frame_with_an_older_timestamp_is_ignored() -> None:
+    engine = make_engine()
+    run(engine, walk(1, [(600, 500), (610, 500), (620, 500)]))
+    assert engine.process(envelope(1, [Box.at_foot(1, 700, 500)])).order is FrameOrder.DUPLICATE
+
+
+def test_a_restarted_edge_starts_its_tracks_fresh() -> None:
+    engine = make_engine()
+    before = run(engine, walk(7, [(600, 500), (610, 500)]), start=100)
+    # The edge restarts: frame 0 again, but later in time; track 7 is someone else now.
+    restarted = engine.process(envelope(0, [Box.at_foot(7, 700, 500)], seconds=60.0))
+    assert summary(before) == [("ZONE_ENTER", 7, "None")]
+    assert restarted.order is FrameOrder.RESTART
+    assert summary(restarted.events) == [("ZONE_EXIT", 7, "lost"), ("ZONE_ENTER", 7, "None")]
+    assert engine.gaps.missing["cam"] == 0
+
+
+def test_missing_frames_are_counted_as_gaps() -> None:
+    engine = make_engine()
+    for number in (0, 1, 5, 6):
+        engine.process(envelope(number, []))
+    assert engine.gaps.missing["cam"] == 3
+
+
+def test_an_unknown_device_is_refused_unless_a_default_device_is_configured() -> None:
+    engine = make_engine()
+    with pytest.raises(UnknownDeviceError, match="stranger"):
+        engine.process(envelope(0, [], device="stranger"))
+    fallback = Engine(settings({}, default_device={"lines": [LINE], "events": RULES}))
+    events = run(fallback, walk(1, [(600, 500), (680, 500)]), device="stranger", camera="yard")
+    assert [(e.device_id, e.camera_id) for e in events] == [("stranger", "yard")]
+
+
+def test_each_camera_has_its_own_tracks() -> None:
+    engine = Engine(settings({}, default_device={"lines": [LINE], "events": RULES}))
+    events = []
+    for number, x in enumerate((600, 680)):
+        events += engine.process(
+            envelope(number, [Box.at_foot(1, x, 500)], camera="a", device="x")
+        ).events
+        events += engine.process(
+            envelope(number, [Box.at_foot(1, 1280 - x, 500)], camera="b", device="y")
+        ).events
+    assert sorted((e.camera_id, str(e.line.direction if e.line else "")) for e in events) == [
+        ("a", "left_to_right"),
+        ("b", "right_to_left"),
+    ]
