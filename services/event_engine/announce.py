@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from event_engine.discovery import DiscoveryConfig
+from sightline.atomic import write_json
 from sightline.mqtt import MqttClient
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,5 @@ class DiscoveryAnnouncer:
             self.client.publish(topic, b"", retain=True)
         for config in self.configs:
             self.client.publish(config.topic, config.encode(), retain=True)
-        temp = self.record.with_suffix(".tmp")
-        temp.write_text(json.dumps(sorted(current)))
-        os.replace(temp, self.record)
+        write_json(self.record, sorted(current))
         log.info("home assistant discovery published", extra={"configs": len(self.configs)})

@@ -11,13 +11,12 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
 from event_engine.tracks import CameraState
+from sightline.atomic import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +31,7 @@ class Checkpoint:
 
     def save(self, states: dict[str, CameraState]) -> None:
         """Write ``states`` so that a crash leaves either the old file or the new one."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = _STATES.dump_json(states)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_bytes(self.path, _STATES.dump_json(states))
 
     def load(self) -> dict[str, CameraState]:
         """The saved states; empty when there is no file or it cannot be read (logged)."""

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from notifier.atomic import write_bytes
+from sightline.atomic import write_bytes
 from sightline.config.notifier import SmtpConfig
 
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from notifier.atomic import read_json, write_json
+from sightline.atomic import read_json, write_json
 
 SENT_MARKER = "sent.json"
 

@@ -1,9 +1,12 @@
-"""Write files so that a crash leaves either the old content or the new, never a mix.
+"""Write files so that a crash leaves either the old content or the new, never half.
+
+State that must survive a restart (digest contents, zone occupancy, pending snapshots) is
+written with these: temp file in the same directory, fsync, rename, fsync the directory.
 
 Example:
     >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "state.json"
-    >>> write_json_atomic(path, {"sent": ["digest-1"]})
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a" / "state.json"
+    >>> write_json(path, {"sent": ["digest-1"]})
     >>> read_json(path)
     {'sent': ['digest-1']}
 """
@@ -17,34 +20,36 @@ from pathlib import Path
 from typing import Any
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: temp file in the same directory, fsync, rename, fsync dir."""
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(temp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(temp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    sync_directory(path.parent)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON to ``path`` atomically (keys sorted, so output is stable)."""
+    write_bytes(path, json.dumps(value, sort_keys=True).encode())
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path`` (FileNotFoundError when there is none)."""
+    return json.loads(path.read_bytes())
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory, so a rename or a new file in it survives a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """:func:`write_atomic` of ``value`` as JSON."""
-    write_atomic(path, json.dumps(value, separators=(",", ":"), default=str).encode())
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    """The JSON in ``path``, or ``default`` when the file does not exist."""
-    try:
-        return json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return default
+        os.close(fd)
