@@ -122,6 +122,8 @@ def _delivered(broker: LocalMosquitto, user: str, topic: str) -> bool:
         ("engine", "events/driveway/zone_dwell", True),
         ("engine", "homeassistant/binary_sensor/sightline_driveway/garden/config", True),
         ("engine", "sightline/event-engine/main/status", True),
+        ("engine", "sightline/driveway/engine/state", True),
+        ("frames", "sightline/driveway/engine/state", False),
         ("engine", "sightline/deadletter/event-engine", True),
         ("engine", "detections/driveway", False),
         ("engine", "events/driveway/snapshot", False),
