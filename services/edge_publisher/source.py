@@ -1,0 +1,252 @@
+"""Frames from a camera URL, a video file or a USB device, read in their own thread.
+
+A live source (stream or device) keeps only the newest frame: inference never works on a
+stale picture, and every frame overwritten before it was taken is counted. A file hands
+over every frame (the reader waits for the loop) and ends, or starts again with ``loop``.
+
+Example:
+    >>> SourceKind.of("rtsp://camera:8554/stream"), SourceKind.of(0), SourceKind.of("a.mp4")
+    (<SourceKind.STREAM: 'stream'>, <SourceKind.DEVICE: 'device'>, <SourceKind.FILE: 'file'>)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from sightline.config.edge import CameraConfig
+
+log = logging.getLogger(__name__)
+
+Image = NDArray[np.uint8]
+
+
+class SourceError(Exception):
+    """A file source that cannot be opened or read: the process cannot do its job."""
+
+
+class SourceKind(StrEnum):
+    """How a camera URL is read."""
+
+    FILE = "file"
+    STREAM = "stream"
+    DEVICE = "device"
+
+    @classmethod
+    def of(cls, url: str | int) -> SourceKind:
+        """The kind of ``url``: an int or digits is a device, ``scheme://`` a stream."""
+        if isinstance(url, int) or url.isdigit():
+            return cls.DEVICE
+        return cls.STREAM if "://" in url else cls.FILE
+
+    @property
+    def live(self) -> bool:
+        """Whether frames keep coming whether or not anyone takes them."""
+        return self is not SourceKind.FILE
+
+
+@dataclass(frozen=True)
+class CapturedFrame:
+    """One decoded frame and when it was captured."""
+
+    image: Image
+    source_index: int
+    timestamp: datetime
+
+    @property
+    def width(self) -> int:
+        """Pixels across."""
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Pixels down."""
+        return int(self.image.shape[0])
+
+
+def redacted(url: str | int) -> str:
+    """``url`` without a password, for logs.
+
+    Example:
+        >>> redacted("rtsp://admin:secret@cam:554/s")
+        'rtsp://admin:***@cam:554/s'
+    """
+    parts = urlsplit(str(url))
+    if parts.password is None:
+        return str(url)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_capture(url: str | int) -> cv2.VideoCapture:
+    """Open ``url`` with OpenCV (a digit string is a device index)."""
+    if isinstance(url, str) and url.isdigit():
+        url = int(url)
+    return cv2.VideoCapture(url)
+
+
+def check_file(url: str) -> int:
+    """Make sure a file source exists and decodes; return the frame count its container claims.
+
+    Raises:
+        SourceError: the file is missing or OpenCV cannot decode a frame of it.
+    """
+    path = Path(url)
+    if not path.is_file():
+        raise SourceError(f"camera.url: video file {str(path)!r} does not exist")
+    capture = open_capture(url)
+    try:
+        if not capture.isOpened() or not capture.read()[0]:
+            raise SourceError(f"camera.url: cannot decode video file {str(path)!r}")
+        return max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+
+
+class FrameReader:
+    """Reads a source in a daemon thread; :meth:`next` hands frames to the loop.
+
+    Args:
+        config: the camera section.
+        file_buffer: frames a file source may read ahead of the loop.
+    """
+
+    def __init__(self, config: CameraConfig, file_buffer: int = 4) -> None:
+        self.config = config
+        self.kind = SourceKind.of(config.url)
+        self.stale_dropped = 0
+        self.reconnects = 0
+        self.total_frames = check_file(str(config.url)) if self.kind is SourceKind.FILE else 0
+        self._capacity = 1 if self.kind.live else file_buffer
+        self._frames: deque[CapturedFrame] = deque()
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._finished = False
+        self._error: SourceError | None = None
+        self._thread = threading.Thread(target=self._run, name="camera-reader", daemon=True)
+
+    def start(self) -> None:
+        """Start reading."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading and wait for the thread."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(5.0)
+
+    @property
+    def finished(self) -> bool:
+        """A file source has handed over its last frame."""
+        with self._cond:
+            return self._finished and not self._frames
+
+    def next(self, timeout: float) -> CapturedFrame | None:
+        """The next frame (for a live source, the newest), or None after ``timeout`` seconds.
+
+        Raises:
+            SourceError: the file became unreadable.
+        """
+        with self._cond:
+            if not self._frames and not self._finished:
+                self._cond.wait(timeout)
+            if self._error is not None:
+                raise self._error
+            if not self._frames:
+                return None
+            frame = self._frames.popleft()
+            self._cond.notify_all()
+            return frame
+
+    def _offer(self, frame: CapturedFrame) -> bool:
+        """Hand a frame over; a live source replaces a waiting one, a file waits for room."""
+        with self._cond:
+            if self.kind.live:
+                if self._frames:
+                    self._frames.popleft()
+                    self.stale_dropped += 1
+            else:
+                while len(self._frames) >= self._capacity and not self._stopping.is_set():
+                    self._cond.wait(0.2)
+            self._frames.append(frame)
+            self._cond.notify_all()
+        return not self._stopping.is_set()
+
+    def _finish(self, error: SourceError | None = None) -> None:
+        with self._cond:
+            self._finished = True
+            self._error = error
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        if self.kind is SourceKind.FILE:
+            self._read_file()
+        else:
+            self._read_live()
+
+    def _read_file(self) -> None:
+        started = datetime.now(UTC)
+        offset_ms = 0.0
+        index = 0
+        while not self._stopping.is_set():
+            capture = open_capture(self.config.url)
+            if not capture.isOpened():
+                self._finish(SourceError(f"camera.url: cannot open {self.config.url!r}"))
+                return
+            step_ms = 1000.0 / (capture.get(cv2.CAP_PROP_FPS) or 25.0)
+            media_ms = -step_ms
+            while not self._stopping.is_set():
+                ok, image = capture.read()
+                if not ok:
+                    break
+                # Containers disagree on what the position means: keep it increasing.
+                media_ms = max(float(capture.get(cv2.CAP_PROP_POS_MSEC)), media_ms + 1.0)
+                stamp = started + timedelta(milliseconds=offset_ms + media_ms)
+                if not self._offer(CapturedFrame(np.asarray(image, np.uint8), index, stamp)):
+                    break
+                index += 1
+            capture.release()
+            if not self.config.loop:
+                break
+            offset_ms += media_ms + step_ms
+            log.info("video file ended: starting again", extra={"url": redacted(self.config.url)})
+        self._finish()
+
+    def _read_live(self) -> None:
+        delay = self.config.reconnect_min_s
+        index = 0
+        while not self._stopping.is_set():
+            capture = open_capture(self.config.url)
+            got_frame = False
+            while capture.isOpened() and not self._stopping.is_set():
+                ok, image = capture.read()
+                if not ok:
+                    break
+                got_frame = True
+                self._offer(CapturedFrame(np.asarray(image, np.uint8), index, datetime.now(UTC)))
+                index += 1
+            capture.release()
+            if self._stopping.is_set():
+                break
+            delay = self.config.reconnect_min_s if got_frame else delay
+            self.reconnects += 1
+            log.warning(
+                "camera %s unavailable: reconnecting in %.1f s",
+                redacted(self.config.url),
+                delay,
+                extra={"url": redacted(self.config.url), "reconnects": self.reconnects},
+            )
+            self._stopping.wait(delay)
+            delay = min(delay * 2, self.config.reconnect_max_s)
+        self._finish()

@@ -1,0 +1,196 @@
+"""The real edge-publisher process: bundled video, bundled model, a real Mosquitto."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from sightline.broker import free_port
+from sightline.messages import DetectionEnvelope, Roi, decode_envelope
+from sightline.messages.base import MessageLimits
+from tests.edge_publisher.edge_process import EdgeProcess, edge_config
+from tests.edge_publisher.videos import moving_square_video
+from tests.support.broker import Broker
+from tests.support.mqtt import Collector, Seen
+
+pytestmark = pytest.mark.slow
+
+TOPIC = "detections/driveway"
+FRAMES_TOPIC = "detections/driveway/frame"
+
+
+def envelopes(messages: list[Seen]) -> list[DetectionEnvelope]:
+    return [decode_envelope(m.payload) for m in messages if m.topic == TOPIC]
+
+
+def longest_run(frames: list[DetectionEnvelope]) -> int:
+    """The most consecutive frames any one track id appears in."""
+    best: Counter[int] = Counter()
+    current: Counter[int] = Counter()
+    for envelope in frames:
+        ids = {d.track_id for d in envelope.detections if d.track_id is not None}
+        current = Counter({i: current[i] + 1 for i in ids})
+        best |= current
+    return max(best.values(), default=0)
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[EdgeProcess]]:
+    started: list[EdgeProcess] = []
+    yield started
+    for process in started:
+        process.close()
+
+
+def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable_track_ids(
+    broker: Broker, collector: Collector, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    record = tmp_path / "run.jsonl"
+    edge = EdgeProcess(
+        broker, tmp_path, edge_config(), "--max-frames", "120", "--record", str(record)
+    )
+    processes.append(edge.start())
+    assert edge.wait(120) == 0, edge.log()
+    received = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 120, timeout=20))
+
+    assert [e.frame.number for e in received] == list(range(120))
+    assert [e.frame.model_extra for e in received[:3]] == [{"source_frame": i} for i in range(3)]
+    assert {(e.source.device_id, e.source.camera_id) for e in received} == {
+        ("jetson-01", "driveway")
+    }
+    assert all(e.frame.roi_applied is not None for e in received)
+    assert min(len(e.detections) for e in received[5:]) >= 5
+    assert {d.class_name for e in received for d in e.detections} == {"person"}
+    assert longest_run(received) >= 60
+    tracked = [d for e in received[5:] for d in e.detections if d.track_id is not None]
+    assert sum(d.previous_center is not None for d in tracked) > len(tracked) // 2
+
+    recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
+    assert recorded == received
+    assert all(e.frame_data is None for e in recorded)
+
+    frames = [
+        decode_envelope(m.payload, MessageLimits.for_frames()) for m in collector.on(FRAMES_TOPIC)
+    ]
+    assert frames, "no JPEG frame published"
+    assert frames[0].frame_data is not None
+    jpeg = np.frombuffer(base64.b64decode(frames[0].frame_data.base64), np.uint8)
+    assert cv2.imdecode(jpeg, cv2.IMREAD_COLOR).shape == (720, 1280, 3)
+    assert frames[0].detections == received[frames[0].frame.number].detections
+
+
+def test_the_edge_keeps_processing_while_the_broker_is_down_and_resumes_after(
+    broker: Broker, collector: Collector, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    config = edge_config(
+        camera={"url": str(edge_config()["camera"]["url"]), "loop": True, "fps": 12}
+    )
+    edge = EdgeProcess(
+        broker,
+        tmp_path,
+        config,
+        SIGHTLINE_MQTT__PUBLISH_QUEUE_SIZE="20",
+        SIGHTLINE_MQTT__RECONNECT_MIN_S="0.5",
+    )
+    processes.append(edge.start())
+    before = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 10, timeout=60))
+
+    broker.stop()
+    down_at = edge.metric("sightline_edge_frames_processed_total")
+    wait_until(
+        lambda: edge.metric("sightline_edge_frames_processed_total") >= down_at + 40,
+        timeout=30,
+        what="the edge stopped processing while the broker was down",
+    )
+    assert edge.metric("sightline_publish_dropped_total") > 0
+    assert edge.metric('sightline_edge_jpeg_skipped_total{reason="offline"}') > 0
+
+    broker.start()
+    after = Collector(broker.host, broker.port, TOPIC)
+    try:
+        late = envelopes(after.wait_for(lambda ms: len(envelopes(ms)) >= 10, timeout=30))
+    finally:
+        after.close()
+    assert late[0].frame.number > before[-1].frame.number
+    assert [e.frame.number for e in late] == sorted(e.frame.number for e in late)
+    assert edge.terminate() == 0
+    lines = [json.loads(line) for line in edge.log().splitlines() if line.startswith("{")]
+    assert any(line["msg"].startswith("publish queue full: dropped") for line in lines)
+
+
+def test_a_generated_video_gets_one_envelope_per_frame_with_the_roi_applied_even_when_empty(
+    broker: Broker, collector: Collector, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    video = moving_square_video(tmp_path / "squares.avi", frames=25, width=320, height=240)
+    config = edge_config(
+        camera={"url": str(video)},
+        detector={**edge_config()["detector"], "roi": {"x1": 40, "y1": 30, "x2": 400, "y2": 200}},
+    )
+    edge = EdgeProcess(broker, tmp_path, config)
+    processes.append(edge.start())
+    assert edge.wait(60) == 0, edge.log()
+    received = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 25, timeout=20))
+    assert [e.frame.number for e in received] == list(range(25))
+    assert {(e.frame.width, e.frame.height) for e in received} == {(320, 240)}
+    assert {e.frame.roi_applied for e in received} == {Roi(x1=40, y1=30, x2=320, y2=200)}
+
+
+def test_a_stream_that_is_down_is_retried_with_logs_and_the_edge_keeps_running(
+    broker: Broker, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
+    camera = {"url": url, "reconnect_min_s": 0.1, "reconnect_max_s": 0.2}
+    edge = EdgeProcess(broker, tmp_path, edge_config(camera=camera))
+    processes.append(edge.start())
+    wait_until(
+        lambda: edge.log().count("unavailable: reconnecting") >= 3,
+        timeout=60,
+        what="no reconnect attempts logged",
+    )
+    wait_until(
+        lambda: edge.metric("sightline_edge_source_reconnects") >= 3,
+        timeout=10,
+        what="reconnects not exported",
+    )
+    assert edge.process is not None
+    assert edge.process.poll() is None
+    assert edge.terminate() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"camera": {"url": "nowhere/missing.avi"}}, "camera.url: video file 'nowhere/missing.avi' does not exist"),
+        ({"detector": {"model_file": "models/missing_model"}}, "detector.model_file: 'models/missing_model' does not exist"),
+        ({"detector": {"model_file": str(edge_config()["detector"]["model_file"]), "track_classes": ["unicorn"]}}, "the model has no class 'unicorn'"),
+        ({"output": {"type": "redis", "redis_url": "redis://h:6379", "stream": "d"}}, "transport 'redis' is not implemented"),
+    ],
+)  # fmt: skip
+def test_a_startup_problem_exits_with_status_2_and_a_message_naming_it(
+    broker: Broker,
+    tmp_path: Path,
+    processes: list[EdgeProcess],
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    edge = EdgeProcess(broker, tmp_path, edge_config(**change))
+    processes.append(edge.start())
+    assert edge.wait(60) == 2
+    assert message in edge.log()
