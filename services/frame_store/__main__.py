@@ -14,7 +14,9 @@ import time
 
 from frame_store.metrics import FrameStoreMetrics
 from frame_store.service import FrameStore
+from frame_store.storage import FileStore, PictureStore, StorageError
 from sightline.config import FrameStoreSettings
+from sightline.config.frames import FileStorage, S3Storage
 from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
 
 log = logging.getLogger(__name__)
@@ -28,19 +30,18 @@ def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the frame-store's handlers; return its loop (expiry and retention)."""
     assert isinstance(ctx.settings, FrameStoreSettings)
     config = ctx.settings.frame_store
-    if config.storage.type != "file":
-        print(
-            "sightline: frame_store.storage.type: 's3' is not available in this build "
-            "(no S3 client is installed); use type: file",
-            file=sys.stderr,
-        )
-        raise SystemExit(EXIT_CONFIG)
+    try:
+        pictures = open_store(config.storage)
+    except StorageError as exc:
+        print(f"sightline: frame_store.storage: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
     store = FrameStore(
         config,
         ctx.client,
         ctx.state_dir,
         ctx.settings.limits,
         FrameStoreMetrics.from_registry(ctx.registry),
+        pictures,
     )
     store.subscribe()
 
@@ -57,6 +58,21 @@ def build(ctx: ServiceContext) -> MainLoop:
                 log.exception("frame-store loop step failed; trying again")
 
     return loop
+
+
+def open_store(storage: FileStorage | S3Storage) -> PictureStore:
+    """The store the ``storage`` section names; an S3 bucket is checked to be reachable.
+
+    Raises:
+        StorageError: the bucket is missing or cannot be reached with these credentials.
+    """
+    if isinstance(storage, S3Storage):
+        from frame_store.s3 import S3Store  # boto3 is only needed for S3
+
+        s3 = S3Store.from_config(storage)
+        s3.check()
+        return s3
+    return FileStore(storage.root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@ Example:
 
         stored = store_pictures(FileStore(Path("var/snapshots")), event, frame, with_crop=True)
         stored.annotated.key  # 'driveway/2025-01-15/<event_id>.jpg'
+
+    Any :class:`~frame_store.storage.PictureStore` will do (``S3Store`` too).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from frame_store.annotate import Image, annotate, crop
 from frame_store.ring import RecentFrame
-from frame_store.storage import FileStore, PictureKind, SnapshotKeys
+from frame_store.storage import PictureKind, PictureStore, SnapshotKeys
 from sightline.errors import MessageError
 from sightline.messages import DetectionEnvelope, Event, FrameRef, SnapshotFiles
 
@@ -59,7 +61,7 @@ def frame_of(envelope: DetectionEnvelope) -> RecentFrame:
 
 
 def store_pictures(
-    store: FileStore, event: Event, frame: RecentFrame, with_crop: bool
+    store: PictureStore, event: Event, frame: RecentFrame, with_crop: bool
 ) -> StoredPictures:
     """Store the clean JPEG as received, the annotated one and the crop; skip any already
     stored (a redelivery after a crash writes nothing twice).
@@ -85,12 +87,12 @@ def store_pictures(
             lambda: _encode(crop(_need(image), event.object.bbox)),
         )
     files = SnapshotFiles(annotated=annotated, clean=clean, crop=cropped)
-    return StoredPictures(files, store.path(annotated_key).read_bytes())
+    return StoredPictures(files, store.get(annotated_key))
 
 
-def _put_once(store: FileStore, key: str, render: Callable[[], bytes]) -> FrameRef:
+def _put_once(store: PictureStore, key: str, render: Callable[[], bytes]) -> FrameRef:
     if store.exists(key):
-        return FrameRef(type="file", key=key)
+        return store.ref(key)
     return store.put(key, render())
 
 

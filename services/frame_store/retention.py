@@ -2,6 +2,7 @@
 
 A snapshot is the group of one event's pictures (annotated, clean, crop); it goes as a whole.
 Nothing younger than ``min_age_s`` is ever deleted, even when the total is over the limit.
+The same policy runs over any :class:`~frame_store.storage.PictureStore` (files or S3).
 
 Example:
     >>> from sightline.config.frames import RetentionConfig
@@ -15,9 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from frame_store.storage import PictureKind
+from frame_store.storage import PictureKind, PictureStore
 from sightline.config.frames import RetentionConfig
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,12 @@ class RetentionPolicy:
 
 @dataclass(frozen=True)
 class StoredSnapshot:
-    """One event's pictures on disk."""
+    """One event's pictures in the store."""
 
     camera_id: str
     event_id: str
-    files: tuple[Path, ...]
-    mtime: float
+    keys: tuple[str, ...]
+    modified: float
     size: int
 
 
@@ -67,43 +67,41 @@ class RetentionReport:
     kept_bytes: int
 
 
-def scan(root: Path) -> list[StoredSnapshot]:
-    """Every snapshot under ``root`` (``<camera>/<day>/<event_id>[-kind].jpg``), oldest first."""
-    groups: dict[tuple[str, Path], list[Path]] = {}
-    for path in root.glob("*/*/*.jpg"):
-        if path.name.startswith("."):
-            continue
-        stem = path.stem
+def scan(store: PictureStore) -> list[StoredSnapshot]:
+    """Every snapshot in ``store`` (``<camera>/<day>/<event_id>[-kind].jpg``), oldest first."""
+    groups: dict[tuple[str, str, str], list[tuple[str, float, int]]] = {}
+    for picture in store.pictures():
+        camera_id, day, name = picture.key.split("/")
+        stem = name.removesuffix(".jpg")
         for suffix in _SUFFIXES:
             if stem.endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break
-        groups.setdefault((path.parent.parent.name, path.parent / stem), []).append(path)
-    snapshots = []
-    for (camera_id, base), files in groups.items():
-        stats = [f.stat() for f in files]
-        snapshots.append(
-            StoredSnapshot(
-                camera_id=camera_id,
-                event_id=base.name,
-                files=tuple(sorted(files)),
-                mtime=max(s.st_mtime for s in stats),
-                size=sum(s.st_size for s in stats),
-            )
+        entry = (picture.key, picture.modified, picture.size)
+        groups.setdefault((camera_id, day, stem), []).append(entry)
+    snapshots = [
+        StoredSnapshot(
+            camera_id=camera_id,
+            event_id=event_id,
+            keys=tuple(sorted(key for key, _, _ in entries)),
+            modified=max(modified for _, modified, _ in entries),
+            size=sum(size for _, _, size in entries),
         )
-    return sorted(snapshots, key=lambda s: (s.mtime, s.event_id))
+        for (camera_id, _, event_id), entries in groups.items()
+    ]
+    return sorted(snapshots, key=lambda s: (s.modified, s.event_id))
 
 
 def apply_retention(
-    root: Path, policy: RetentionPolicy, now: float | None = None
+    store: PictureStore, policy: RetentionPolicy, now: float | None = None
 ) -> RetentionReport:
     """Delete what the policy says must go; log each removal; return a report."""
     now = time.time() if now is None else now
-    snapshots = scan(root)
+    snapshots = scan(store)
     doomed: list[StoredSnapshot] = []
     kept: list[StoredSnapshot] = []
     for snapshot in snapshots:
-        age = now - snapshot.mtime
+        age = now - snapshot.modified
         too_old = age > policy.max_age_s(snapshot.camera_id)
         (doomed if too_old and age >= policy.min_age_s else kept).append(snapshot)
     kept_bytes = sum(s.size for s in kept)
@@ -111,14 +109,14 @@ def apply_retention(
         for snapshot in list(kept):  # oldest first
             if kept_bytes <= policy.max_total_bytes:
                 break
-            if now - snapshot.mtime < policy.min_age_s:
+            if now - snapshot.modified < policy.min_age_s:
                 break  # everything after it is younger still
             kept.remove(snapshot)
             doomed.append(snapshot)
             kept_bytes -= snapshot.size
+    store.delete(key for snapshot in doomed for key in snapshot.keys)
     for snapshot in doomed:
-        _remove(snapshot, now)
-    _remove_empty_days(root)
+        _log_removal(snapshot, now)
     return RetentionReport(
         removed=tuple(s.event_id for s in doomed),
         freed_bytes=sum(s.size for s in doomed),
@@ -126,21 +124,13 @@ def apply_retention(
     )
 
 
-def _remove(snapshot: StoredSnapshot, now: float) -> None:
-    for path in snapshot.files:
-        path.unlink(missing_ok=True)
+def _log_removal(snapshot: StoredSnapshot, now: float) -> None:
     log.info(
         "retention removed snapshot",
         extra={
             "camera_id": snapshot.camera_id,
             "event_id": snapshot.event_id,
             "bytes": snapshot.size,
-            "age_s": round(now - snapshot.mtime),
+            "age_s": round(now - snapshot.modified),
         },
     )
-
-
-def _remove_empty_days(root: Path) -> None:
-    for day in root.glob("*/*"):
-        if day.is_dir() and not any(day.iterdir()):
-            day.rmdir()

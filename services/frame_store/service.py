@@ -22,9 +22,9 @@ from frame_store.pending import PendingEvent, PendingEvents
 from frame_store.pictures import StoredPictures, frame_of, store_pictures
 from frame_store.retention import DAY_S, RetentionPolicy, apply_retention
 from frame_store.ring import FrameTooLargeError, RecentFrame, RecentFrames
-from frame_store.storage import FileStore
+from frame_store.storage import PictureStore, StorageError
 from sightline.config.frames import FrameStoreSection
-from sightline.errors import MessageError
+from sightline.errors import MessageError, RetryLater
 from sightline.messages import (
     Event,
     MessageLimits,
@@ -49,6 +49,7 @@ class FrameStore:
         state_dir: where pending events and the announced ledger survive restarts.
         limits: what is accepted on the wire.
         metrics: where counts go.
+        store: where the pictures go (see :func:`frame_store.stores.open_store`).
         clock: wall-clock seconds (tests pass their own).
     """
 
@@ -59,16 +60,15 @@ class FrameStore:
         state_dir: Path,
         limits: MessageLimits,
         metrics: FrameStoreMetrics,
+        store: PictureStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if config.storage.type != "file":
-            raise ValueError("frame_store.storage.type: only 'file' is implemented")
         self.config = config
         self.client = client
         self.limits = limits
         self.metrics = metrics
         self.clock = clock
-        self.store = FileStore(config.storage.root)
+        self.store = store
         self.ring = RecentFrames(config.ring.max_frames, config.ring.max_bytes)
         self.pending = PendingEvents(state_dir / "pending")
         self.ledger = AnnouncedLedger(state_dir / "announced")
@@ -109,7 +109,11 @@ class FrameStore:
         for pending in self.pending.of_camera(camera_id):
             decided, chosen = self._choose(pending.event)
             if decided:
-                self._resolve(pending.event, chosen)
+                try:
+                    self._resolve(pending.event, chosen)
+                except StorageError as exc:  # stays pending; expire() tries again
+                    log.warning("storage failed; event stays pending: %s", exc)
+                    return
 
     def handle_event(self, message: ReceivedMessage) -> None:
         """Store the event's snapshot now if its frame is here, else persist it as pending."""
@@ -131,7 +135,10 @@ class FrameStore:
             return
         decided, chosen = self._choose(event)
         if decided:
-            self._resolve(event, chosen)
+            try:
+                self._resolve(event, chosen)
+            except StorageError as exc:
+                raise RetryLater(f"storage failed: {exc}") from exc
         else:
             self.pending.add(PendingEvent(event, self.clock() + self.config.frame_wait_s))
             self.metrics.pending.set(len(self.pending))
@@ -155,7 +162,7 @@ class FrameStore:
 
     def apply_retention(self) -> None:
         """Delete what retention says must go; forget ids announced longer ago than that."""
-        report = apply_retention(self.store.root, self.retention, self.clock())
+        report = apply_retention(self.store, self.retention, self.clock())
         self.metrics.retention_removed.inc(len(report.removed))
         self.metrics.retention_freed_bytes.inc(report.freed_bytes)
         if report.removed:

@@ -1,5 +1,8 @@
 """Where an event's pictures lie: ``<root>/<camera_id>/<YYYY-MM-DD>/<event_id>[-clean|-crop].jpg``.
 
+:class:`PictureStore` is what the rest of the frame-store uses; :class:`FileStore` keeps the
+pictures on the local disk, :class:`frame_store.s3.S3Store` in S3-compatible storage.
+
 Example:
     >>> from datetime import UTC, datetime
     >>> keys = SnapshotKeys.for_event("driveway", datetime(2025, 1, 15, tzinfo=UTC), "e1")
@@ -9,13 +12,21 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from frame_store.atomic import write_atomically
 from sightline.messages import FrameRef
+
+JPEG_CONTENT_TYPE = "image/jpeg"
+
+
+class StorageError(OSError):
+    """The storage could not be reached or refused an operation (an ``OSError``, like a disk)."""
 
 
 class PictureKind(StrEnum):
@@ -47,6 +58,37 @@ class SnapshotKeys:
 
 
 @dataclass(frozen=True)
+class StoredPicture:
+    """One stored picture as retention sees it: its key, when it was written, its size."""
+
+    key: str
+    modified: float
+    size: int
+
+
+class PictureStore(Protocol):
+    """Pictures by key (``<camera_id>/<YYYY-MM-DD>/<name>.jpg``), wherever they are kept."""
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+
+    def put(self, key: str, jpeg: bytes) -> FrameRef:
+        """Store ``jpeg`` under ``key``; return its reference for an announcement."""
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``."""
+
+    def ref(self, key: str) -> FrameRef:
+        """The reference of ``key`` in announcements."""
+
+    def pictures(self) -> list[StoredPicture]:
+        """Every stored picture (temp files of writes in progress excluded)."""
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Remove ``keys`` (missing ones are fine)."""
+
+
+@dataclass(frozen=True)
 class FileStore:
     """Pictures as files under ``root``, each written atomically."""
 
@@ -63,4 +105,34 @@ class FileStore:
     def put(self, key: str, jpeg: bytes) -> FrameRef:
         """Store ``jpeg`` under ``key``; return its reference for an announcement."""
         write_atomically(self.path(key), jpeg)
+        return self.ref(key)
+
+    def get(self, key: str) -> bytes:
+        """The bytes of ``key``'s file."""
+        return self.path(key).read_bytes()
+
+    def ref(self, key: str) -> FrameRef:
+        """``{type: file, key}``, the key relative to ``root``."""
         return FrameRef(type="file", key=key)
+
+    def pictures(self) -> list[StoredPicture]:
+        """Every ``<camera>/<day>/<name>.jpg`` under ``root``, hidden temp files excluded."""
+        found = []
+        for path in self.root.glob("*/*/*.jpg"):
+            if path.name.startswith("."):
+                continue
+            stat = path.stat()
+            key = path.relative_to(self.root).as_posix()
+            found.append(StoredPicture(key, stat.st_mtime, stat.st_size))
+        return found
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Unlink the files; remove the day folders left empty."""
+        days = set()
+        for key in keys:
+            path = self.path(key)
+            path.unlink(missing_ok=True)
+            days.add(path.parent)
+        for day in days:
+            if day.is_dir() and not any(day.iterdir()):
+                day.rmdir()

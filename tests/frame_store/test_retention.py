@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from frame_store.retention import DAY_S, RetentionPolicy, apply_retention, scan
+from frame_store.storage import FileStore
 
 NOW = 1_750_000_000.0
 HOUR = 3600.0
@@ -82,29 +83,29 @@ def test_retention_removes_what_the_policy_says_and_nothing_else(
     for camera, event_id, age in stored:
         snapshot(tmp_path, camera, event_id, age)
 
-    report = apply_retention(tmp_path, rules, now=NOW)
+    report = apply_retention(FileStore(tmp_path), rules, now=NOW)
 
     assert sorted(report.removed) == sorted(removed)
     assert report.freed_bytes == 3000 * len(removed)
-    left = sorted(s.event_id for s in scan(tmp_path))
+    left = sorted(s.event_id for s in scan(FileStore(tmp_path)))
     assert left == sorted(e for _, e, _ in stored if e not in removed)
     assert report.kept_bytes == 3000 * len(left)
 
 
 def test_a_day_folder_emptied_by_retention_is_removed(tmp_path: Path) -> None:
     snapshot(tmp_path, "cam", "old", 30 * DAY_S)
-    apply_retention(tmp_path, policy(days=1), now=NOW)
+    apply_retention(FileStore(tmp_path), policy(days=1), now=NOW)
     assert list((tmp_path / "cam").iterdir()) == []
 
 
 def test_temp_files_of_a_write_in_progress_are_not_counted_as_snapshots(tmp_path: Path) -> None:
     snapshot(tmp_path, "cam", "e1", HOUR)
     (tmp_path / "cam" / "2025-01-15" / ".e2.jpg.abc.tmp").write_bytes(b"partial")
-    assert [(s.event_id, len(s.files)) for s in scan(tmp_path)] == [("e1", 3)]
+    assert [(s.event_id, len(s.keys)) for s in scan(FileStore(tmp_path))] == [("e1", 3)]
 
 
 def test_retention_logs_each_removal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     snapshot(tmp_path, "cam", "old", 30 * DAY_S)
     with caplog.at_level("INFO", logger="frame_store.retention"):
-        apply_retention(tmp_path, policy(days=1), now=NOW)
+        apply_retention(FileStore(tmp_path), policy(days=1), now=NOW)
     assert [r.event_id for r in caplog.records] == ["old"]  # type: ignore[attr-defined]

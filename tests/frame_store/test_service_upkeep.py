@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sightline.broker import free_port
 from tests.conftest import REPO
 from tests.frame_store.media import frame_message, video_frames
 from tests.frame_store.process import FrameStoreProcess
@@ -74,16 +75,27 @@ def test_discovery_is_published_again_when_home_assistant_comes_online(
     collector.wait_for(lambda ms: sum(m.topic == DISCOVERY for m in ms) >= 2)
 
 
-def test_an_s3_storage_is_refused_at_start_with_a_message_saying_so(tmp_path: Path) -> None:
+def test_an_unreachable_s3_bucket_is_refused_at_start_with_a_message_saying_so(
+    tmp_path: Path,
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
     config = tmp_path / "frames.yaml"
-    config.write_text("frame_store:\n  storage: {type: s3, bucket: snapshots}\n")
+    config.write_text(
+        f"frame_store:\n  storage: {{type: s3, bucket: snapshots, endpoint_url: '{nobody}'}}\n"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "frame_store", "--config", str(config)],
         cwd=REPO,
-        env={**os.environ, "SIGHTLINE_HEALTH__ENABLED": "false"},
+        env={
+            **os.environ,
+            "SIGHTLINE_HEALTH__ENABLED": "false",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
         capture_output=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 2
-    assert "frame_store.storage.type" in done.stderr.decode()
+    assert "frame_store.storage: S3 bucket 'snapshots'" in done.stderr.decode()
