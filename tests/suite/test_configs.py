@@ -47,6 +47,9 @@ def test_every_service_config_validates_with_its_own_model(
     assert device.camera_id == "plaza"
     assert [line.label for line in device.lines] == ["walkway"]
     assert [rule.name for rule in device.events] == [rule.name for rule in suite.events]
+    notifier = loaded["notifier"]
+    assert isinstance(notifier, NotifierSettings)
+    assert notifier.notifier.snapshots_dir == tmp_path / "demo" / "snapshots"
     assert {s.state_dir for s in loaded.values()} == {
         tmp_path / "state" / name for name in SETTINGS
     }

@@ -73,7 +73,7 @@ def service_configs(
         "notifier": {
             **common,
             "state_dir": str(state_root / "notifier"),
-            "notifier": plain(suite.notifier),
+            "notifier": _notifier_reading_snapshots(suite),
         },
     }
 
@@ -87,3 +87,12 @@ def write_service_configs(configs: dict[str, dict[str, Any]], directory: Path) -
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         paths[name] = path
     return paths
+
+
+def _notifier_reading_snapshots(suite: SuiteSettings) -> dict[str, Any]:
+    """The notifier's section, reading snapshots where this box's frame-store writes them."""
+    section = plain(suite.notifier)
+    storage = suite.frame_store.storage
+    if storage.type == "file" and "snapshots_dir" not in suite.notifier.model_fields_set:
+        section["snapshots_dir"] = str(storage.root)
+    return section

@@ -147,16 +147,28 @@ def _watch(url: str, observer: Observer) -> paho.Client:
     return client
 
 
-def _progress(observer: Observer) -> None:
-    done = min(observer.frames, DEMO_FRAMES)
-    bar = "#" * int(30 * done / DEMO_FRAMES)
-    events = sum(observer.events.values())
-    print(
-        f"\r  frames {done:4d}/{DEMO_FRAMES} [{bar:<30}] detections {observer.detections:5d} "
-        f"events {events:3d} snapshots {observer.snapshots:3d}",
-        end="",
-        flush=True,
-    )
+class Progress:
+    """One updating line on a terminal; a plain line every few seconds in a log."""
+
+    def __init__(self, observer: Observer, every_s: float = 5.0) -> None:
+        self.observer = observer
+        self.tty = sys.stdout.isatty()
+        self.every_s = every_s
+        self._last = 0.0
+
+    def show(self) -> None:
+        """Print the progress if it is time to."""
+        if not self.tty and time.monotonic() - self._last < self.every_s:
+            return
+        self._last = time.monotonic()
+        seen = self.observer
+        done = min(seen.frames, DEMO_FRAMES)
+        bar = "#" * int(30 * done / DEMO_FRAMES)
+        line = (
+            f"  frames {done:4d}/{DEMO_FRAMES} [{bar:<30}] detections {seen.detections:5d} "
+            f"events {sum(seen.events.values()):3d} snapshots {seen.snapshots:3d}"
+        )
+        print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", flush=True)
 
 
 def run_demo(root: Path) -> int:
@@ -168,6 +180,7 @@ def run_demo(root: Path) -> int:
     started = time.monotonic()
     print(f"Sightline demo: {DEMO_VIDEO.name} through the whole suite (state in {root})")
     observer = Observer()
+    progress = Progress(observer)
     with suite_broker(settings, root) as url:
         watcher = _watch(url, observer)
         supervisor = Supervisor(suite_processes(settings, url, root))
@@ -175,7 +188,7 @@ def run_demo(root: Path) -> int:
         try:
             while "edge-publisher" not in supervisor.finished:
                 supervisor.poll()
-                _progress(observer)
+                progress.show()
                 time.sleep(0.5)
                 if time.monotonic() - started > 600:
                     print(
@@ -186,7 +199,7 @@ def run_demo(root: Path) -> int:
             # let snapshots, e-mails and one digest period finish after the last frame
             while time.monotonic() - quiet_since < DIGEST_EVERY_S + 6:
                 supervisor.poll()
-                _progress(observer)
+                progress.show()
                 time.sleep(0.5)
         finally:
             codes = supervisor.stop()
