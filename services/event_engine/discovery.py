@@ -5,26 +5,24 @@ and per line and direction (crossings), an ``event`` per rule. Their values come
 camera (:func:`state_topic`); availability is the engine's status topic.
 
 Example:
-    >>> slug("Driveway entry")
-    'driveway_entry'
+    >>> from sightline.config import EngineSettings
+    >>> settings = EngineSettings(devices={"cam": {"zones": [
+    ...     {"name": "Porch", "x1_pct": 0, "y1_pct": 0, "x2_pct": 50, "y2_pct": 50}]}})
+    >>> [c.topic for c in discovery_configs(settings, Topics(), "s")][0]
+    'homeassistant/binary_sensor/sightline_cam/zone_porch_occupied/config'
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
+from sightline.homeassistant import camera_device, node_id, slug
 from sightline.topics import Topics
-
-
-def slug(text: str) -> str:
-    """``text`` as a Home Assistant object id: lower case, ``[a-z0-9_]``."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
 
 
 def state_topic(topics: Topics, camera_id: str) -> str:
@@ -63,18 +61,13 @@ def discovery_configs(
     prefix = settings.homeassistant.node_prefix
     for device_id, device in settings.devices.items():
         camera = device.camera_id or device_id
-        node = slug(f"{prefix}_{camera}")
+        node = node_id(camera, prefix)
         common: dict[str, Any] = {
             "availability_topic": availability_topic,
             "payload_available": "online",
             "payload_not_available": "offline",
             "state_topic": state_topic(topics, camera),
-            "device": {
-                "identifiers": [node],
-                "name": f"Sightline {camera}",
-                "manufacturer": "Sightline",
-                "model": f"edge device {device_id}",
-            },
+            "device": camera_device(camera, prefix),
         }
 
         def add(

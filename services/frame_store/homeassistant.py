@@ -11,18 +11,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from sightline.homeassistant import camera_device, node_id
 from sightline.topics import Topic, Topics
 
-NODE_PREFIX = "sightline"
 OBJECT_ID = "snapshot"
-
-
-def node_id(camera_id: str) -> str:
-    """The camera's Home Assistant node id: ``sightline_<camera>``, in HA's alphabet."""
-    return f"{NODE_PREFIX}_{re.sub(r'[^A-Za-z0-9_-]', '_', camera_id)}"
 
 
 def image_discovery(
@@ -39,11 +33,6 @@ def image_discovery(
         "availability_topic": str(topics.status(service, instance)),
         "payload_available": "online",
         "payload_not_available": "offline",
-        "device": {
-            "identifiers": [node],
-            "name": f"Sightline {camera_id}",
-            "manufacturer": "Sightline",
-            "model": "camera",
-        },
+        "device": camera_device(camera_id),
     }
     return topics.discovery("image", node, OBJECT_ID), config
