@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from sightline.atomic import sync_directory
+
 log = logging.getLogger(__name__)
 
 
@@ -34,6 +36,7 @@ class AnnouncedLedger:
             os.fsync(fd)
         finally:
             os.close(fd)
+        sync_directory(self.directory)  # the new name, not just the file, must survive
 
     def forget_older_than(self, age_s: float, now: float | None = None) -> int:
         """Remove markers older than ``age_s``; return how many went."""

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from frame_store.atomic import write_atomically
+from sightline.atomic import write_bytes
 from sightline.errors import MessageError
 from sightline.messages import Event, decode_event, encode
 
@@ -66,7 +66,7 @@ class PendingEvents:
         with self._lock:
             if pending.event.event_id in self._events:
                 return False
-            write_atomically(self._path(pending.event.event_id), pending.to_json())
+            write_bytes(self._path(pending.event.event_id), pending.to_json())
             self._events[pending.event.event_id] = pending
             return True
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from frame_store.atomic import write_atomically
+from sightline.atomic import write_bytes
 from sightline.messages import FrameRef
 
 JPEG_CONTENT_TYPE = "image/jpeg"
@@ -104,7 +104,7 @@ class FileStore:
 
     def put(self, key: str, jpeg: bytes) -> FrameRef:
         """Store ``jpeg`` under ``key``; return its reference for an announcement."""
-        write_atomically(self.path(key), jpeg)
+        write_bytes(self.path(key), jpeg)
         return self.ref(key)
 
     def get(self, key: str) -> bytes:

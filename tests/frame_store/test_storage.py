@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from frame_store.atomic import write_atomically
 from frame_store.ledger import AnnouncedLedger
 from frame_store.pending import PendingEvent, PendingEvents
 from frame_store.storage import FileStore, PictureKind, SnapshotKeys
+from sightline.atomic import write_bytes
 from sightline.messages import BBox
 from tests.frame_store.media import line_event
 
@@ -55,8 +55,8 @@ def test_a_stored_picture_is_complete_and_leaves_no_temp_file(tmp_path: Path) ->
 
 def test_an_atomic_write_replaces_the_old_content_whole(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
-    write_atomically(target, b"old")
-    write_atomically(target, b"new content")
+    write_bytes(target, b"old")
+    write_bytes(target, b"new content")
     assert target.read_bytes() == b"new content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
