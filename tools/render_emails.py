@@ -126,7 +126,7 @@ def render(out_dir: Path) -> list[Path]:
         records.append(PendingEvent(event.event_id, "t", encode(event).decode(), float(index)))
     mails = {
         "immediate": letters.immediate(scene_event(*SCENES[1]), waited_s=2),
-        "digest": letters.digest(DigestConfig(name="default", every="1h"), 1736949600, records),
+        "digest": letters.digest(DigestConfig(name="default"), 1736949600, 1736953200, records),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     pages = []

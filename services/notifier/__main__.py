@@ -1,5 +1,8 @@
 """``sightline-notifier``: events -> JSON log, immediate e-mails, digests.
 
+``/metrics`` carries ``sightline_notifier_smtp_ok`` and the setup-failure counter, and
+``/healthz`` fails its ``smtp`` check after repeated login or set-up refusals.
+
 Example:
     .. code-block:: console
 
@@ -16,6 +19,7 @@ from notifier.handler import EventHandler
 from notifier.housekeeping import Housekeeping
 from notifier.jsonlog import JsonLog
 from notifier.mailer import make_mailer
+from notifier.smtphealth import SmtpHealth
 from notifier.state import StateStore
 from sightline.config import NotifierSettings
 from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
@@ -35,13 +39,21 @@ def build(ctx: ServiceContext) -> MainLoop:
         store,
         json_log,
         section.digests,
+        section.timezone,
         ctx.client.topics,
         ctx.settings.limits,
     )
     ctx.client.subscribe(ctx.client.topics.all_events, handler)
     housekeeping = Housekeeping(store, json_log, section.retention_days)
+    smtp_health = SmtpHealth(ctx.registry)
+    ctx.health_checks["smtp"] = smtp_health.ok
     dispatcher = Dispatcher(
-        section, store, make_mailer(section.smtp), ctx.client.dead_letter, time.time()
+        section,
+        store,
+        make_mailer(section.smtp),
+        ctx.client.dead_letter,
+        smtp_health,
+        time.time(),
     )
 
     def loop() -> None:

@@ -2,7 +2,9 @@
 
 It works only from the state on disk, so a restart picks up where the last run stopped.
 A transient failure pauses all sending with a growing back-off (the server is down);
-a permanent one dead-letters that e-mail and the rest go on.
+a permanent one dead-letters that e-mail and the rest go on. A failure that is the
+configuration's fault (login refused) is transient too, and also reported to
+:class:`~notifier.smtphealth.SmtpHealth`.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from email.message import EmailMessage
 
 from notifier.letters import LetterWriter
-from notifier.mailer import Mailer, PermanentMailError, TransientMailError
+from notifier.mailer import Mailer, PermanentMailError, SmtpSetupError, TransientMailError
 from notifier.ratelimit import HOUR_S, RateLimiter
+from notifier.schedule import schedule_of
+from notifier.smtphealth import SmtpHealth
 from notifier.state import DigestPeriod, PendingEvent, StateStore
 from sightline.config.notifier import NotifierSection
 from sightline.errors import MessageError
@@ -46,14 +51,17 @@ class Dispatcher:
         store: StateStore,
         mailer: Mailer,
         dead_letter: DeadLetter,
+        smtp_health: SmtpHealth,
         now: float,
     ) -> None:
         self.section = section
         self.store = store
         self.mailer = mailer
         self.dead_letter = dead_letter
+        self.smtp_health = smtp_health
         self.letters = LetterWriter(section, store)
         self.digests = {digest.name: digest for digest in section.digests}
+        self.schedules = {d.name: schedule_of(d, section.timezone) for d in section.digests}
         self.limiter = RateLimiter(section.email.rate_limit_per_hour)
         for record in store.sent_since(now - HOUR_S):
             if record.get("outcome") == Outcome.SENT:
@@ -97,7 +105,7 @@ class Dispatcher:
             return
         message = self.letters.immediate(event, waited)
         try:
-            self.mailer.send(message, job.event_id)
+            self._send(message, job.event_id)
         except TransientMailError:
             self.limiter.release(event.rule)
             raise
@@ -119,13 +127,14 @@ class Dispatcher:
             log.warning("digest %r is no longer configured: dropping a period", period.name)
             self.store.finish_digest(period, "unconfigured", 0)
             return
-        if now < period.start + digest.every_s + DIGEST_GRACE_S:
+        end = self.schedules[period.name].period_end(period.start)
+        if now < end + DIGEST_GRACE_S:
             return
         records = period.events()
-        message = self.letters.digest(digest, period.start, records)
+        message = self.letters.digest(digest, period.start, end, records)
         key = f"digest-{period.name}-{period.start}"
         try:
-            self.mailer.send(message, key)
+            self._send(message, key)
         except PermanentMailError as exc:
             reason = f"digest e-mail refused: {exc}"
             log.error(reason, extra={"digest": period.name})
@@ -135,3 +144,11 @@ class Dispatcher:
             return
         self.store.finish_digest(period, Outcome.SENT, len(records))
         log.info("digest sent", extra={"digest": period.name, "events": len(records)})
+
+    def _send(self, message: EmailMessage, key: str) -> None:
+        try:
+            self.mailer.send(message, key)
+        except SmtpSetupError as exc:
+            self.smtp_health.setup_failed(str(exc))
+            raise
+        self.smtp_health.delivered()

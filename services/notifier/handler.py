@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from notifier.jsonlog import JsonLog
+from notifier.schedule import schedule_of
 from notifier.state import PendingEvent, StateStore
 from sightline.config.notifier import DigestConfig
 from sightline.errors import MessageError, TopicError
@@ -47,6 +48,7 @@ class EventHandler:
         store: StateStore,
         json_log: JsonLog,
         digests: list[DigestConfig],
+        timezone: str,
         topics: Topics,
         limits: MessageLimits,
         clock: Callable[[], float] = time.time,
@@ -54,6 +56,7 @@ class EventHandler:
         self.store = store
         self.json_log = json_log
         self.digests = {digest.name: digest for digest in digests}
+        self.schedules = {digest.name: schedule_of(digest, timezone) for digest in digests}
         self.topics = topics
         self.limits = limits
         self.clock = clock
@@ -98,7 +101,7 @@ class EventHandler:
                 )
                 continue
             if wants(digest, event):
-                start = int(now // digest.every_s * digest.every_s)
+                start = self.schedules[name].period_start(now)
                 self.store.add_to_digest(name, start, pending)
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from notifier.compose import Templates, build_message, image_cid
 from notifier.snapshots import SnapshotImage
 from notifier.state import PendingEvent, StateStore
+from notifier.thumbnails import thumbnail
 from notifier.views import DigestView, EventView
 from sightline.config.notifier import DigestConfig, NotifierSection
 from sightline.messages import Event, decode_event, decode_snapshot
@@ -50,8 +51,10 @@ class LetterWriter:
             {"X-Sightline-Event-Id": event.event_id},
         )
 
-    def digest(self, digest: DigestConfig, start: int, records: list[PendingEvent]) -> EmailMessage:
-        """One e-mail for a digest period: counts, thumbnails (max_photos), every event."""
+    def digest(
+        self, digest: DigestConfig, start: int, end: int, records: list[PendingEvent]
+    ) -> EmailMessage:
+        """One e-mail for the period ``[start, end)``: counts, thumbnails, every event."""
         events = [decode_event(record.payload) for record in records]
         views: list[EventView] = []
         images: dict[str, SnapshotImage] = {}
@@ -61,12 +64,12 @@ class LetterWriter:
                 image = self.snapshot_of(event.event_id)
                 if image.data is not None:
                     cid = image_cid(event.event_id)
-                    images[cid] = image
+                    images[cid] = thumbnail(image)
             views.append(EventView.from_event(event, self.zone, cid))
         view = DigestView.from_events(
             digest.name,
             datetime.fromtimestamp(start, UTC),
-            datetime.fromtimestamp(start + digest.every_s, UTC),
+            datetime.fromtimestamp(end, UTC),
             views,
             self.zone,
         )

@@ -2,6 +2,9 @@
 
 Failures are sorted in two: :class:`TransientMailError` (try again later: connection
 refused, timeouts, 4xx) and :class:`PermanentMailError` (give up: 5xx, bad address).
+:class:`SmtpSetupError`, a transient error, is a failure no e-mail causes (login refused,
+sender refused, a missing extension): every e-mail would fail alike until the
+configuration is fixed, so they all stay pending.
 
 Example:
     >>> import tempfile, pathlib
@@ -33,6 +36,10 @@ class MailError(Exception):
 
 class TransientMailError(MailError):
     """The server is down or said "later" (4xx): keep the e-mail and retry."""
+
+
+class SmtpSetupError(TransientMailError):
+    """The server refuses us, not this e-mail (535 login, sender refused): fix the config."""
 
 
 class PermanentMailError(MailError):
@@ -80,10 +87,16 @@ class SmtpMailer:
             if all(400 <= code < 500 for code in codes):
                 raise TransientMailError(error) from exc
             raise PermanentMailError(error) from exc
-        except aiosmtplib.SMTPAuthenticationError as exc:  # a config problem: keep mails pending
-            raise TransientMailError(
-                f"{self.host} refused the login: {exc.code} {exc.message}"
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise SmtpSetupError(
+                f"{self.host} refused the login of {self.config.username!r}: "
+                f"{exc.code} {exc.message}"
             ) from exc
+        except aiosmtplib.SMTPSenderRefused as exc:
+            error = f"{self.host} refused the sender {exc.sender!r}: {exc.code} {exc.message}"
+            if 400 <= exc.code < 500:
+                raise TransientMailError(error) from exc
+            raise SmtpSetupError(error) from exc
         except aiosmtplib.SMTPResponseException as exc:
             text = f"server said {exc.code} {exc.message}"
             if 400 <= exc.code < 500:
@@ -91,7 +104,9 @@ class SmtpMailer:
             raise PermanentMailError(text) from exc
         except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError) as exc:
             raise TransientMailError(f"cannot reach {self.host}: {exc}") from exc
-        except aiosmtplib.SMTPException as exc:  # e.g. no AUTH: kept pending until fixed
+        except aiosmtplib.SMTPNotSupported as exc:  # no AUTH or STARTTLS offered
+            raise SmtpSetupError(f"{self.host}: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:
             raise TransientMailError(f"{self.host}: {exc}") from exc
 
     async def _send(self, message: EmailMessage) -> None:

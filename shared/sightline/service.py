@@ -33,7 +33,7 @@ from sightline.config.base import default_state_dir
 from sightline.config.loader import load_config
 from sightline.config.settings import ServiceSettings
 from sightline.errors import ConfigError, TransportError
-from sightline.health import DEFAULT_PORTS, HealthServer, Heartbeat
+from sightline.health import DEFAULT_PORTS, Check, HealthServer, Heartbeat
 from sightline.logs import configure_logging
 from sightline.mqtt.client import MqttClient
 
@@ -58,6 +58,8 @@ class ServiceContext:
     state_dir: Path
     args: argparse.Namespace
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    health_checks: dict[str, Check] = field(default_factory=dict)
+    """More /healthz checks a service adds in ``build`` (name -> returns True when healthy)."""
 
 
 MainLoop = Callable[[], None]
@@ -135,6 +137,7 @@ def run_service(
                 "mqtt": lambda: client.connected,
                 "worker": lambda: client.worker_alive,
                 "loop": heartbeat.fresh,
+                **ctx.health_checks,
             },
             host=settings.health.host,
             port=port,

@@ -114,10 +114,19 @@ def images_of(message: EmailMessage) -> list[EmailMessage]:
 
 @dataclass
 class Inbox:
-    """What an SMTP server received; recipients containing ``refuse`` get a 550."""
+    """What an SMTP server received; senders containing ``refuse`` get a 553, recipients a 550."""
 
     messages: list[EmailMessage] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if "refuse" in address:
+            return "553 5.7.1 sender not allowed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -206,3 +215,32 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+class LoginCheckingServer(SmtpServer):
+    """A plain-text SMTP server that offers AUTH and accepts a login only when told to."""
+
+    def __init__(self, accept_login: bool = False) -> None:
+        super().__init__()
+        self.accept_login = accept_login
+        self.attempts = 0
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        self.attempts += 1
+        return AuthResult(success=self.accept_login, handled=False)  # aiosmtpd answers 535
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(
+            self.inbox,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self.authenticate,
+            auth_require_tls=False,  # offers AUTH; the client logs in as it has a username
+        )
+        self._controller.start()

@@ -124,7 +124,7 @@ def test_a_digest_counts_per_camera_rule_and_class_with_at_most_max_photos(
         records.append(PendingEvent(event.event_id, "t", encode(event).decode(), float(index)))
     digest = DigestConfig(name="daily", every="1d", max_photos=max_photos, to=["ops@example.com"])
 
-    raw = bytes(letters.digest(digest, 1736899200, records))
+    raw = bytes(letters.digest(digest, 1736899200, 1736985600, records))
 
     message = parse_mail(raw)
     assert message["To"] == "ops@example.com"

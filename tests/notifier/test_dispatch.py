@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from notifier.dispatch import Dispatcher
 from notifier.handler import EventHandler
 from notifier.jsonlog import JsonLog
 from notifier.mailer import make_mailer
+from notifier.smtphealth import SmtpHealth
 from notifier.state import StateStore
 from sightline.config.notifier import NotifierSection
 from sightline.errors import MessageError
@@ -39,11 +41,13 @@ class Notifier:
         self.restart()
 
     def restart(self) -> None:
+        self.smtp_health = SmtpHealth(CollectorRegistry())
         store = StateStore(self.tmp_path / "state")
         self.handler = EventHandler(
             store,
             JsonLog(self.section.json_log, self.section.timezone),
             self.section.digests,
+            self.section.timezone,
             Topics(),
             MessageLimits(),
             clock=lambda: self.now,
@@ -53,6 +57,7 @@ class Notifier:
             store,
             make_mailer(self.section.smtp),
             lambda *letter: self.dead_letters.append(letter),
+            self.smtp_health,
             self.now,
         )
 
@@ -229,3 +234,33 @@ def test_bad_messages_raise_a_message_error_naming_the_problem(
         notifier.handler(ReceivedMessage(topic, payload or encode(make_event(1))))
 
     assert not list((tmp_path / "state").rglob("*.json"))
+
+
+def test_a_cron_digest_goes_out_once_at_its_local_time_across_restarts(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    notifier = make_notifier(
+        tmp_path,
+        smtp,
+        timezone="Europe/Berlin",
+        digests=[{"name": "default", "cron": "0 8 * * *", "max_photos": 3}],
+    )
+    eight_am_berlin = T + 7 * 3600  # T is 01:00 CET
+    for number in range(3):
+        notifier.receive(make_event(number, digest=["default"]))
+    notifier.at(eight_am_berlin - 1)
+    notifier.restart()
+    notifier.at(eight_am_berlin + 1)
+    assert smtp.inbox.messages == []  # the grace period
+
+    notifier.at(eight_am_berlin + 3)
+    notifier.restart()
+    notifier.at(eight_am_berlin + 4)
+
+    [digest] = smtp.inbox.wait_for(1)
+    assert digest["Subject"] == "Sightline digest default: 3 events"
+    text = digest.get_body(("plain",))
+    assert text is not None
+    assert "Tue 14 Jan 2025, 08:00 \N{EN DASH} Wed 15 Jan 2025, 08:00 CET" in str(
+        text.get_content()
+    )

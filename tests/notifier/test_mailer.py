@@ -11,6 +11,7 @@ from notifier.mailer import (
     OutboxMailer,
     PermanentMailError,
     SmtpMailer,
+    SmtpSetupError,
     TransientMailError,
     make_mailer,
 )
@@ -19,9 +20,9 @@ from sightline.config.notifier import SmtpConfig
 from tests.notifier.support import SmtpServer, TlsSetup, make_certificate, parse_mail
 
 
-def message(to: str = "you@example.com") -> EmailMessage:
+def message(to: str = "you@example.com", sender: str = "sightline@example.com") -> EmailMessage:
     mail = EmailMessage()
-    mail["From"] = "sightline@example.com"
+    mail["From"] = sender
     mail["To"] = to
     mail["Subject"] = "A car crossed the gate"
     mail.set_content("hello")
@@ -38,20 +39,21 @@ def test_a_message_arrives_at_a_real_smtp_server(smtp: SmtpServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("server_up", "to", "error", "says"),
+    ("server_up", "to", "sender", "error", "says"),
     [
-        (True, "refuse@example.com", PermanentMailError, "550"),
-        (False, "you@example.com", TransientMailError, "cannot reach"),
+        (True, "refuse@example.com", "s@example.com", PermanentMailError, "550"),
+        (False, "you@example.com", "s@example.com", TransientMailError, "cannot reach"),
+        (True, "you@example.com", "refuse@example.com", SmtpSetupError, "sender .* 553"),
     ],
 )
-def test_a_refused_address_is_permanent_and_a_server_down_is_transient(
-    smtp: SmtpServer, server_up: bool, to: str, error: type[Exception], says: str
+def test_a_refused_address_is_permanent_a_refused_sender_is_setup_and_a_server_down_transient(
+    smtp: SmtpServer, server_up: bool, to: str, sender: str, error: type[Exception], says: str
 ) -> None:
     port = smtp.port if server_up else free_port()
     mailer = SmtpMailer(SmtpConfig(host="127.0.0.1", port=port, security="none", timeout_s=3))
 
     with pytest.raises(error, match=says):
-        mailer.send(message(to), "e1")
+        mailer.send(message(to, sender), "e1")
 
 
 def test_without_a_host_emails_are_eml_files_a_user_can_open(tmp_path: Path) -> None:

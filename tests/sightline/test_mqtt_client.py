@@ -112,6 +112,9 @@ def test_publish_nowait_never_waits_drops_frames_first_and_delivers_in_order(
     assert edge.wait_connected(5)
 
     broker.stop()
+    deadline = time.monotonic() + 10
+    while edge.connected and time.monotonic() < deadline:  # until the edge has noticed
+        time.sleep(0.01)
     for i in range(30):
         edge.publish_nowait("cam/envelope", f"e{i}")
         edge.publish_nowait("cam/frame", f"f{i}", droppable=True)
@@ -273,3 +276,18 @@ def test_sigterm_during_a_slow_handler_loses_nothing(
     assert {m.topic for m in seen if m.topic.startswith("echo/")} == {
         f"echo/cam/{n}" for n in range(1, 11)
     }
+
+
+def test_a_check_a_service_adds_in_build_is_part_of_healthz(
+    broker: Broker, collector: Collector, tmp_path: Path
+) -> None:
+    service = EchoService(broker, tmp_path, ECHO_UNHEALTHY="1")
+    service.start()
+    try:
+        collector.wait_for(_online)
+        status, body = service.health()
+    finally:
+        service.close()
+
+    assert status == 503
+    assert body["failing"] == ["echo"]

@@ -29,6 +29,8 @@ def build(ctx: ServiceContext) -> MainLoop | None:
         ctx.client.publish(f"echo/{envelope.camera_id}/{envelope.frame.number}", b"done")
 
     ctx.client.subscribe(ctx.client.topics.all_detections, handle)
+    if os.environ.get("ECHO_UNHEALTHY"):
+        ctx.health_checks["echo"] = lambda: False
     return None
 
 

@@ -6,9 +6,9 @@ import re
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 
 class StrictModel(BaseModel):
@@ -55,3 +55,21 @@ def default_instance() -> str:
 def default_state_dir(service: str) -> Path:
     """``./var/<service>``."""
     return Path("var") / service
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"file {str(path)!r} does not exist")
+    return path
+
+
+ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
+"""A path that must name an existing file when the config is loaded (secrets, certificates)."""
+
+
+def read_secret(password: SecretStr | None, password_file: Path | None) -> str | None:
+    """The secret: the first line of ``password_file`` when given, else ``password``."""
+    if password_file is not None:
+        lines = password_file.read_text().splitlines()
+        return lines[0] if lines else ""
+    return password.get_secret_value() if password else None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from sightline.config.base import StrictModel
+from sightline.config.base import ExistingFile, StrictModel, read_secret
 
 TRANSPORTS_IMPLEMENTED = ("mqtt",)
 
@@ -17,17 +16,14 @@ class TlsConfig(StrictModel):
     """TLS towards the broker (on by default for ``mqtts://``)."""
 
     enabled: bool | None = Field(default=None, description="Default: on for mqtts:// URLs.")
-    ca_file: Path | None = Field(default=None, description="CA bundle; the system's if unset.")
-    cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
-    key_file: Path | None = Field(default=None, description="Client key (mutual TLS).")
+    ca_file: ExistingFile | None = Field(
+        default=None, description="CA bundle; the system's if unset."
+    )
+    cert_file: ExistingFile | None = Field(
+        default=None, description="Client certificate (mutual TLS)."
+    )
+    key_file: ExistingFile | None = Field(default=None, description="Client key (mutual TLS).")
     insecure: bool = Field(default=False, description="Skip host name checks (tests only).")
-
-    @field_validator("ca_file", "cert_file", "key_file")
-    @classmethod
-    def _exists(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"file {str(path)!r} does not exist")
-        return path
 
 
 class MqttConfig(StrictModel):
@@ -40,7 +36,7 @@ class MqttConfig(StrictModel):
     password: SecretStr | None = Field(
         default=None, description="Broker password; prefer password_file."
     )
-    password_file: Path | None = Field(
+    password_file: ExistingFile | None = Field(
         default=None, description="File whose first line is the broker password."
     )
     client_id: str | None = Field(
@@ -82,13 +78,6 @@ class MqttConfig(StrictModel):
             raise ValueError(f"{url!r}: invalid port") from None
         return url
 
-    @field_validator("password_file")
-    @classmethod
-    def _readable(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"file {str(path)!r} does not exist")
-        return path
-
     @model_validator(mode="after")
     def _one_password(self) -> Self:
         if self.password is not None and self.password_file is not None:
@@ -115,10 +104,7 @@ class MqttConfig(StrictModel):
 
     def resolved_password(self) -> str | None:
         """The password, read from ``password_file`` when that is given."""
-        if self.password_file is not None:
-            lines = self.password_file.read_text().splitlines()
-            return lines[0] if lines else ""
-        return self.password.get_secret_value() if self.password else None
+        return read_secret(self.password, self.password_file)
 
 
 class MqttTransport(StrictModel):

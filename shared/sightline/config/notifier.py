@@ -1,4 +1,4 @@
-"""The notifier's sections: JSON log, SMTP, e-mail, digests."""
+"""The notifier's sections: JSON log, SMTP, e-mail, digests (with their schedules)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from sightline.config.base import StrictModel
+from sightline.config.base import ExistingFile, StrictModel, read_secret
+from sightline.cron import CronSpec
 
 _EVERY = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -47,19 +48,14 @@ class SmtpConfig(StrictModel):
     security: Literal["starttls", "ssl", "none"] = Field(default="starttls")
     username: str | None = None
     password: SecretStr | None = Field(default=None, description="Prefer password_file.")
-    password_file: Path | None = Field(default=None, description="First line is the password.")
+    password_file: ExistingFile | None = Field(
+        default=None, description="First line is the password."
+    )
     timeout_s: float = Field(default=30.0, gt=0)
-    ca_file: Path | None = Field(
+    ca_file: ExistingFile | None = Field(
         default=None, description="Also trust this CA (PEM), e.g. a self-signed server."
     )
     outbox_dir: Path = Field(default=Path("var/outbox"), description="Where .eml files go.")
-
-    @field_validator("password_file", "ca_file")
-    @classmethod
-    def _readable(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"file {str(path)!r} does not exist")
-        return path
 
     @property
     def effective_port(self) -> int:
@@ -68,10 +64,7 @@ class SmtpConfig(StrictModel):
 
     def resolved_password(self) -> str | None:
         """The password, read from ``password_file`` when given."""
-        if self.password_file is not None:
-            lines = self.password_file.read_text().splitlines()
-            return lines[0] if lines else ""
-        return self.password.get_secret_value() if self.password else None
+        return read_secret(self.password, self.password_file)
 
 
 class EmailConfig(StrictModel):
@@ -86,10 +79,22 @@ class EmailConfig(StrictModel):
 
 
 class DigestConfig(StrictModel):
-    """An e-mail that collects events and goes out on a schedule."""
+    """An e-mail that collects events and goes out on a schedule.
+
+    The schedule is one of ``every`` (a fixed period aligned to the epoch; the default,
+    1h), ``cron`` or ``at`` (wall-clock times in ``notifier.timezone``).
+
+    Example:
+        >>> DigestConfig(name="mornings", cron="0 8 * * 1-5").cron_spec is not None
+        True
+    """
 
     name: str = Field(min_length=1, max_length=64, description="Rules name it in email_digest.")
-    every: str = Field(default="1h", description="30m, 1h, 1d, ...")
+    every: str = Field(default="1h", description="30m, 1h, 1d, ... (aligned to the epoch)")
+    cron: str | None = Field(
+        default=None, description='"0 8 * * 1-5": minute hour day month weekday, local time.'
+    )
+    at: str | None = Field(default=None, description='"08:00": daily at this local time.')
     to: list[str] | None = Field(default=None, description="Default: email.to.")
     rules: list[str] | None = Field(default=None, description="Only these rules; all if unset.")
     cameras: list[str] | None = Field(default=None, description="Only these cameras.")
@@ -101,10 +106,43 @@ class DigestConfig(StrictModel):
         parse_every(every)
         return every
 
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, cron: str | None) -> str | None:
+        if cron is not None:
+            CronSpec.from_text(cron)
+        return cron
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, at: str | None) -> str | None:
+        if at is not None:
+            CronSpec.daily_at(at)
+        return at
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Self:
+        given = [key for key in ("every", "cron", "at") if key in self.model_fields_set]
+        given = [key for key in given if getattr(self, key) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"{given[1]}: give one of every, cron or at, not {' and '.join(given)}"
+            )
+        return self
+
     @property
     def every_s(self) -> int:
-        """The period in seconds."""
+        """The period in seconds (of ``every``)."""
         return parse_every(self.every)
+
+    @property
+    def cron_spec(self) -> CronSpec | None:
+        """The wall-clock schedule, or None when the digest goes out ``every`` period."""
+        if self.cron is not None:
+            return CronSpec.from_text(self.cron)
+        if self.at is not None:
+            return CronSpec.daily_at(self.at)
+        return None
 
 
 class NotifierSection(StrictModel):
