@@ -57,7 +57,17 @@ def frame_of(envelope: DetectionEnvelope) -> RecentFrame:
         raise MessageError(f"frame_data.base64: not valid base64 ({exc})") from None
     if not jpeg.startswith(_JPEG_MAGIC):
         raise MessageError("frame_data.base64: the decoded bytes are not a JPEG")
-    return RecentFrame(number=envelope.frame.number, jpeg=jpeg)
+    boxes = {d.track_id: d.bbox for d in envelope.detections if d.track_id is not None}
+    return RecentFrame(number=envelope.frame.number, jpeg=jpeg, boxes=boxes)
+
+
+def as_seen_in(event: Event, frame: RecentFrame) -> Event:
+    """``event`` with its object's box as it was in ``frame``, when that is another frame
+    of the same track (the edge rate-limits frames, so the event's own may be missing)."""
+    box = frame.boxes.get(event.object.track_id)
+    if frame.number == event.frame_number or box is None:
+        return event
+    return event.model_copy(update={"object": event.object.model_copy(update={"bbox": box})})
 
 
 def store_pictures(
@@ -70,6 +80,7 @@ def store_pictures(
         ValueError: the frame's bytes do not decode as an image.
     """
     keys = SnapshotKeys.for_event(event.camera_id, event.timestamp, event.event_id)
+    drawn = as_seen_in(event, frame)
     annotated_key = keys.key(PictureKind.ANNOTATED)
     image: Image | None = None
     if not store.exists(annotated_key) or (
@@ -78,13 +89,13 @@ def store_pictures(
         image = _decode(frame.jpeg)
 
     clean = _put_once(store, keys.key(PictureKind.CLEAN), lambda: frame.jpeg)
-    annotated = _put_once(store, annotated_key, lambda: _encode(annotate(_need(image), event)))
+    annotated = _put_once(store, annotated_key, lambda: _encode(annotate(_need(image), drawn)))
     cropped = None
     if with_crop:
         cropped = _put_once(
             store,
             keys.key(PictureKind.CROP),
-            lambda: _encode(crop(_need(image), event.object.bbox)),
+            lambda: _encode(crop(_need(image), drawn.object.bbox)),
         )
     files = SnapshotFiles(annotated=annotated, clean=clean, crop=cropped)
     return StoredPictures(files, store.get(annotated_key))

@@ -16,13 +16,17 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from sightline.messages import BBox
+
 
 @dataclass(frozen=True)
 class RecentFrame:
-    """One frame of a camera's stream: its number and its JPEG bytes."""
+    """One frame of a camera's stream: its number, its JPEG bytes, and where each tracked
+    object was in it (so an event drawn on a neighbouring frame shows the object there)."""
 
     number: int
     jpeg: bytes
+    boxes: dict[int, BBox] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

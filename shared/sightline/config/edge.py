@@ -65,7 +65,10 @@ class FramePublishConfig(StrictModel):
         default=True, description="Also publish frames with detections, within min_interval_s."
     )
     min_interval_s: float = Field(
-        default=0.0, ge=0, description="Hard floor between any two frames published."
+        default=0.2,
+        ge=0,
+        description="Hard floor between any two frames published (0.2: at most 5 JPEGs/s); "
+        "the frame-store draws an event on the nearest frame, with the object where it was.",
     )
     jpeg_quality: int = Field(default=80, ge=1, le=100)
     max_width: int | None = Field(default=None, ge=64, le=16384, description="Downscale to this.")
