@@ -7,9 +7,9 @@ from sightline.mqtt.client import (
     ONLINE,
     Handler,
     MqttClient,
-    PendingPublish,
     ReceivedMessage,
 )
+from sightline.mqtt.pending import PendingPublish
 from sightline.mqtt.queue import PublishQueue, QueuedMessage
 
 __all__ = [

@@ -34,7 +34,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -51,6 +51,7 @@ from sightline.errors import MessageError, RetryLater
 from sightline.messages.codec import encode
 from sightline.messages.deadletter import DeadLetter
 from sightline.metrics import ClientMetrics
+from sightline.mqtt.pending import PendingPublish, PublishTracker
 from sightline.mqtt.queue import PublishQueue
 from sightline.topics import Topic, Topics
 
@@ -82,58 +83,6 @@ class _Subscription:
     topic_filter: str
     handler: Handler
     name: str
-
-
-class PendingPublish:
-    """A publish handed to paho; :meth:`wait` returns once the broker has acknowledged it."""
-
-    def __init__(self, mid: int) -> None:
-        self.mid = mid
-        self._done = threading.Event()
-
-    def _complete(self) -> None:
-        self._done.set()
-
-    @property
-    def done(self) -> bool:
-        """Whether the broker has acknowledged it (always true for QoS 0 once sent)."""
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the broker's acknowledgement; False on timeout."""
-        return self._done.wait(timeout)
-
-
-@dataclass
-class _PublishTracker:
-    """Maps paho's message ids to PendingPublish, tolerating acks that beat registration."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    pending: dict[int, PendingPublish] = field(default_factory=dict)
-    early: set[int] = field(default_factory=set)
-
-    def register(self, mid: int) -> PendingPublish:
-        handle = PendingPublish(mid)
-        with self.lock:
-            if mid in self.early:
-                self.early.discard(mid)
-                handle._complete()
-            else:
-                self.pending[mid] = handle
-        return handle
-
-    def complete(self, mid: int) -> None:
-        with self.lock:
-            handle = self.pending.pop(mid, None)
-            if handle is None:
-                self.early.add(mid)
-        if handle is not None:
-            handle._complete()
-
-    @property
-    def outstanding(self) -> int:
-        with self.lock:
-            return len(self.pending)
 
 
 class MqttClient:
@@ -172,7 +121,7 @@ class MqttClient:
 
         self._subscriptions: list[_Subscription] = []
         self._inbox: queue.Queue[ReceivedMessage | None] = queue.Queue()
-        self._tracker = _PublishTracker()
+        self._tracker = PublishTracker()
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._worker_done = threading.Event()
@@ -492,7 +441,7 @@ class MqttClient:
             raise RuntimeError(f"paho refused to publish to {topic}: {info.rc}")
         handle = self._tracker.register(info.mid)
         if qos == 0:
-            handle._complete()
+            handle.mark_done()
         self.metrics.published.inc()
         if threading.get_ident() == self._worker_ident:
             self._handler_publishes.append(handle)
