@@ -66,6 +66,7 @@ class FrameStore:
         self.config = config
         self.client = client
         self.limits = limits
+        self.event_limits = MessageLimits()  # events are small: the 16 MiB is for frames
         self.metrics = metrics
         self.clock = clock
         self.store = store
@@ -120,7 +121,7 @@ class FrameStore:
         camera_id, kind = self.client.topics.parse_event(message.topic)
         if kind == "snapshot":
             return  # our own announcements
-        event = decode_event(message.payload, self.limits)
+        event = decode_event(message.payload, self.event_limits)
         if event.camera_id != camera_id:
             raise MessageError(
                 f"camera_id: {event.camera_id!r} does not match the topic's {camera_id!r}"

@@ -42,7 +42,9 @@ def thumbnail(image: SnapshotImage, width: int = THUMBNAIL_WIDTH) -> SnapshotIma
                 return image
             height = max(1, round(picture.height * width / picture.width))
             small = picture.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, OSError) as exc:
+    # ImportError: with ultralytics in the process, PIL's open is patched to try HEIF via
+    # an optional package on anything it cannot read.
+    except (UnidentifiedImageError, OSError, ImportError) as exc:
         log.warning("cannot shrink snapshot %s, sending it whole: %s", image.filename, exc)
         return image
     output = io.BytesIO()

@@ -248,7 +248,8 @@ def test_event_ids_are_deterministic_and_distinguish_decisions() -> None:
 
 def test_a_snapshot_announcement_without_a_frame_carries_a_reason() -> None:
     announcement = decode_snapshot(
-        b'{"event_id": "e1", "camera_id": "driveway", "timestamp": "2025-01-15T14:30:22.123Z",'
+        b'{"version": 1, "event_id": "e1", "camera_id": "driveway",'
+        b' "timestamp": "2025-01-15T14:30:22.123Z",'
         b' "frame_ref": null, "reason": "frame never arrived"}'
     )
 

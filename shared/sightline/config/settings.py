@@ -168,7 +168,9 @@ class FrameStoreSettings(ServiceSettings):
 
     frame_store: FrameStoreSection = Field(default_factory=FrameStoreSection)
     max_payload_bytes: int = Field(
-        default=MessageLimits.for_frames().max_payload_bytes, ge=1024, description="Frames."
+        default=MessageLimits.for_frames().max_payload_bytes,
+        ge=1024,
+        description="Largest frame message (base64 JPEG); events are held to the default 1 MiB.",
     )
 
 

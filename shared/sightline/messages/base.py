@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationInfo,
+    model_validator,
+)
 
 from sightline.timestamps import format_timestamp
 
@@ -17,10 +25,27 @@ MAX_FRAME_SIDE = 16_384
 """No frame is wider or taller than this (16K)."""
 
 
+WIRE = "wire"
+"""Validation context key set when a payload comes off the wire (see ``codec.decode``)."""
+
+
 class Message(BaseModel):
     """Base of the wire models: unknown fields are kept (and ignored), values are frozen."""
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+
+class VersionedMessage(Message):
+    """A top-level message with a ``version``. Code that builds one gets version 1 by
+    default; a payload from the wire must say its version: it is never guessed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_given(cls, data: Any, info: ValidationInfo) -> Any:
+        wire = isinstance(info.context, dict) and info.context.get(WIRE)
+        if wire and isinstance(data, dict) and "version" not in data:
+            raise ValueError("version: missing; this release speaks version 1")
+        return data
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,14 @@ class MessageLimits:
         return cls(max_payload_bytes=16 * 1_048_576)
 
 
+def _iso_text_only(value: Any) -> Any:
+    # JSON carries a timestamp as RFC 3339 text; a number would be silently taken as epoch
+    # seconds, so it is refused.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("must be RFC 3339 text such as 2025-01-15T14:30:22.123Z, not a number")
+    return value
+
+
 def _require_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("must carry a time zone, e.g. 2025-01-15T14:30:22.123Z")
@@ -49,6 +82,7 @@ def _require_utc(moment: datetime) -> datetime:
 
 Timestamp = Annotated[
     datetime,
+    BeforeValidator(_iso_text_only),
     AfterValidator(_require_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="always"),
 ]

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from sightline.errors import MessageError, PayloadTooLargeError, UnsupportedVersionError
-from sightline.messages.base import MessageLimits
+from sightline.messages.base import WIRE, MessageLimits
 from sightline.messages.envelope import DetectionEnvelope
 from sightline.messages.event import Event
 from sightline.messages.snapshot import SnapshotAnnouncement
@@ -51,7 +51,7 @@ def decode(model: type[M], payload: bytes | str, limits: MessageLimits | None = 
     if size == 0:
         raise MessageError("payload is empty; expected a JSON object")
     try:
-        return model.model_validate_json(payload, context={"limits": limits})
+        return model.model_validate_json(payload, context={"limits": limits, WIRE: True})
     except ValidationError as exc:
         raise _explain(exc, payload) from None
     except (ValueError, RecursionError) as exc:  # pragma: no cover - pydantic wraps these

@@ -19,7 +19,13 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from sightline.ids import Identifier
-from sightline.messages.base import MAX_FRAME_SIDE, Message, MessageLimits, Timestamp
+from sightline.messages.base import (
+    MAX_FRAME_SIDE,
+    Message,
+    MessageLimits,
+    Timestamp,
+    VersionedMessage,
+)
 from sightline.messages.geometry import BBox, Point
 
 
@@ -91,7 +97,7 @@ class FrameRef(Message):
     key: str = Field(min_length=1, max_length=1024)
 
 
-class DetectionEnvelope(Message):
+class DetectionEnvelope(VersionedMessage):
     """Detection envelope v1 (the seed's format, field for field)."""
 
     version: Literal[1] = 1

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sightline.ids import Identifier
-from sightline.messages.base import Message, Timestamp
+from sightline.messages.base import Message, Timestamp, VersionedMessage
 from sightline.messages.geometry import BBox, Point
 
 
@@ -105,7 +105,7 @@ class ZoneRef(Message):
     )
 
 
-class Event(Message):
+class Event(VersionedMessage):
     """Event v1."""
 
     version: Literal[1] = 1

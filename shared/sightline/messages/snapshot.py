@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from sightline.ids import Identifier
-from sightline.messages.base import Message, Timestamp
+from sightline.messages.base import Message, Timestamp, VersionedMessage
 from sightline.messages.envelope import FrameRef
 
 
@@ -19,7 +19,7 @@ class SnapshotFiles(Message):
     crop: FrameRef | None = None
 
 
-class SnapshotAnnouncement(Message):
+class SnapshotAnnouncement(VersionedMessage):
     """``events/<camera_id>/snapshot``: ``frame_ref`` is the annotated snapshot, or null with
     a ``reason`` when the frame never arrived."""
 

@@ -476,6 +476,9 @@ class MqttClient:
             item = self.outbox.get(timeout=0.2)
             if item is None:
                 continue
+            if not self.connected:  # lost while waiting: it stays ours, under our bound
+                self.outbox.requeue_front(item)
+                continue
             info = self._paho.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
             if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and item.qos == 0:
                 self.outbox.requeue_front(item)

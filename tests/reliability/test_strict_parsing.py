@@ -1,4 +1,4 @@
-"""Messages the services accept today although the contract (or their peers) refuse them."""
+"""Messages the contract says are never guessed at: refused by name, by every service alike."""
 
 from __future__ import annotations
 
@@ -15,16 +15,6 @@ from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason=(
-        "sightline.messages: DetectionEnvelope.version is `Literal[1] = 1`, so an envelope "
-        "with no version is guessed to be v1 (DESIGN.md: 'never guessed at'); Timestamp is a "
-        "lax datetime, so source.timestamp 12 is taken as 1970-01-01T00:00:12Z instead of "
-        "refused (the contract's form is an ISO string)"
-    ),
-)
 @pytest.mark.parametrize("case", lenient_envelope_cases(), ids=lambda case: case.name)
 def test_an_envelope_without_version_or_with_a_numeric_timestamp_is_refused_by_name(
     case: BadMessage,
@@ -34,14 +24,6 @@ def test_an_envelope_without_version_or_with_a_numeric_timestamp_is_refused_by_n
     assert case.named_in(str(refused.value))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "frame-store: one MessageLimits (max_payload_bytes, 16 MB by default so that frames "
-        "fit) is used for events/# too, so a 10 MB event is accepted and handled, where the "
-        "notifier and the engine refuse anything above 1 MB; events should get the 1 MB limit"
-    ),
-)
 def test_the_frame_store_refuses_a_10_mb_event_like_the_other_services(
     broker: Broker, collector: Collector, tmp_path: Path
 ) -> None:
