@@ -24,6 +24,7 @@ from event_engine.metrics import EngineMetrics
 from event_engine.tracks import FrameOrder
 from sightline.messages import decode_envelope
 from sightline.messages.base import MessageLimits
+from sightline.mqtt import Completion
 from sightline.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ Publish = Callable[[str, BaseModel | bytes, bool], object]
 """``publish(topic, payload, retain)``."""
 Reject = Callable[[str, bytes, str], object]
 """``reject(topic, payload, reason)``: a dead letter."""
+Hold = Callable[[Completion], object]
+"""``hold(completion)``: acknowledge the envelope being handled only once it is done."""
 
 
 class EnvelopeHandler:
@@ -46,8 +49,11 @@ class EnvelopeHandler:
         metrics: counters; a private set if None.
         checkpoint: where the state is saved.
         publish_state: publish the retained per-camera state for Home Assistant.
-        flush_every_s: save the state and publish changed counts at most this often (0:
-            after every frame). A crash loses at most this much state; a clean stop none.
+        flush_every_s: save the state at most this often (0: after every frame).
+        hold: live, the client's ``ack_after``: an envelope that changed the state is
+            acknowledged only after the checkpoint that holds the change, so after a crash
+            the broker redelivers whatever the saved state does not yet reflect.
+        state_every_s: publish changed counts for Home Assistant at most this often.
     """
 
     def __init__(
@@ -61,6 +67,8 @@ class EnvelopeHandler:
         checkpoint: Checkpoint | None = None,
         publish_state: bool = False,
         flush_every_s: float = 0.0,
+        hold: Hold | None = None,
+        state_every_s: float = 1.0,
     ) -> None:
         self.engine = engine
         self.topics = topics or Topics()
@@ -74,6 +82,10 @@ class EnvelopeHandler:
         self._refused: set[str] = set()
         self._flush_every_s = flush_every_s
         self._flushed_at = float("-inf")
+        self._hold = hold
+        self._next_save: Completion | None = None
+        self._state_every_s = state_every_s
+        self._state_at = float("-inf")
         self._changed: set[tuple[str, str]] = set()
 
     def handle(self, topic: str, payload: bytes) -> FrameOutcome | None:
@@ -94,23 +106,35 @@ class EnvelopeHandler:
             self._publish(str(self.topics.event(camera, event.event_type)), event, False)
             self.metrics.events.labels(str(event.event_type)).inc()
         if outcome.order is not FrameOrder.DUPLICATE:
-            self.dirty = True
+            saved = self._mark_dirty()
+            if self._hold is not None and self.checkpoint is not None:
+                self._hold(saved)
         if outcome.occurrences or outcome.order is FrameOrder.RESTART:
             self._changed.add((envelope.source.device_id, camera))
         self.flush(force=False)
         return outcome
 
     def flush(self, force: bool = True) -> None:
-        """Publish the counts that changed and save the state, if due (always if ``force``)."""
+        """Save the state and publish the counts that changed, each if due (both if
+        ``force``)."""
         now = time.monotonic()
+        if self._publish_state and (force or now - self._state_at >= self._state_every_s):
+            self._state_at = now
+            while self._changed:
+                self.publish_state(*self._changed.pop())
         if not force and now - self._flushed_at < self._flush_every_s:
             return
         self._flushed_at = now
-        if self._publish_state:
-            while self._changed:
-                self.publish_state(*self._changed.pop())
         if self.dirty:
             self.save()
+
+    def _mark_dirty(self) -> Completion:
+        """The state changed: the next save is owed; return what completes with it."""
+        with self.engine.lock:
+            self.dirty = True
+            if self._next_save is None:
+                self._next_save = Completion()
+            return self._next_save
 
     def publish_state(self, device_id: str, camera: str) -> None:
         """Publish one camera's retained counts for Home Assistant."""
@@ -127,8 +151,11 @@ class EnvelopeHandler:
         if self.checkpoint is None:
             return
         with self.engine.lock:
+            saved, self._next_save = self._next_save, None
             self.checkpoint.save(self.engine.states)
             self.dirty = False
+        if saved is not None:
+            saved.mark_done()
 
     def _unknown(self, exc: UnknownDeviceError, topic: str, payload: bytes) -> None:
         self.metrics.envelopes.labels("unknown_device").inc()

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import sys
+import threading
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
@@ -23,9 +24,12 @@ from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext
 
 STATE_FILE = "engine-state.json"
 DISCOVERY_FILE = "discovery-topics.json"
-FLUSH_EVERY_S = 1.0
-"""State is checkpointed (and counts for Home Assistant published) at most this often while
-running, and always on a clean stop."""
+FLUSH_EVERY_S = 0.1
+"""State is checkpointed at most this often while running, and always on a clean stop. An
+envelope that changed it is acknowledged only after the checkpoint, so this bounds the delay
+of acknowledgements (and, with ``mqtt.receive_maximum`` in flight, the rate)."""
+STATE_EVERY_S = 1.0
+"""Counts for Home Assistant are published at most this often."""
 
 
 def build(ctx: ServiceContext) -> MainLoop:
@@ -49,8 +53,9 @@ def build(ctx: ServiceContext) -> MainLoop:
         checkpoint=checkpoint,
         publish_state=settings.homeassistant.enabled,
         flush_every_s=FLUSH_EVERY_S,
+        hold=client.ack_after,
+        state_every_s=STATE_EVERY_S,
     )
-    ctx.on_stop.append(handler.flush)  # after the client handled its last message
 
     def on_envelope(message: ReceivedMessage) -> None:
         handler.handle(message.topic, message.payload)
@@ -75,9 +80,27 @@ def build(ctx: ServiceContext) -> MainLoop:
         client.on_connect_hooks.append(lambda session_present: announce())
         client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
 
-    def loop() -> None:
-        while not ctx.stopping.wait(FLUSH_EVERY_S / 2):
-            ctx.heartbeat.beat()
+    # Checkpoints run on their own thread until the client has handled and acknowledged
+    # its last message: acknowledgements wait for them, also while the service stops.
+    saver_stop = threading.Event()
+
+    def keep_saving() -> None:
+        while not saver_stop.wait(FLUSH_EVERY_S / 2):
             handler.flush(force=False)
+
+    saver = threading.Thread(target=keep_saving, name="checkpoint", daemon=True)
+    saver.start()
+
+    def stop_saving() -> None:
+        saver_stop.set()
+        saver.join()
+        handler.flush()
+
+    ctx.on_stop.append(stop_saving)
+
+    def loop() -> None:
+        while not ctx.stopping.wait(0.5):
+            if saver.is_alive():
+                ctx.heartbeat.beat()
 
     return loop

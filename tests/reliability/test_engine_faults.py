@@ -7,8 +7,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.reliability.stream import CAMERAS, Stream
 from tests.reliability.suite import (
     ENGINE_STATUS,
@@ -22,16 +20,6 @@ from tests.support.broker import Broker
 from tests.support.mqtt import Collector
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "event-engine bug: an envelope is acked as soon as its events are published, but the "
-        "state is checkpointed at most once per second (FLUSH_EVERY_S); after SIGKILL the "
-        "restarted engine resumes from the older state while the envelopes since were acked "
-        "and are never redelivered, so a walker already in the zone ENTERs again at a later "
-        "frame under a NEW event_id (its DWELL moves too)"
-    ),
-)
 def test_an_engine_killed_mid_stream_and_restarted_publishes_the_reference_and_no_zone_twice(
     broker: Broker,
     collector: Collector,
@@ -48,7 +36,6 @@ def test_an_engine_killed_mid_stream_and_restarted_publishes_the_reference_and_n
         # Up to frame 20: the first walkers have crossed the line, not yet entered the zone.
         publisher.send(stream.messages[: 21 * cameras])
         wait_until(lambda: count(collector, "LINE_CROSS") >= cameras, 30, "the first crossings")
-        time.sleep(1.2)  # the engine checkpoints again on the next envelope
         # Frames 21..30: the walkers enter the zone at frame 24; killed right after that.
         publisher.send(stream.messages[21 * cameras : 31 * cameras])
         wait_until(lambda: count(collector, "ZONE_ENTER") >= cameras, 30, "the first entries")

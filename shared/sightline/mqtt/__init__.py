@@ -9,10 +9,11 @@ from sightline.mqtt.client import (
     MqttClient,
     ReceivedMessage,
 )
-from sightline.mqtt.pending import PendingPublish
+from sightline.mqtt.pending import Completion, PendingPublish
 from sightline.mqtt.queue import PublishQueue, QueuedMessage
 
 __all__ = [
+    "Completion",
     "OFFLINE",
     "ONLINE",
     "Handler",

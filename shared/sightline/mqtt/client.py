@@ -51,7 +51,7 @@ from sightline.errors import MessageError, RetryLater
 from sightline.messages.codec import encode
 from sightline.messages.deadletter import DeadLetter
 from sightline.metrics import ClientMetrics
-from sightline.mqtt.pending import PendingPublish, PublishTracker
+from sightline.mqtt.pending import Completion, PendingPublish, PublishTracker
 from sightline.mqtt.queue import PublishQueue
 from sightline.topics import Topic, Topics
 
@@ -125,12 +125,12 @@ class MqttClient:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._worker_done = threading.Event()
-        self._acks: queue.Queue[tuple[ReceivedMessage, list[PendingPublish]] | None] = queue.Queue()
+        self._acks: queue.Queue[tuple[ReceivedMessage, list[Completion]] | None] = queue.Queue()
         self._acker_done = threading.Event()
         self._worker: threading.Thread | None = None
         self._sender: threading.Thread | None = None
         self._worker_ident: int | None = None
-        self._handler_publishes: list[PendingPublish] = []
+        self._awaited: list[Completion] = []
         self._stop_deadline = float("inf")
         self._started = False
         self._paho = self._make_paho()
@@ -346,7 +346,7 @@ class MqttClient:
         self.metrics.received.labels(sub.name).inc()
         delay = self.config.reconnect_min_s
         while True:
-            self._handler_publishes = []
+            self._awaited = []
             started = time.perf_counter()
             try:
                 sub.handler(message)
@@ -369,8 +369,8 @@ class MqttClient:
             break
         # Acknowledged by the acker thread, in arrival order, once the broker has what the
         # handler published: the worker goes on with the next message meanwhile.
-        self._acks.put((message, self._handler_publishes))
-        self._handler_publishes = []
+        self._acks.put((message, self._awaited))
+        self._awaited = []
 
     def _acknowledge(self) -> None:
         try:
@@ -383,7 +383,7 @@ class MqttClient:
         finally:
             self._acker_done.set()
 
-    def _confirmed(self, publishes: list[PendingPublish]) -> bool:
+    def _confirmed(self, publishes: list[Completion]) -> bool:
         for handle in publishes:
             while not handle.wait(1.0):
                 if self._stopping.is_set() and (
@@ -444,8 +444,18 @@ class MqttClient:
             handle.mark_done()
         self.metrics.published.inc()
         if threading.get_ident() == self._worker_ident:
-            self._handler_publishes.append(handle)
+            self._awaited.append(handle)
         return handle
+
+    def ack_after(self, completion: Completion) -> None:
+        """From inside a handler: acknowledge the message being handled only once
+        ``completion`` is done too (e.g. the state it changed is on disk).
+
+        Messages are still acknowledged in arrival order; the handler does not wait.
+        """
+        if threading.get_ident() != self._worker_ident:
+            raise RuntimeError("ack_after is for handlers, on the handler thread")
+        self._awaited.append(completion)
 
     def publish_nowait(
         self,

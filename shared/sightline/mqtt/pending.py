@@ -19,25 +19,33 @@ import threading
 from dataclasses import dataclass, field
 
 
-class PendingPublish:
-    """A publish handed to paho; :meth:`wait` returns once the broker has acknowledged it."""
+class Completion:
+    """Something a message's acknowledgement waits for: a publish the broker must confirm,
+    a checkpoint that must reach the disk (see ``MqttClient.ack_after``)."""
 
-    def __init__(self, mid: int) -> None:
-        self.mid = mid
+    def __init__(self) -> None:
         self._done = threading.Event()
 
     def mark_done(self) -> None:
-        """Record the acknowledgement."""
+        """It is done: wake whoever waits."""
         self._done.set()
 
     @property
     def done(self) -> bool:
-        """Whether the broker has acknowledged it (always true for QoS 0 once sent)."""
+        """Whether it is done."""
         return self._done.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the broker's acknowledgement; False on timeout."""
+        """Wait until done; False on timeout."""
         return self._done.wait(timeout)
+
+
+class PendingPublish(Completion):
+    """A publish handed to paho; done once the broker has acknowledged it."""
+
+    def __init__(self, mid: int) -> None:
+        super().__init__()
+        self.mid = mid
 
 
 @dataclass
