@@ -13,9 +13,9 @@ from sightline.mqtt.pending import Completion, PendingPublish
 from sightline.mqtt.queue import PublishQueue, QueuedMessage
 
 __all__ = [
-    "Completion",
     "OFFLINE",
     "ONLINE",
+    "Completion",
     "Handler",
     "MqttClient",
     "PendingPublish",
