@@ -63,6 +63,15 @@ PUBLISH_WINDOW = 500
 """Publishes handed to paho but not yet acknowledged, at most (publish_nowait)."""
 
 
+def _not_reconnect_noise(record: logging.LogRecord) -> bool:
+    # paho 2.2 logs an ERROR on every loop turn while the broker is away; we log the loss once.
+    return not str(record.msg).startswith("Client is not connected")
+
+
+_PAHO_LOG = logging.getLogger("paho")
+_PAHO_LOG.addFilter(_not_reconnect_noise)
+
+
 @dataclass(frozen=True)
 class ReceivedMessage:
     """A message as a handler sees it."""
@@ -145,7 +154,7 @@ class MqttClient:
             protocol=paho.MQTTv5,
             manual_ack=True,
         )
-        client.enable_logger(logging.getLogger("paho"))
+        client.enable_logger(_PAHO_LOG)
         if self.config.username is not None:
             client.username_pw_set(self.config.username, self.config.resolved_password())
         if self.config.use_tls:
