@@ -92,3 +92,22 @@ def test_stop_sends_sigterm_and_reports_exit_codes(tmp_path: Path) -> None:
     assert supervisor.finished == {"a": 0, "b": 0}
     assert (tmp_path / "a.stopped").read_text() == "clean"
     assert (tmp_path / "b.stopped").read_text() == "clean"
+
+
+def test_a_service_that_refuses_its_config_is_not_restarted_and_stops_the_suite(
+    tmp_path: Path,
+) -> None:
+    supervisor = Supervisor(
+        [
+            script(tmp_path, "fussy", "import sys; sys.exit(2)"),
+            script(tmp_path, "a", STOPS_ON_SIGTERM),
+        ]
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=supervisor.run, args=(stop,))
+    runner.start()
+    runner.join(30)
+
+    assert not runner.is_alive(), "the suite kept running with a service that cannot start"
+    assert supervisor.refused == ["fussy"]
+    assert supervisor.finished["fussy"] == 2

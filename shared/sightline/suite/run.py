@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 from sightline.broker import LocalMosquitto, free_port
 from sightline.config.settings import SuiteSettings
 from sightline.suite.configs import MODULES, SERVICES, service_configs, write_service_configs
-from sightline.suite.supervisor import ServiceProcess, Supervisor
+from sightline.suite.supervisor import EXIT_CONFIG, ServiceProcess, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,13 @@ def run_suite(settings: SuiteSettings, stop: threading.Event) -> int:
     with suite_broker(settings, state_root) as url:
         supervisor = Supervisor(suite_processes(settings, url, state_root))
         supervisor.run(stop)
+    for name in supervisor.refused:
+        log_file = state_root / "logs" / f"{name}.log"
+        lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
+        problems = [line for line in lines if line.startswith("sightline")][-5:]
+        print(f"sightline: {name} refused its config:", *problems, sep="\n  ", file=sys.stderr)
+    if supervisor.refused:
+        return EXIT_CONFIG
     failed = {name: code for name, code in supervisor.finished.items() if code != 0}
     if failed:
         log.error("services exited with errors: %s", failed)

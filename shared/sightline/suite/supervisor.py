@@ -22,6 +22,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+EXIT_CONFIG = 2
+"""A service that exits 2 refused its config: restarting it cannot help."""
+
 
 @dataclass(frozen=True)
 class ServiceProcess:
@@ -57,6 +60,7 @@ class Supervisor:
         self.max_backoff_s = max_backoff_s
         self._running: dict[str, _Running] = {}
         self.finished: dict[str, int] = {}
+        self.refused: list[str] = []
         self._lock = threading.Lock()
 
     def _spawn(self, spec: ServiceProcess) -> subprocess.Popen[bytes]:
@@ -90,6 +94,17 @@ class Supervisor:
                     self.finished[name] = 0
                     del self._running[name]
                     continue
+                if code == EXIT_CONFIG:
+                    log.error(
+                        "%s refused its config; not restarting it%s",
+                        name,
+                        f" (see {running.spec.log_file})" if running.spec.log_file else "",
+                        extra={"child": name, "exit_status": code},
+                    )
+                    self.finished[name] = code
+                    self.refused.append(name)
+                    del self._running[name]
+                    continue
                 backoff = min(self.max_backoff_s, 2.0 ** min(running.restarts, 5))
                 if time.monotonic() - running.started < backoff:
                     continue
@@ -113,7 +128,7 @@ class Supervisor:
         """Start, then supervise until ``stop`` is set, then stop everything."""
         self.start()
         try:
-            while not stop.wait(interval_s):
+            while not stop.wait(interval_s) and not self.refused:
                 self.poll()
         finally:
             self.stop()
