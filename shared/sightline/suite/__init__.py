@@ -24,7 +24,8 @@ from sightline.service import load_or_exit
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``sightline`` command."""
     parser = argparse.ArgumentParser(
-        prog="sightline", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="sightline",
+        description="Run every Sightline service on one box (mode: local), or the demo.",
     )
     parser.add_argument(
         "command",
