@@ -1,4 +1,5 @@
-"""Fixtures every test tree shares: a real Mosquitto, a collector on it, offline switches."""
+"""Fixtures every test tree shares: a real Mosquitto, a collector on it, an SMTP server,
+offline switches."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.notifier.support import SmtpServer, running
 from tests.support.broker import Broker, make_broker
 from tests.support.mqtt import Collector
+from tests.support.paths import REPO as REPO  # re-exported for the tests that import it here
 
 # Nothing may reach the network at run time.
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -36,6 +37,13 @@ def collector(broker: Broker) -> Iterator[Collector]:
         yield sub
     finally:
         sub.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port."""
+    with running(SmtpServer()) as server:
+        yield server
 
 
 @pytest.fixture

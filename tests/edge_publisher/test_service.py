@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.edge_publisher.edge_process import EdgeProcess, edge_config
 from tests.edge_publisher.videos import moving_square_video
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +43,6 @@ def longest_run(frames: list[DetectionEnvelope]) -> int:
     return max(best.values(), default=0)
 
 
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def processes() -> Iterator[list[EdgeProcess]]:
     started: list[EdgeProcess] = []
@@ -66,8 +58,9 @@ def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable
     edge = EdgeProcess(
         broker, tmp_path, edge_config(), "--max-frames", "120", "--record", str(record)
     )
-    processes.append(edge.start())
-    assert edge.wait(120) == 0, edge.log()
+    edge.start()
+    processes.append(edge)
+    assert edge.wait(120) == 0, edge.log_text()
     received = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 120, timeout=20))
 
     assert [e.frame.number for e in received] == list(range(120))
@@ -109,7 +102,8 @@ def test_the_edge_keeps_processing_while_the_broker_is_down_and_resumes_after(
         SIGHTLINE_MQTT__PUBLISH_QUEUE_SIZE="20",
         SIGHTLINE_MQTT__RECONNECT_MIN_S="0.5",
     )
-    processes.append(edge.start())
+    edge.start()
+    processes.append(edge)
     before = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 10, timeout=60))
 
     broker.stop()
@@ -118,6 +112,7 @@ def test_the_edge_keeps_processing_while_the_broker_is_down_and_resumes_after(
         lambda: edge.metric("sightline_edge_frames_processed_total") >= down_at + 40,
         timeout=30,
         what="the edge stopped processing while the broker was down",
+        interval=0.2,
     )
     assert edge.metric("sightline_publish_dropped_total") > 0
     assert edge.metric('sightline_edge_jpeg_skipped_total{reason="offline"}') > 0
@@ -130,8 +125,8 @@ def test_the_edge_keeps_processing_while_the_broker_is_down_and_resumes_after(
         after.close()
     assert late[0].frame.number > before[-1].frame.number
     assert [e.frame.number for e in late] == sorted(e.frame.number for e in late)
-    assert edge.terminate() == 0
-    lines = [json.loads(line) for line in edge.log().splitlines() if line.startswith("{")]
+    assert edge.stop() == 0
+    lines = [json.loads(line) for line in edge.log_text().splitlines() if line.startswith("{")]
     assert any(line["msg"].startswith("publish queue full: dropped") for line in lines)
 
 
@@ -144,8 +139,9 @@ def test_a_generated_video_gets_one_envelope_per_frame_with_the_roi_applied_even
         detector={**edge_config()["detector"], "roi": {"x1": 40, "y1": 30, "x2": 400, "y2": 200}},
     )
     edge = EdgeProcess(broker, tmp_path, config)
-    processes.append(edge.start())
-    assert edge.wait(60) == 0, edge.log()
+    edge.start()
+    processes.append(edge)
+    assert edge.wait(60) == 0, edge.log_text()
     received = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 25, timeout=20))
     assert [e.frame.number for e in received] == list(range(25))
     assert {(e.frame.width, e.frame.height) for e in received} == {(320, 240)}
@@ -158,20 +154,23 @@ def test_a_stream_that_is_down_is_retried_with_logs_and_the_edge_keeps_running(
     url = f"http://127.0.0.1:{free_port()}/stream.mjpg"
     camera = {"url": url, "reconnect_min_s": 0.1, "reconnect_max_s": 0.2}
     edge = EdgeProcess(broker, tmp_path, edge_config(camera=camera))
-    processes.append(edge.start())
+    edge.start()
+    processes.append(edge)
     wait_until(
-        lambda: edge.log().count("unavailable: reconnecting") >= 3,
+        lambda: edge.log_text().count("unavailable: reconnecting") >= 3,
         timeout=60,
         what="no reconnect attempts logged",
+        interval=0.2,
     )
     wait_until(
         lambda: edge.metric("sightline_edge_source_reconnects") >= 3,
         timeout=10,
         what="reconnects not exported",
+        interval=0.2,
     )
     assert edge.process is not None
     assert edge.process.poll() is None
-    assert edge.terminate() == 0
+    assert edge.stop() == 0
 
 
 @pytest.mark.parametrize(
@@ -191,6 +190,7 @@ def test_a_startup_problem_exits_with_status_2_and_a_message_naming_it(
     message: str,
 ) -> None:
     edge = EdgeProcess(broker, tmp_path, edge_config(**change))
-    processes.append(edge.start())
+    edge.start()
+    processes.append(edge)
     assert edge.wait(60) == 2
-    assert message in edge.log()
+    assert message in edge.log_text()

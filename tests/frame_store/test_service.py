@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -18,6 +17,7 @@ from tests.frame_store.media import frame_message, jpeg_of, line_event, video_fr
 from tests.frame_store.process import STATUS_TOPIC, FrameStoreProcess
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen, publish
+from tests.support.waiting import settle
 
 CAMERA = "plaza"
 SNAPSHOT_TOPIC = f"events/{CAMERA}/snapshot"
@@ -29,7 +29,7 @@ def start_frame_store(broker: Broker, collector: Collector, tmp_path: Path) -> I
 
     def start(**frame_store: object) -> FrameStoreProcess:
         service = FrameStoreProcess(broker, tmp_path, **frame_store)
-        service.start(collector)
+        service.start_online(collector)
         started.append(service)
         return service
 
@@ -57,14 +57,6 @@ def read_image(path: Path) -> np.ndarray:
     image = cv2.imread(str(path))
     assert image is not None, f"{path} does not decode"
     return np.asarray(image)
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` passes; its last value."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
 
 
 def announcements(messages: list[Seen]) -> list[SnapshotAnnouncement]:
@@ -173,16 +165,16 @@ def test_a_pending_event_survives_a_crash_and_is_resolved_after_the_restart(
     event = line_event(CAMERA, 40, BBox(x1=500, y1=200, x2=560, y2=330))
     send_event(broker, event)
     pending_file = service.state_dir / "pending" / f"{event.event_id}.json"
-    assert eventually(pending_file.exists)
+    assert settle(pending_file.exists, 10, interval=0.05)
     service.kill()
 
     send_frames(broker, [40])  # queued in the frame-store's persistent session
-    service.start(collector)
+    service.start_online(collector)
 
     [announced] = wait_announced(collector)
     assert announced.event_id == event.event_id
     assert announced.frame_number == 40
-    assert eventually(lambda: not pending_file.exists())
+    assert settle(lambda: not pending_file.exists(), 10, interval=0.05)
 
 
 def test_the_latest_snapshot_is_retained_for_home_assistant_with_its_discovery_config(

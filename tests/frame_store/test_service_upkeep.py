@@ -16,9 +16,9 @@ from sightline.broker import free_port
 from tests.conftest import REPO
 from tests.frame_store.media import frame_message, video_frames
 from tests.frame_store.process import FrameStoreProcess
-from tests.frame_store.test_service import eventually
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
+from tests.support.waiting import settle
 
 OLD_S = 30 * 86400
 DISCOVERY = "homeassistant/image/sightline_yard/snapshot/config"
@@ -51,21 +51,21 @@ def test_retention_runs_at_start_and_then_periodically(
     young = frame_store.root / "yard" / "2025-01-15" / "young.jpg"
     young.parent.mkdir(parents=True)
     young.write_bytes(b"\xff\xd8young")
-    frame_store.start(collector)
-    assert eventually(lambda: not at_start.exists())
+    frame_store.start_online(collector)
+    assert settle(lambda: not at_start.exists(), 10, interval=0.05)
 
     later = old_snapshot(frame_store.root, "while-running")
-    assert eventually(lambda: not later.exists())
+    assert settle(lambda: not later.exists(), 10, interval=0.05)
     assert young.exists()
     assert frame_store.health_status() == 200
     assert frame_store.stop() == 0
-    assert "retention removed snapshot" in frame_store.log.read_text()
+    assert "retention removed snapshot" in frame_store.log_text()
 
 
 def test_discovery_is_published_again_when_home_assistant_comes_online(
     broker: Broker, collector: Collector, frame_store: FrameStoreProcess
 ) -> None:
-    frame_store.start(collector)
+    frame_store.start_online(collector)
     frame = frame_message("yard", 1, video_frames()[1])
     publish(broker.host, broker.port, "detections/yard/frame", [frame])
     collector.wait_for(lambda ms: any(m.topic == DISCOVERY for m in ms))

@@ -7,18 +7,20 @@ import email.policy
 import ssl
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 
 from sightline.broker import free_port
 from sightline.messages import Event, SnapshotAnnouncement, encode, make_event_id
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 T0 = datetime(2025, 1, 15, 14, 30, 0, tzinfo=UTC)
 
@@ -244,3 +246,16 @@ class LoginCheckingServer(SmtpServer):
             auth_require_tls=False,  # offers AUTH; the client logs in as it has a username
         )
         self._controller.start()
+
+
+Server = TypeVar("Server", bound=SmtpServer)
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    """``server`` started for the ``with`` block, stopped after it."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

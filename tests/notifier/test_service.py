@@ -3,73 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from sightline.broker import free_port
 from sightline.messages import encode
-from tests.conftest import REPO
+from tests.notifier.notifier_process import STATUS_TOPIC, NotifierProcess
 from tests.notifier.support import SmtpServer, event_topic, images_of, make_event, store_snapshot
 from tests.support.broker import Broker
-from tests.support.mqtt import Collector, Seen, publish
-
-STATUS = "sightline/notifier/t1/status"
-
-
-class NotifierProcess:
-    """``python -m notifier`` with a YAML config in a temp folder."""
-
-    def __init__(self, broker: Broker, smtp: SmtpServer, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.snapshots_dir = tmp_path / "snaps"
-        self.state_dir = tmp_path / "state"
-        self.config = tmp_path / "notifier.yaml"
-        notifier = {
-            "timezone": "Europe/Berlin",
-            "snapshots_dir": str(self.snapshots_dir),
-            "snapshot_wait_s": 10,
-            "json_log": {"directory": str(tmp_path / "log")},
-            "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"},
-            "email": {"to": ["home@example.com"]},
-            "digests": [{"name": "default", "every": "10s", "max_photos": 3}],
-        }
-        self.config.write_text(yaml.safe_dump({"notifier": notifier}))
-        self.env = {
-            **os.environ,
-            "SIGHTLINE_MQTT__URL": broker.url,
-            "SIGHTLINE_MQTT__RECONNECT_MIN_S": "0.5",
-            "SIGHTLINE_INSTANCE": "t1",
-            "SIGHTLINE_STATE_DIR": str(self.state_dir),
-            "SIGHTLINE_HEALTH__PORT": str(free_port()),
-            "SIGHTLINE_HEALTH__HOST": "127.0.0.1",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "notifier", "--config", str(self.config)],
-            cwd=REPO,
-            env=self.env,
-            stderr=(self.tmp_path / "notifier.log").open("ab"),
-        )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
+from tests.support.mqtt import Collector, publish
+from tests.support.service_process import status_now
+from tests.support.waiting import settle
 
 
 @pytest.fixture
@@ -79,19 +25,11 @@ def notifier(broker: Broker, smtp: SmtpServer, tmp_path: Path) -> Iterator[Notif
     process.close()
 
 
-def status_is(payload: bytes) -> object:
-    def check(messages: list[Seen]) -> bool:
-        statuses = [m.payload for m in messages if m.topic == STATUS]
-        return bool(statuses) and statuses[-1] == payload
-
-    return check
-
-
 def test_an_immediate_email_arrives_with_its_snapshot_and_bad_events_are_dead_lettered(
     broker: Broker, collector: Collector, smtp: SmtpServer, notifier: NotifierProcess
 ) -> None:
     notifier.start()
-    collector.wait_for(status_is(b"online"))
+    collector.wait_for(status_now(STATUS_TOPIC, b"online"))
     event = make_event(1, immediate=True)
     announcement = store_snapshot(notifier.snapshots_dir, event)
 
@@ -117,7 +55,7 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
 ) -> None:
     events = [make_event(n, digest=["default"]) for n in range(1, 6)]
     notifier.start()
-    collector.wait_for(status_is(b"online"))
+    collector.wait_for(status_now(STATUS_TOPIC, b"online"))
     while time.time() % 10 > 3:  # start early in a 10 s period, so all land in one digest
         time.sleep(0.2)
     publish(
@@ -128,9 +66,7 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
     )
     publish(broker.host, broker.port, event_topic(events[0]), [encode(e) for e in events])
     digest_dir = notifier.state_dir / "digests" / "default"
-    deadline = time.monotonic() + 10
-    while len(list(digest_dir.glob("*/*.json"))) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    settle(lambda: len(list(digest_dir.glob("*/*.json"))) >= 5, 10, interval=0.05)
 
     notifier.kill()
     assert smtp.inbox.messages == []
@@ -145,8 +81,8 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
     while not list(digest_dir.glob("*/sent.json")):
         time.sleep(0.1)
     notifier.close()
-    collector.wait_for(status_is(b"offline"))
+    collector.wait_for(status_now(STATUS_TOPIC, b"offline"))
     notifier.start()
-    collector.wait_for(status_is(b"online"))
+    collector.wait_for(status_now(STATUS_TOPIC, b"online"))
     time.sleep(1.5)  # a few ticks of the restarted loop
     assert len(smtp.inbox.messages) == 1

@@ -15,7 +15,7 @@ from notifier.smtphealth import SmtpHealth
 from notifier.state import PendingEvent, StateStore
 from sightline.config.notifier import NotifierSection, SmtpConfig
 from sightline.messages import encode
-from tests.notifier.support import LoginCheckingServer, make_event
+from tests.notifier.support import LoginCheckingServer, make_event, running
 
 T = 1_736_899_200.0
 
@@ -23,12 +23,8 @@ T = 1_736_899_200.0
 @pytest.fixture
 def strict_smtp() -> Iterator[LoginCheckingServer]:
     """A real SMTP server that refuses every login until ``accept_login`` is set."""
-    server = LoginCheckingServer()
-    server.start()
-    try:
+    with running(LoginCheckingServer()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def smtp_config(server: LoginCheckingServer) -> SmtpConfig:

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability tests: the stream, its reference events, an SMTP server."""
+"""Fixtures of the reliability tests: the stream, its reference events, the running suite."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from tests.notifier.support import SmtpServer
+from tests.reliability.running import RunningSuite
 from tests.reliability.stream import Stream
+from tests.support.broker import Broker
+from tests.support.mqtt import Collector
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +28,12 @@ def reference(stream: Stream, tmp_path_factory: pytest.TempPathFactory) -> list[
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A real SMTP server (aiosmtpd) on a free port."""
-    server = SmtpServer()
-    server.start()
+def suite(
+    broker: Broker, collector: Collector, smtp: SmtpServer, tmp_path: Path
+) -> Iterator[RunningSuite]:
+    """The engine, notifier and frame-store on ``broker`` (not started); closed at the end."""
+    running = RunningSuite.on(broker, collector, smtp, tmp_path)
     try:
-        yield server
+        yield running
     finally:
-        server.stop()
+        running.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.notifier.support import make_event
+from tests.support.dotted import set_dotted
 from tests.support.envelopes import envelope
 
 Edit = Callable[[dict[str, Any]], None]
@@ -57,14 +58,7 @@ def _edited(base: dict[str, Any], edit: Edit) -> bytes:
 
 def _set(path: str, value: Any) -> Edit:
     def edit(data: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node: Any = data
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        set_dotted(data, path, value)
 
     return edit
 

@@ -11,23 +11,20 @@ from typing import Any
 
 from tests.event_engine.engine_process import EngineProcess
 from tests.frame_store.process import FrameStoreProcess
+from tests.notifier.notifier_process import NotifierProcess
 from tests.notifier.support import SmtpServer
-from tests.notifier.test_service import NotifierProcess
 from tests.reliability.suite import (
-    ENGINE_STATUS,
-    FRAME_STORE_STATUS,
-    NOTIFIER_STATUS,
     announcements,
     bus_events,
     json_log_ids,
     make_engine,
     make_frame_store,
     make_notifier,
-    status_now,
-    wait_until,
 )
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen
+from tests.support.service_process import ServiceProcess, status_now, status_topic
+from tests.support.waiting import wait_until
 
 
 class Service(StrEnum):
@@ -40,11 +37,7 @@ class Service(StrEnum):
     @property
     def status_topic(self) -> str:
         """Where it says online/offline."""
-        return {
-            Service.ENGINE: ENGINE_STATUS,
-            Service.NOTIFIER: NOTIFIER_STATUS,
-            Service.FRAME_STORE: FRAME_STORE_STATUS,
-        }[self]
+        return status_topic(self.value)
 
 
 def online_since(service: Service, seen: int) -> Callable[[list[Seen]], bool]:
@@ -80,22 +73,23 @@ class RunningSuite:
         """Start ``services`` (all when none given) and wait until each is online."""
         for service in services or tuple(Service):
             if service is Service.FRAME_STORE:
-                self.frame_store.start(self.collector)
+                self.frame_store.start_online(self.collector)
                 continue
             seen = len(self.collector.messages)
-            (self.engine if service is Service.ENGINE else self.notifier).start()
+            self.process(service).start()
             self.collector.wait_for(online_since(service, seen), timeout=30)
 
     def signal(self, service: Service, signum: signal.Signals) -> int:
         """Send ``signum`` to ``service``; its exit status."""
-        process = {
-            Service.ENGINE: self.engine.process,
-            Service.NOTIFIER: self.notifier.process,
-            Service.FRAME_STORE: self.frame_store.process,
+        return self.process(service).send(signum)
+
+    def process(self, service: Service) -> ServiceProcess:
+        """The process of ``service``."""
+        return {
+            Service.ENGINE: self.engine,
+            Service.NOTIFIER: self.notifier,
+            Service.FRAME_STORE: self.frame_store,
         }[service]
-        assert process is not None
-        process.send_signal(signum)
-        return process.wait(30)
 
     def wait_done(self, reference: list[dict[str, Any]], timeout: float = 60) -> None:
         """Wait until every reference event is on the bus, logged and announced."""

@@ -9,7 +9,7 @@ import base64
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.event_engine.engine_process import EngineProcess
 from tests.frame_store.process import FrameStoreProcess
+from tests.notifier.notifier_process import NotifierProcess
 from tests.notifier.support import SmtpServer, sample_jpeg
-from tests.notifier.test_service import NotifierProcess
 from tests.reliability.stream import CAMERAS, Message, engine_config
 from tests.support.broker import Broker
-from tests.support.mqtt import Collector, Seen
+from tests.support.mqtt import Collector
 
-ENGINE_STATUS = "sightline/event-engine/t1/status"
-NOTIFIER_STATUS = "sightline/notifier/t1/status"
-FRAME_STORE_STATUS = "sightline/frame-store/t1/status"
 EVENT_KINDS = ("line_cross", "zone_enter", "zone_exit", "zone_dwell")
 _ids = itertools.count()
 
@@ -62,16 +59,6 @@ def make_frame_store(broker: Broker, tmp_path: Path) -> FrameStoreProcess:
     """The frame-store with a short wait for late frames."""
     (tmp_path / "frames").mkdir(parents=True, exist_ok=True)
     return FrameStoreProcess(broker, tmp_path / "frames", frame_wait_s=1.0, crop=False)
-
-
-def status_now(topic: str, payload: bytes) -> Callable[[list[Seen]], bool]:
-    """A collector predicate: the last message on ``topic`` is ``payload``."""
-
-    def check(messages: list[Seen]) -> bool:
-        statuses = [m.payload for m in messages if m.topic == topic]
-        return bool(statuses) and statuses[-1] == payload
-
-    return check
 
 
 def frame_messages(stream: Iterable[Message], every: int = 20) -> list[Message]:
@@ -142,19 +129,3 @@ def json_log_ids(tmp_path: Path) -> list[str]:
     for path in sorted((tmp_path / "notifier" / "log").glob("*.jsonl")):
         ids += [json.loads(line)["event_id"] for line in path.read_text().splitlines() if line]
     return ids
-
-
-def settle(check: Any, timeout: float) -> bool:
-    """Poll ``check()`` every 0.1 s until it holds (True) or ``timeout`` passed (False)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def wait_until(check: Any, timeout: float, what: str) -> None:
-    """Poll ``check()`` every 0.1 s; AssertionError naming ``what`` after ``timeout``."""
-    if not settle(check, timeout):
-        raise AssertionError(f"not within {timeout}s: {what}")

@@ -13,13 +13,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tests.notifier.support import SmtpServer
 from tests.reliability.corpus import BadMessage, envelope_cases, event_cases, frame_cases
 from tests.reliability.running import RunningSuite, Service
 from tests.reliability.stream import Message, Stream
-from tests.reliability.suite import Publisher, frame_messages, settle
+from tests.reliability.suite import Publisher, frame_messages
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector
+from tests.support.waiting import settle
 
 PEAK_RSS_LIMIT_KB = 700 * 1024
 """Far above what a service needs (~100-250 MB), far below what keeping bad payloads costs."""
@@ -63,12 +63,10 @@ def peak_rss_kb(pid: int) -> int:
 def test_every_bad_message_is_dead_lettered_once_per_consumer_and_the_good_stream_still_works(
     broker: Broker,
     collector: Collector,
-    smtp: SmtpServer,
     stream: Stream,
     reference: list[dict[str, Any]],
-    tmp_path: Path,
+    suite: RunningSuite,
 ) -> None:
-    suite = RunningSuite.on(broker, collector, smtp, tmp_path)
     expected = {
         (service.value, topic): cases
         for topic, (cases, services) in TOPICS.items()

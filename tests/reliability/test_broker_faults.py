@@ -14,8 +14,9 @@ from sightline.broker import LocalMosquitto
 from tests.notifier.support import SmtpServer
 from tests.reliability.running import RunningSuite, Service
 from tests.reliability.stream import Stream
-from tests.reliability.suite import Publisher, bus_events, json_log_ids, wait_until
+from tests.reliability.suite import Publisher, bus_events, json_log_ids
 from tests.support.mqtt import Collector
+from tests.support.waiting import wait_until
 
 AUTOSAVE_S = 1
 

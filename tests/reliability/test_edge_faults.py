@@ -11,8 +11,8 @@ import pytest
 from sightline.messages import decode_envelope
 from tests.edge_publisher.edge_process import EdgeProcess, edge_config
 from tests.reliability.recorder import Recorder
-from tests.reliability.suite import wait_until
 from tests.support.broker import Broker
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # the real model on the bundled video
 
@@ -54,7 +54,7 @@ def test_an_edge_cut_off_from_the_broker_keeps_processing_reports_drops_and_keep
         back = len(recorder.received())
         wait_until(lambda: len(recorder.received()) >= back + 30, 60, "envelopes after it")
         dropped = edge.metric(DROPPED)
-        assert edge.terminate() == 0
+        assert edge.stop() == 0
     finally:
         recorder.close()
     numbers = [decode_envelope(p).frame.number for p in recorder.received()]

@@ -7,17 +7,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.event_engine.engine_process import STATUS_TOPIC as ENGINE_STATUS
 from tests.reliability.stream import CAMERAS, Stream
-from tests.reliability.suite import (
-    ENGINE_STATUS,
-    Publisher,
-    bus_events,
-    make_engine,
-    status_now,
-    wait_until,
-)
+from tests.reliability.suite import Publisher, bus_events, make_engine
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector
+from tests.support.service_process import status_now
+from tests.support.waiting import wait_until
 
 
 def test_an_engine_killed_mid_stream_and_restarted_publishes_the_reference_and_no_zone_twice(

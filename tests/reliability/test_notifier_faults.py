@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from tests.notifier.support import SmtpServer
 from tests.reliability.running import RunningSuite, Service
 from tests.reliability.stream import Stream
-from tests.reliability.suite import Publisher, json_log_ids, wait_until
+from tests.reliability.suite import Publisher, json_log_ids
 from tests.support.broker import Broker
-from tests.support.mqtt import Collector
+from tests.support.waiting import wait_until
 
 DIGEST_S = 10
 _COUNT = re.compile(r"digest default: (\d+) events?")
@@ -59,13 +58,11 @@ def feed(
 
 def test_a_notifier_killed_before_its_digest_sends_it_once_with_every_event_after_restart(
     broker: Broker,
-    collector: Collector,
     smtp: SmtpServer,
     stream: Stream,
     reference: list[dict[str, Any]],
-    tmp_path: Path,
+    suite: RunningSuite,
 ) -> None:
-    suite = RunningSuite.on(broker, collector, smtp, tmp_path)
     in_digest = sum(1 for e in reference if e["actions"]["email_digest"])
     try:
         suite.start(Service.ENGINE, Service.NOTIFIER)
@@ -83,13 +80,11 @@ def test_a_notifier_killed_before_its_digest_sends_it_once_with_every_event_afte
 
 def test_a_mail_server_down_for_part_of_the_run_gets_every_email_exactly_once(
     broker: Broker,
-    collector: Collector,
     smtp: SmtpServer,
     stream: Stream,
     reference: list[dict[str, Any]],
-    tmp_path: Path,
+    suite: RunningSuite,
 ) -> None:
-    suite = RunningSuite.on(broker, collector, smtp, tmp_path)
     immediate = {e["event_id"] for e in reference if e["actions"]["email_immediate"]}
     in_digest = sum(1 for e in reference if e["actions"]["email_digest"])
     try:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from tests.notifier.support import SmtpServer
 from tests.reliability.running import RunningSuite, Service
 from tests.reliability.stream import Stream
 from tests.reliability.suite import (
@@ -24,11 +23,11 @@ from tests.reliability.suite import (
     bus_events,
     frame_messages,
     json_log_ids,
-    status_now,
-    wait_until,
 )
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector
+from tests.support.service_process import status_now
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -44,16 +43,15 @@ from tests.support.mqtt import Collector
 def test_a_service_stopped_mid_stream_and_restarted_loses_and_doubles_nothing(
     broker: Broker,
     collector: Collector,
-    smtp: SmtpServer,
     stream: Stream,
     reference: list[dict[str, Any]],
     tmp_path: Path,
+    suite: RunningSuite,
     service: Service,
     signum: signal.Signals,
     exit_status: int,
     min_pictures: int,
 ) -> None:
-    suite = RunningSuite.on(broker, collector, smtp, tmp_path)
     publisher = Publisher(broker)
     half = len(stream.messages) // 2
     try:

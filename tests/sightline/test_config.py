@@ -21,6 +21,7 @@ from sightline.config.engine import LineConfig
 from sightline.errors import ConfigError, TransportError
 from sightline.messages import Direction, EventType
 from sightline.service import load_or_exit
+from tests.support.dotted import set_dotted
 
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "seed"
 
@@ -97,18 +98,6 @@ def _processor() -> dict[str, Any]:
     return data
 
 
-def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    *parents, last = path.split(".")
-    node: Any = data
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
-    return data
-
-
 @pytest.mark.parametrize(
     ("path", "value", "problem"),
     [
@@ -179,7 +168,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 def test_a_bad_config_names_the_key_path_and_the_problem(
     clean_env: pytest.MonkeyPatch, path: str, value: Any, problem: str
 ) -> None:
-    data = _set(_processor(), path, value)
+    data = set_dotted(_processor(), path, value)
 
     with pytest.raises(ConfigError) as caught:
         load_config(EngineSettings, None, **data)
@@ -268,7 +257,9 @@ def test_a_service_exits_2_with_the_problems_on_a_bad_config(
     clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "engine.yaml"
-    path.write_text(yaml.safe_dump(_set(_processor(), "devices.jetson-02.zones.0.x2_pct", 10)))
+    path.write_text(
+        yaml.safe_dump(set_dotted(_processor(), "devices.jetson-02.zones.0.x2_pct", 10))
+    )
 
     with pytest.raises(SystemExit) as caught:
         load_or_exit(EngineSettings, path)

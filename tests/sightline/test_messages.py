@@ -23,6 +23,7 @@ from sightline.messages import (
     encode,
     make_event_id,
 )
+from tests.support.dotted import set_dotted
 
 SEED_ENVELOPE: dict[str, Any] = {
     "version": 1,
@@ -73,16 +74,7 @@ EVENT: dict[str, Any] = {
 
 def with_change(base: dict[str, Any], path: str, value: Any) -> bytes:
     """``base`` with the value at a dotted path (list indexes as numbers) replaced."""
-    data = copy.deepcopy(base)
-    *parents, last = path.split(".")
-    node: Any = data
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
-    return json.dumps(data).encode()
+    return json.dumps(set_dotted(copy.deepcopy(base), path, value)).encode()
 
 
 def test_the_seed_envelope_parses_field_for_field() -> None:

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +12,11 @@ import pytest
 from sightline.broker import free_port
 from sightline.config import MqttConfig
 from sightline.mqtt import MqttClient, ReceivedMessage
-from tests.conftest import REPO
 from tests.support.broker import Broker
 from tests.support.envelopes import envelope_bytes
-from tests.support.mqtt import Collector, Seen, publish
+from tests.support.mqtt import Collector, publish
+from tests.support.service_process import ServiceProcess, said, service_env, status_topic
+from tests.support.waiting import settle
 
 
 def make_client(
@@ -47,9 +43,7 @@ def test_a_persistent_session_gets_what_was_published_while_it_was_away(broker: 
     again.subscribe("jobs/#", lambda m: received.append(m.payload))
     again.start()
     try:
-        deadline = time.monotonic() + 10
-        while len(received) < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        settle(lambda: len(received) >= 5, 10, interval=0.05)
     finally:
         again.stop()
 
@@ -73,9 +67,7 @@ def test_a_handler_that_raises_dead_letters_the_message_and_the_next_one_is_hand
     try:
         publish(broker.host, broker.port, "jobs/a", [b"first", b"boom", b"after"])
         letters = collector.wait_for(lambda ms: any("deadletter" in m.topic for m in ms))
-        deadline = time.monotonic() + 5
-        while len(handled) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        settle(lambda: len(handled) >= 2, 5, interval=0.05)
     finally:
         client.stop()
 
@@ -112,18 +104,14 @@ def test_publish_nowait_never_waits_drops_frames_first_and_delivers_in_order(
     assert edge.wait_connected(5)
 
     broker.stop()
-    deadline = time.monotonic() + 10
-    while edge.connected and time.monotonic() < deadline:  # until the edge has noticed
-        time.sleep(0.01)
+    settle(lambda: not edge.connected, 10, interval=0.01)  # until the edge has noticed
     for i in range(30):
         edge.publish_nowait("cam/envelope", f"e{i}")
         edge.publish_nowait("cam/frame", f"f{i}", droppable=True)
     assert len(edge.outbox) == 20
     broker.start()
     try:
-        deadline = time.monotonic() + 15
-        while len(received) < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        settle(lambda: len(received) >= 20, 15, interval=0.05)
     finally:
         edge.stop()
         subscriber.stop()
@@ -135,55 +123,29 @@ def test_publish_nowait_never_waits_drops_frames_first_and_delivers_in_order(
 # -- a real service process on the shared runner ---------------------------------------------
 
 
-class EchoService:
+class EchoService(ServiceProcess):
     """tests/support/echo_service.py as a process."""
 
     def __init__(self, broker: Broker, tmp_path: Path, **env: str) -> None:
-        self.health_port = free_port()
-        self.env = {
-            **os.environ,
-            "SIGHTLINE_MQTT__URL": broker.url,
-            "SIGHTLINE_MQTT__RECONNECT_MIN_S": "0.5",
-            "SIGHTLINE_INSTANCE": "t1",
-            "SIGHTLINE_STATE_DIR": str(tmp_path / "state"),
-            "SIGHTLINE_HEALTH__PORT": str(self.health_port),
-            "SIGHTLINE_HEALTH__HOST": "127.0.0.1",
-            "SIGHTLINE_MAX_PAYLOAD_BYTES": "4096",
-            **env,
-        }
-        self.stderr = tmp_path / "echo.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.echo_service"],
-            cwd=REPO,
-            env=self.env,
-            stderr=self.stderr.open("ab"),
+        health_port = free_port()
+        super().__init__(
+            "tests.support.echo_service",
+            [],
+            service_env(
+                broker,
+                tmp_path / "state",
+                health_port=health_port,
+                SIGHTLINE_MAX_PAYLOAD_BYTES="4096",
+                **env,
+            ),
+            tmp_path / "echo.log",
+            health_port=health_port,
         )
 
-    def signal(self, signum: int) -> int:
-        assert self.process is not None
-        self.process.send_signal(signum)
-        return self.process.wait(30)
-
     def health(self) -> tuple[int, dict[str, object]]:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.health_port}/healthz", timeout=2
-            ) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/metrics", timeout=2) as r:
-            return str(r.read().decode())
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """The status of ``/healthz`` and its JSON body."""
+        status, body = self.healthz()
+        return status, json.loads(body)
 
 
 @pytest.fixture
@@ -193,8 +155,8 @@ def echo(broker: Broker, tmp_path: Path) -> Iterator[EchoService]:
     service.close()
 
 
-def _online(ms: list[Seen]) -> bool:
-    return any(m.topic == "sightline/echo/t1/status" and m.payload == b"online" for m in ms)
+ECHO_STATUS = status_topic("echo")
+_online = said(ECHO_STATUS, b"online")
 
 
 def test_bad_messages_each_get_one_dead_letter_naming_the_problem_and_work_goes_on(
@@ -221,7 +183,7 @@ def test_bad_messages_each_get_one_dead_letter_naming_the_problem_and_work_goes_
         assert letter["service"] == "echo"
     status, body = echo.health()
     assert (status, body["ok"]) == (200, True)
-    assert 'sightline_dead_letters_total{kind="MessageError"} 3.0' in echo.metrics()
+    assert 'sightline_dead_letters_total{kind="MessageError"} 3.0' in echo.metrics_text()
 
 
 def test_the_last_will_says_offline_when_the_process_is_killed(
@@ -230,13 +192,9 @@ def test_the_last_will_says_offline_when_the_process_is_killed(
     echo.start()
     collector.wait_for(_online)
 
-    echo.signal(signal.SIGKILL)
+    echo.send(signal.SIGKILL)
 
-    seen = collector.wait_for(
-        lambda ms: any(
-            m.topic == "sightline/echo/t1/status" and m.payload == b"offline" for m in ms
-        )
-    )
+    seen = collector.wait_for(said(ECHO_STATUS, b"offline"))
     assert [m.payload for m in seen if m.topic.endswith("/status")][-1] == b"offline"
 
 
@@ -255,7 +213,7 @@ def test_sigterm_during_a_slow_handler_loses_nothing(
         )
         collector.wait_for(lambda ms: any(m.topic == "echo/cam/1" for m in ms))
 
-        assert service.signal(signal.SIGTERM) == 0
+        assert service.stop() == 0
         collector.wait_for(
             lambda ms: [m.payload for m in ms if m.topic.endswith("t1/status")][-1] == b"offline"
         )
@@ -270,7 +228,7 @@ def test_sigterm_during_a_slow_handler_loses_nothing(
     finally:
         service.close()
 
-    log_lines = [json.loads(line) for line in service.stderr.read_text().splitlines() if line]
+    log_lines = [json.loads(line) for line in service.log_text().splitlines() if line]
     assert {line["service"] for line in log_lines} == {"echo"}
     assert any(line["msg"].startswith("received SIGTERM") for line in log_lines)
     assert {m.topic for m in seen if m.topic.startswith("echo/")} == {
