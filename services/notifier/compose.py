@@ -9,9 +9,10 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Self
 
@@ -81,16 +82,21 @@ def build_message(
     to: list[str],
     rendered: tuple[str, str, str],
     images: dict[str, SnapshotImage],
+    message_id: str,
     headers: dict[str, Any] | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message; ``images`` by Content-ID go inline with the HTML."""
+    """A multipart/alternative message; ``images`` by Content-ID go inline with the HTML.
+
+    ``message_id`` names what the mail is about (an event, a digest period), so a mail sent
+    again after a crash carries the same Message-ID and mail programs show it once.
+    """
     subject, text, html = rendered
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain="sightline")
+    message["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9._-]', '_', message_id)}@sightline>"
     for name, value in (headers or {}).items():
         message[name] = str(value)
     message.set_content(text)

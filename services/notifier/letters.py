@@ -48,6 +48,7 @@ class LetterWriter:
             self.section.email.to,
             self.templates.render_immediate(view),
             images,
+            event.event_id,
             {"X-Sightline-Event-Id": event.event_id},
         )
 
@@ -78,5 +79,6 @@ class LetterWriter:
             digest.to or self.section.email.to,
             self.templates.render_digest(view),
             images,
+            f"digest-{digest.name}-{start}",
             {"X-Sightline-Digest": f"{digest.name}/{start}"},
         )

@@ -140,3 +140,15 @@ def test_a_digest_counts_per_camera_rule_and_class_with_at_most_max_photos(
         assert row in text
     assert html.count("cid:") == expected_images
     assert "Wed 15 Jan 2025, 00:00 \N{EN DASH} Thu 16 Jan 2025, 00:00 UTC" in html
+
+
+def test_an_email_sent_again_after_a_crash_has_the_same_message_id(tmp_path: Path) -> None:
+    letters = writer(tmp_path)
+    event, other = make_event(1, immediate=True), make_event(2, immediate=True)
+
+    first = parse_mail(bytes(letters.immediate(event, waited_s=1)))
+    again = parse_mail(bytes(letters.immediate(event, waited_s=1)))
+    another = parse_mail(bytes(letters.immediate(other, waited_s=1)))
+
+    assert first["Message-ID"] == again["Message-ID"] == f"<{event.event_id}@sightline>"
+    assert another["Message-ID"] != first["Message-ID"]
