@@ -17,7 +17,8 @@ from notifier.mailer import (
 )
 from sightline.broker import free_port
 from sightline.config.notifier import SmtpConfig
-from tests.notifier.support import SmtpServer, TlsSetup, make_certificate, parse_mail
+from tests.notifier.support import SmtpServer, TlsSetup, parse_mail
+from tests.support.tls import make_certificate
 
 
 def message(to: str = "you@example.com", sender: str = "sightline@example.com") -> EmailMessage:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from sightline.broker import LocalMosquitto
+from sightline.broker import LocalMosquitto, free_port
 from sightline.config import MqttConfig
 from sightline.mqtt import MqttClient
 from tests.support.broker import Broker
 from tests.support.envelopes import envelope_bytes
 from tests.support.mqtt import publish
+from tests.support.tls import make_certificate
 
 
 @pytest.fixture
@@ -81,3 +82,28 @@ def test_mosquitto_sub_shows_readable_json_for_everything_a_service_publishes(
             assert payload in ("online", "offline")
         elif payload != "{broken":
             assert isinstance(json.loads(payload), dict), topic
+
+
+@pytest.mark.parametrize(("trust_the_broker", "connects"), [(True, True), (False, False)])
+def test_a_service_speaks_tls_to_a_broker_it_trusts_and_only_to_one(
+    tmp_path: Path, trust_the_broker: bool, connects: bool
+) -> None:
+    cert, key = make_certificate(tmp_path)
+    tls_port = free_port()
+    broker = LocalMosquitto(
+        tmp_path / "broker",
+        extra_conf=f"listener {tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n",
+    )
+    broker.start()
+    tls = {"ca_file": str(cert)} if trust_the_broker else {}
+    client = MqttClient(
+        MqttConfig.model_validate({"url": f"mqtts://127.0.0.1:{tls_port}", "tls": tls}),
+        service="event-engine",
+        instance="main",
+    )
+    client.start()
+    try:
+        assert client.wait_connected(3) is connects
+    finally:
+        client.stop(2)
+        broker.stop()
