@@ -31,7 +31,16 @@ class Checkpoint:
 
     def save(self, states: dict[str, CameraState]) -> None:
         """Write ``states`` so that a crash leaves either the old file or the new one."""
-        write_bytes(self.path, _STATES.dump_json(states))
+        self.write(self.encode(states))
+
+    @staticmethod
+    def encode(states: dict[str, CameraState]) -> bytes:
+        """``states`` as the bytes :meth:`write` stores (quick: take it under the lock)."""
+        return _STATES.dump_json(states)
+
+    def write(self, data: bytes) -> None:
+        """Store encoded states durably (slow: fsync; keep it outside the engine's lock)."""
+        write_bytes(self.path, data)
 
     def load(self) -> dict[str, CameraState]:
         """The saved states; empty when there is no file or it cannot be read (logged)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -84,6 +85,7 @@ class EnvelopeHandler:
         self._flushed_at = float("-inf")
         self._hold = hold
         self._next_save: Completion | None = None
+        self._save_lock = threading.Lock()
         self._state_every_s = state_every_s
         self._state_at = float("-inf")
         self._changed: set[tuple[str, str]] = set()
@@ -111,7 +113,8 @@ class EnvelopeHandler:
                 self._hold(saved)
         if outcome.occurrences or outcome.order is FrameOrder.RESTART:
             self._changed.add((envelope.source.device_id, camera))
-        self.flush(force=False)
+        if self._hold is None:  # live, the service's checkpoint thread saves, off this path
+            self.flush(force=False)
         return outcome
 
     def flush(self, force: bool = True) -> None:
@@ -150,10 +153,12 @@ class EnvelopeHandler:
         """Checkpoint the engine's state now (no-op without a checkpoint)."""
         if self.checkpoint is None:
             return
-        with self.engine.lock:
-            saved, self._next_save = self._next_save, None
-            self.checkpoint.save(self.engine.states)
-            self.dirty = False
+        with self._save_lock:  # one save at a time, so an older state never lands last
+            with self.engine.lock:  # a consistent copy; the frames wait only for the copy
+                saved, self._next_save = self._next_save, None
+                data = self.checkpoint.encode(self.engine.states)
+                self.dirty = False
+            self.checkpoint.write(data)
         if saved is not None:
             saved.mark_done()
 

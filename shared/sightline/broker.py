@@ -61,6 +61,9 @@ def mosquitto_conf(
         f"autosave_interval {autosave_interval}",
         f"max_queued_messages {max_queued_messages}",
         "max_inflight_messages 0",
+        # without it the broker's Nagle waits for our delayed TCP ACKs (up to 40 ms) whenever
+        # a consumer acknowledges late, e.g. after its checkpoint
+        "set_tcp_nodelay true",
         f"log_dest file {data_dir}/mosquitto.log",
         "log_type error",
         "log_type warning",

@@ -196,6 +196,7 @@ def test_the_production_config_names_the_traps_it_avoids() -> None:
     assert int(settings["autosave_interval"]) <= 5
     assert settings["max_queued_messages"] == "0"  # bounded by max_queued_bytes instead
     assert int(settings["max_queued_bytes"]) > 0
+    assert settings["set_tcp_nodelay"] == "true"  # late acks must not meet Nagle
     assert (
         Path(REPO / "mosquitto" / "bridge-edge.conf").read_text().count("topic detections/# out 1")
         == 1
