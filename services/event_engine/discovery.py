@@ -2,7 +2,7 @@
 
 Per camera: a ``binary_sensor`` per zone (occupied), a ``sensor`` per zone (objects inside)
 and per line and direction (crossings), an ``event`` per rule. Their values come from one retained JSON state per
-camera (:func:`state_topic`); availability is the engine's status topic.
+camera (``Topics.engine_state``); availability is the engine's status topic.
 
 Example:
     >>> from sightline.config import EngineSettings
@@ -23,11 +23,6 @@ from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
 from sightline.homeassistant import camera_device, node_id, slug
 from sightline.topics import Topics
-
-
-def state_topic(topics: Topics, camera_id: str) -> str:
-    """``sightline/<camera_id>/engine/state``: the retained counts the entities read."""
-    return str(topics.engine_state(camera_id))
 
 
 def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
@@ -66,7 +61,7 @@ def discovery_configs(
             "availability_topic": availability_topic,
             "payload_available": "online",
             "payload_not_available": "offline",
-            "state_topic": state_topic(topics, camera),
+            "state_topic": str(topics.engine_state(camera)),
             "device": camera_device(camera, prefix),
         }
 

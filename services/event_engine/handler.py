@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from event_engine.camera import FrameOutcome
 from event_engine.checkpoint import Checkpoint
-from event_engine.discovery import camera_state, state_topic
+from event_engine.discovery import camera_state
 from event_engine.engine import Engine, UnknownDeviceError
 from event_engine.metrics import EngineMetrics
 from event_engine.tracks import FrameOrder
@@ -147,7 +147,7 @@ class EnvelopeHandler:
             return
         with self.engine.lock:
             body = json.dumps(camera_state(device, state), separators=(",", ":")).encode()
-        self._publish(state_topic(self.topics, camera), body, True)
+        self._publish(str(self.topics.engine_state(camera)), body, True)
 
     def save(self) -> None:
         """Checkpoint the engine's state now (no-op without a checkpoint)."""

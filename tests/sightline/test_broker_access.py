@@ -32,22 +32,25 @@ def secured_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
     broker.stop()
 
 
+def connects_with(config: MqttConfig) -> bool:
+    """Whether a service's client gets connected with ``config`` within 3 s."""
+    client = MqttClient(config, service="event-engine", instance="main")
+    client.start()
+    try:
+        return client.wait_connected(3)
+    finally:
+        client.stop(2)
+
+
 @pytest.mark.parametrize(("secret", "connects"), [("correct horse", True), ("wrong", False)])
 def test_a_service_logs_in_with_the_password_from_its_file(
     secured_broker: LocalMosquitto, tmp_path: Path, secret: str, connects: bool
 ) -> None:
     password_file = tmp_path / "mqtt-password"
     password_file.write_text(secret + "\n")
-    client = MqttClient(
-        MqttConfig(url=secured_broker.url, username="engine", password_file=password_file),
-        service="event-engine",
-        instance="main",
-    )
-    client.start()
-    try:
-        assert client.wait_connected(3) is connects
-    finally:
-        client.stop(2)
+    config = MqttConfig(url=secured_broker.url, username="engine", password_file=password_file)
+
+    assert connects_with(config) is connects
 
 
 @pytest.mark.skipif(shutil.which("mosquitto_sub") is None, reason="mosquitto-clients missing")
@@ -96,14 +99,8 @@ def test_a_service_speaks_tls_to_a_broker_it_trusts_and_only_to_one(
     )
     broker.start()
     tls = {"ca_file": str(cert)} if trust_the_broker else {}
-    client = MqttClient(
-        MqttConfig.model_validate({"url": f"mqtts://127.0.0.1:{tls_port}", "tls": tls}),
-        service="event-engine",
-        instance="main",
-    )
-    client.start()
+    config = MqttConfig.model_validate({"url": f"mqtts://127.0.0.1:{tls_port}", "tls": tls})
     try:
-        assert client.wait_connected(3) is connects
+        assert connects_with(config) is connects
     finally:
-        client.stop(2)
         broker.stop()

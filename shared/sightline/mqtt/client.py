@@ -489,8 +489,10 @@ class MqttClient:
 
     def _send(self) -> None:
         while not (self._stopping.is_set() and len(self.outbox) == 0):
-            if not self._connected.wait(0.2) or self._tracker.outstanding >= PUBLISH_WINDOW:
-                time.sleep(0.005 if self.connected else 0)
+            if not self._connected.wait(0.2):
+                continue
+            if self._tracker.outstanding >= PUBLISH_WINDOW:  # let the broker catch up
+                time.sleep(0.005)
                 continue
             item = self.outbox.get(timeout=0.2)
             if item is None:

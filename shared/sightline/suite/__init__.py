@@ -9,7 +9,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 from collections.abc import Sequence
@@ -60,6 +59,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sightline.suite.run import run_suite
 
     return run_suite(settings, stop)
-
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())
