@@ -158,6 +158,17 @@ class Topics:
             )
         )
 
+    def stats(self, service: str, instance: str) -> Topic:
+        """``sightline/<service>/<instance>/stats``: retained JSON figures (an edge's fps...)."""
+        return Topic(
+            self._join(
+                "sightline",
+                validate_id(service, "service"),
+                validate_id(instance, "instance"),
+                "stats",
+            )
+        )
+
     def deadletter(self, service: str) -> Topic:
         """``sightline/deadletter/<service>``."""
         return Topic(self._join("sightline", "deadletter", validate_id(service, "service")))

@@ -35,6 +35,9 @@ class Source(Message):
     device_id: Identifier
     camera_id: Identifier
     timestamp: Timestamp
+    run_id: Identifier | None = None
+    """Optional (not in the seed): new each time the edge process starts, so the engine can
+    tell a restarted edge (frame numbers and track ids from zero again) from a redelivery."""
 
 
 class Roi(Message):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sightline.ids import Identifier
 from sightline.messages.base import Message, Timestamp, VersionedMessage
-from sightline.messages.envelope import FrameRef
+from sightline.messages.envelope import FrameData, FrameRef
 
 
 class SnapshotFiles(Message):
@@ -31,3 +31,6 @@ class SnapshotAnnouncement(VersionedMessage):
     frame_ref: FrameRef | None
     files: SnapshotFiles = Field(default_factory=SnapshotFiles)
     reason: str | None = None
+    image: FrameData | None = None
+    """The annotated snapshot itself (JPEG, base64), so a consumer on another machine or disk
+    (the notifier's e-mails) has the photo without sharing the frame-store's storage."""
