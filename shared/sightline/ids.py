@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -46,6 +47,17 @@ def _check_id(value: str) -> str:
         return validate_id(value, "id")
     except TopicError as exc:
         raise ValueError(str(exc)) from None
+
+
+def slug(value: str) -> str:
+    """The form of an id or a name inside Home Assistant ids (lower case, ``_`` between runs).
+
+    Two names with the same slug would be the same Home Assistant entity: configs refuse that.
+
+    >>> slug("Back Yard"), slug("back-yard"), slug("front.door")
+    ('back_yard', 'back_yard', 'front_door')
+    """
+    return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
 
 
 Identifier = Annotated[str, AfterValidator(_check_id)]
