@@ -150,8 +150,29 @@ def _processor() -> dict[str, Any]:
         (
             "devices.jetson-02.camera_id",
             "back/yard",
-            "devices.jetson-02.camera_id: id 'back/yard' must not contain '/'",
+            "devices.jetson-02.camera_id: 'back/yard' must not contain '/'",
         ),
+        (
+            "devices.jetson-02.camera_id",
+            "..",
+            "devices.jetson-02.camera_id: '..' must start with a letter or a digit",
+        ),
+        (
+            "devices.jetson-02.camera_id",
+            ".hidden",
+            "devices.jetson-02.camera_id: '.hidden' must start with a letter or a digit",
+        ),
+        (
+            "devices.jetson-02.camera_id",
+            "engine",
+            "devices.jetson-02.camera_id: 'engine' is reserved: it is the broker user name",
+        ),
+        (
+            "devices.jetson-02.camera_id",
+            "Driveway",
+            "devices: 'driveway' and 'Driveway' would be the same Home Assistant id 'driveway'",
+        ),
+        ("devices.ops", {}, "devices.ops: 'ops' is reserved"),
         (
             "devices.jetson-02.events.0.match.event_type",
             "ZONE_DWELL",
@@ -317,3 +338,53 @@ def test_a_polygon_zone_in_pixels_and_a_polyline(clean_env: pytest.MonkeyPatch) 
     assert device.zones[0].polygon(1920, 1080) == [(10, 10), (200, 10), (100, 90)]
     assert device.events[1].actions.email_digest == ["default"]
     assert device.lines[0].directions == {Direction.IN, Direction.OUT}
+
+
+@pytest.mark.parametrize("settings_cls", [EngineSettings, SuiteSettings])
+def test_two_cameras_that_would_be_one_home_assistant_entity_are_refused(
+    clean_env: pytest.MonkeyPatch, settings_cls: type[ServiceSettings]
+) -> None:
+    devices = {"pi-1": {"camera_id": "front-door"}, "pi-2": {"camera_id": "front.door"}}
+    own = {"device_id": "pi-1"} if settings_cls is SuiteSettings else {}
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(settings_cls, None, devices=devices, **own)
+
+    assert caught.value.problems == [
+        "devices: 'front-door' and 'front.door' would be the same Home Assistant id "
+        "'front_door'; rename one"
+    ]
+
+
+def test_a_local_box_whose_camera_is_also_listed_under_another_device_is_refused(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            SuiteSettings,
+            None,
+            device_id="box",
+            camera_id="driveway",
+            devices={"pi-2": {"camera_id": "driveway"}},
+        )
+
+    assert caught.value.problems == [
+        "devices.pi-2.camera_id: camera 'driveway' already belongs to device 'box'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        ({"device_id": "notifier"}, "device_id: 'notifier' is reserved"),
+        ({"device_id": "pi", "camera_id": "homeassistant"}, "camera_id: 'homeassistant' is"),
+        ({"device_id": "pi", "camera_id": ".."}, "camera_id: '..' must start with a letter"),
+    ],
+)
+def test_an_edge_whose_camera_would_be_a_service_or_a_path_is_refused(
+    clean_env: pytest.MonkeyPatch, keys: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(EdgeSettings, None, **keys)
+
+    assert caught.value.problems[0].startswith(problem), caught.value.problems

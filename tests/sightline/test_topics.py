@@ -63,6 +63,15 @@ def test_a_topic_of_another_kind_is_not_parsed_as_detections(topic: str) -> None
         ("a b", "white space or control"),
         ("a\x00b", "white space or control"),
         ("tab\there", "white space or control"),
+        (".", "must start with a letter or a digit"),
+        ("..", "must start with a letter or a digit"),
+        (".hidden", "must start with a letter or a digit"),
+        ("-rf", "must start with a letter or a digit"),
+        ("_private", "must start with a letter or a digit"),
+        ("Garten.Süd", "must not contain 'ü': only ASCII letters"),
+        ("a\\b", "must not contain '\\\\\\\\'"),
+        ("a:b", "must not contain ':'"),
+        ("a*b", "must not contain '\\*'"),
     ],
 )
 def test_ids_that_would_break_a_topic_are_refused(value: str, problem: str) -> None:
@@ -70,7 +79,9 @@ def test_ids_that_would_break_a_topic_are_refused(value: str, problem: str) -> N
         validate_id(value, "camera_id")
 
 
-@pytest.mark.parametrize("value", ["driveway", "jetson-01", "cam_2", "Garten.Süd", "x" * 64])
+@pytest.mark.parametrize(
+    "value", ["driveway", "jetson-01", "cam_2", "Garten.Sued", "front.door", "a..b", "x" * 64]
+)
 def test_reasonable_ids_are_accepted(value: str) -> None:
     assert validate_id(value, "camera_id") == value
 

@@ -47,8 +47,13 @@ class HealthConfig(StrictModel):
 
 
 def default_instance() -> str:
-    """The host name, reduced to what a topic level and a client id accept."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:48].strip("-")
+    """The host name, reduced to a valid id (:mod:`sightline.ids`), or ``main``.
+
+    >>> from sightline.ids import is_valid_id
+    >>> is_valid_id(default_instance())
+    True
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:48].strip("-._")
     return name or "main"
 
 

@@ -1,15 +1,69 @@
-"""How a service reaches the broker: ``mqtt:`` and the seed's ``output:``/``input:`` shapes."""
+"""How a service reaches the broker: ``mqtt:`` and the seed's ``output:``/``input:`` shapes.
+
+A user name and password written into the URL (``mqtt://edge:s3cret@broker``) are used, as
+if given as ``username`` and ``password``, and taken out of the URL: the URL as stored,
+shown, dumped or logged never holds the password, nor does any config error.
+
+Example:
+    >>> config = MqttConfig(url="mqtt://edge:s3cret@broker:1883")
+    >>> config.url, config.username, config.resolved_password()
+    ('mqtt://broker:1883', 'edge', 's3cret')
+    >>> "s3cret" in repr(config) + str(config.model_dump())
+    False
+    >>> masked("mqtt://edge:s3cret@broker")
+    'mqtt://edge:***@broker'
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from sightline.config.base import ExistingFile, StrictModel, read_secret
 
 TRANSPORTS_IMPLEMENTED = ("mqtt",)
+
+
+def masked(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages and logs."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:
+        scheme, userinfo = "", head
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{tail}"
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """``(url without user info, user name, password)``, percent-decoded.
+
+    >>> split_credentials("mqtts://a%40b:p%3Aw@host:8883/")
+    ('mqtts://host:8883/', 'a@b', 'p:w')
+    >>> split_credentials("mqtt://host")
+    ('mqtt://host', None, None)
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, None, None
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not at:
+        return url, None, None
+    user, colon, password = userinfo.partition(":")
+    clean = f"{scheme}://{hostport}{slash}{path}"
+    return clean, unquote(user) if user else None, unquote(password) if colon else None
 
 
 class TlsConfig(StrictModel):
@@ -29,8 +83,12 @@ class TlsConfig(StrictModel):
 class MqttConfig(StrictModel):
     """The broker connection every service shares (env ``SIGHTLINE_MQTT__URL`` etc.)."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     url: str = Field(
-        default="mqtt://localhost:1883", description="mqtt://host:port or mqtts://host:port."
+        default="mqtt://localhost:1883",
+        description="mqtt://host:port or mqtts://host:port; a user:password@ in it is used as "
+        "username and password (prefer password_file).",
     )
     username: str | None = Field(default=None, description="Broker user name.")
     password: SecretStr | None = Field(
@@ -64,18 +122,44 @@ class MqttConfig(StrictModel):
     reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_from_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        url, user, password = split_credentials(data["url"])
+        if user is None and password is None:
+            return data
+        data = {**data, "url": url}
+        if user is not None:
+            given = data.get("username")
+            if given is not None and given != user:
+                raise ValueError(
+                    f"username: {given!r} differs from the user name {user!r} in url; give it once"
+                )
+            data["username"] = user
+        if password is not None:
+            if data.get("password") is not None or data.get("password_file") is not None:
+                raise ValueError(
+                    "password: url holds a password and password or password_file is set too; "
+                    "give it once (password_file is best)"
+                )
+            data["password"] = password
+        return data
+
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
         parts = urlsplit(url)
+        shown = masked(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"{url!r}: scheme must be mqtt:// or mqtts://")
+            raise ValueError(f"{shown!r}: scheme must be mqtt:// or mqtts://")
         if not parts.hostname:
-            raise ValueError(f"{url!r}: no host name")
+            raise ValueError(f"{shown!r}: no host name")
         try:
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
-            raise ValueError(f"{url!r}: invalid port") from None
+            raise ValueError(f"{shown!r}: invalid port") from None
         return url
 
     @model_validator(mode="after")
@@ -110,13 +194,39 @@ class MqttConfig(StrictModel):
 class MqttTransport(StrictModel):
     """The seed's ``output: {type: mqtt, broker, topic, qos}`` / ``input: {type: mqtt, broker}``."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     type: Literal["mqtt"]
-    broker: str | None = Field(default=None, description="Same as mqtt.url.")
+    broker: str | None = Field(
+        default=None, description="Same as mqtt.url (a password in it is kept apart)."
+    )
     topic: str = Field(
         default="detections/{camera_id}",
         description="Envelope topic; only [<prefix>/]detections/{camera_id} is supported.",
     )
     qos: Literal[1] = Field(default=1, description="Sightline delivers at least once: QoS 1.")
+
+    _password: SecretStr | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _password_apart(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Self:
+        password = None
+        if isinstance(data, dict) and isinstance(data.get("broker"), str):
+            url, user, password = split_credentials(data["broker"])
+            if user is not None:
+                scheme, _, rest = url.partition("://")
+                url = f"{scheme}://{quote(user, safe='')}@{rest}"
+            data = {**data, "broker": url}
+        model: Self = handler(data)
+        if password is not None:
+            model._password = SecretStr(password)
+        return model
+
+    @property
+    def password(self) -> SecretStr | None:
+        """The password that ``broker`` held, if any."""
+        return self._password
 
     @field_validator("topic")
     @classmethod

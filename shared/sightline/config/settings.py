@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sightline.config.base import HealthConfig, LogConfig, default_instance
@@ -23,9 +23,10 @@ from sightline.config.engine import (
 from sightline.config.frames import FrameStoreSection
 from sightline.config.mqtt import TRANSPORTS_IMPLEMENTED, MqttConfig, MqttTransport, Transport
 from sightline.config.notifier import NotifierSection
-from sightline.errors import TransportError
-from sightline.ids import Identifier
+from sightline.errors import ConfigError, TopicError, TransportError
+from sightline.ids import Identifier, refuse_slug_collisions, validate_camera_id
 from sightline.messages.base import MessageLimits
+from sightline.validation import describe_errors
 
 
 class ServiceSettings(BaseSettings):
@@ -37,6 +38,7 @@ class ServiceSettings(BaseSettings):
         extra="forbid",
         validate_default=True,
         nested_model_default_partial_update=True,
+        hide_input_in_errors=True,  # an input may be a secret; describe_errors names the key
     )
 
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
@@ -88,9 +90,37 @@ def _fold_transport(mqtt: MqttConfig, transport: Transport | None, key: str) -> 
     update: dict[str, object] = {}
     if transport.broker:
         update["url"] = transport.broker
+    if transport.password is not None:
+        if mqtt.password is not None or mqtt.password_file is not None:
+            raise ConfigError(
+                [
+                    f"{key}.broker: holds a password and mqtt.password or mqtt.password_file "
+                    "is set too; give it once"
+                ]
+            )
+        update["password"] = transport.password
     if transport.prefix:
         update["topic_prefix"] = transport.prefix
-    return MqttConfig.model_validate({**mqtt.model_dump(), **update})
+    try:
+        return MqttConfig.model_validate({**mqtt.model_dump(), **update})
+    except ValidationError as exc:
+        raise ConfigError([f"{key}.broker: {line}" for line in describe_errors(exc)]) from None
+
+
+def _check_cameras(cameras: list[tuple[str, str, str]], key: str) -> None:
+    """``cameras``: ``(key path, owner, camera id)``, e.g. ``("devices.jetson-01.camera_id",
+    "device 'jetson-01'", "driveway")``. Each camera id is no service's user name, none is used
+    twice, no two are one Home Assistant id (the error names ``key``)."""
+    owner: dict[str, str] = {}
+    for path, who, camera in cameras:
+        try:
+            validate_camera_id(camera, "")
+        except TopicError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if camera in owner:
+            raise ValueError(f"{path}: camera {camera!r} already belongs to {owner[camera]}")
+        owner[camera] = who
+    refuse_slug_collisions([camera for _, _, camera in cameras], key)
 
 
 class EdgeSettings(ServiceSettings):
@@ -110,7 +140,12 @@ class EdgeSettings(ServiceSettings):
         # also its broker user name in mosquitto/acl.
         if "instance" not in self.model_fields_set:
             self.instance = self.effective_camera_id
+        _check_cameras([self._own_camera()], "camera_id")
         return self
+
+    def _own_camera(self) -> tuple[str, str, str]:
+        path = "camera_id" if self.camera_id else "device_id"
+        return path, f"device {self.device_id!r}", self.effective_camera_id
 
     @property
     def effective_camera_id(self) -> str:
@@ -141,20 +176,23 @@ class EngineSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> Self:
-        owner: dict[str, str] = {}
-        for device_id, device in self.devices.items():
-            camera = device.camera_id or device_id
-            if camera in owner:
-                raise ValueError(
-                    f"devices.{device_id}.camera_id: camera {camera!r} already belongs to "
-                    f"device {owner[camera]!r}"
-                )
-            owner[camera] = device_id
+        _check_cameras(_device_cameras(self.devices), "devices")
         return self
 
     def effective_mqtt(self) -> MqttConfig:
         """``mqtt`` with ``input: {type: mqtt, broker}`` folded in."""
         return _fold_transport(self.mqtt, self.input, "input")
+
+
+def _device_cameras(devices: dict[str, DeviceConfig]) -> list[tuple[str, str, str]]:
+    return [
+        (
+            f"devices.{device_id}" + (".camera_id" if device.camera_id else ""),
+            f"device {device_id!r}",
+            device.camera_id or device_id,
+        )
+        for device_id, device in devices.items()
+    ]
 
 
 class NotifierSettings(ServiceSettings):
@@ -195,6 +233,14 @@ class SuiteSettings(EdgeSettings):
         description="embedded: start a private Mosquitto on localhost unless mqtt.url is set "
         "in the file or environment; external: always use mqtt.url.",
     )
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> Self:
+        cameras = _device_cameras(self.devices)
+        if self.device_id not in self.devices:
+            cameras.insert(0, self._own_camera())
+        _check_cameras(cameras, "devices")
+        return self
 
     def own_device(self) -> DeviceConfig:
         """This box's device: the top-level lines, zones and rules."""
