@@ -8,21 +8,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from sightline.errors import MessageError, PayloadTooLargeError, UnsupportedVersionError
 from sightline.messages import (
+    Actions,
     DeadLetter,
     DetectionEnvelope,
     Event,
+    EventActions,
     EventType,
     MessageLimits,
     SnapshotAnnouncement,
+    base,
+    deadletter,
     decode_envelope,
     decode_event,
     decode_snapshot,
     encode,
+    geometry,
     make_event_id,
+    snapshot,
 )
+from sightline.messages import envelope as envelope_module
+from sightline.messages import event as event_module
 from tests.support.dotted import set_dotted
 
 SEED_ENVELOPE: dict[str, Any] = {
@@ -211,9 +220,89 @@ def test_an_event_parses_and_its_type_names_its_topic_level() -> None:
     assert event.actions.snapshot
 
 
-def test_an_event_with_an_unknown_action_is_refused() -> None:
-    with pytest.raises(MessageError, match=r"actions\.sms"):
-        decode_event(with_change(EVENT, "actions", {"sms": True}))
+def test_an_event_from_a_newer_engine_with_a_new_action_is_kept_whole_and_still_acted_on() -> None:
+    payload = with_change(EVENT, "actions", {"sms": True, "email_immediate": True})
+
+    event = decode_event(payload)
+
+    assert event.actions.email_immediate
+    assert not event.actions.json_log
+    assert json.loads(encode(event))["actions"]["sms"] is True
+    assert decode_event(encode(event)) == event
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "lens",
+        "source.lens",
+        "frame.exposure",
+        "frame.roi_applied.mask",
+        "detections.0.colour",
+        "detections.0.bbox.rotation",
+        "detections.0.center.z",
+        "frame_data.hdr",
+        "frame_ref.region",
+    ],
+)
+def test_an_unknown_key_anywhere_in_an_envelope_is_kept_and_ignored(path: str) -> None:
+    data = copy.deepcopy(SEED_ENVELOPE)
+    data["frame_data"] = {"encoding": "jpeg", "quality": 85, "base64": "/9j/4AAQ"}
+    data["frame_ref"] = {"type": "file", "key": "driveway/frame.jpg"}
+    known = json.loads(encode(decode_envelope(json.dumps(data))))
+    payload = with_change(known, path, {"from": "a newer edge"})
+
+    envelope = decode_envelope(payload)
+
+    assert json.loads(encode(envelope)) == json.loads(payload)
+    assert envelope.frame.number == 12345
+
+
+@pytest.mark.parametrize(
+    "path", ["lens", "object.colour", "object.bbox.rotation", "line.width", "actions.sms"]
+)
+def test_an_unknown_key_anywhere_in_an_event_is_kept_and_ignored(path: str) -> None:
+    known = json.loads(encode(decode_event(json.dumps(EVENT))))
+    payload = with_change(known, path, {"from": "a newer engine"})
+
+    event = decode_event(payload)
+
+    assert json.loads(encode(event)) == json.loads(payload)
+    assert event.actions.email_immediate
+
+
+def test_every_wire_model_keeps_unknown_keys_and_only_the_config_form_of_actions_refuses_them() -> (
+    None
+):
+    models = {
+        model
+        for module in (base, deadletter, envelope_module, event_module, geometry, snapshot)
+        for model in vars(module).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel
+    }
+
+    strict = {model.__name__ for model in models if model.model_config.get("extra") != "allow"}
+
+    assert len(models) >= 15
+    assert strict == {"Actions"}
+
+
+def test_an_event_built_from_a_rule_compares_equal_to_itself_decoded() -> None:
+    built = Event.model_validate({**EVENT, "actions": Actions(email_digest=["nightly"])})
+
+    assert decode_event(encode(built)) == built
+    assert type(built.actions) is EventActions
+    assert built.actions.email_digest == ["nightly"]
+
+
+@pytest.mark.parametrize("event_id", ["..", ".hidden", "../../etc/passwd", "sent/x", "", "x" * 129])
+def test_an_event_id_that_could_not_name_a_file_is_refused_by_name(event_id: str) -> None:
+    with pytest.raises(MessageError, match=r"event_id: "):
+        decode_event(with_change(EVENT, "event_id", event_id))
+
+
+def test_an_event_id_of_128_characters_is_accepted() -> None:
+    assert decode_event(with_change(EVENT, "event_id", "e" * 128)).event_id == "e" * 128
 
 
 @pytest.mark.parametrize(

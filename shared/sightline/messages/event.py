@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sightline.ids import Identifier
+from sightline.ids import EventId, Identifier
 from sightline.messages.base import Message, Timestamp, VersionedMessage
 from sightline.messages.geometry import BBox, Point
 
@@ -46,13 +46,17 @@ class Direction(StrEnum):
     OUT = "out"
 
 
-class Actions(BaseModel):
-    """What a rule asks the other services to do with its events.
+class EventActions(Message):
+    """What a rule asks the other services to do with an event, as the event carries it.
 
-    Unknown actions are refused (a typo must not silently do nothing).
+    Unknown actions (from a newer engine) are kept and ignored: an older consumer still does
+    the actions it knows, and re-encodes the event with the others intact.
+
+    Example:
+        >>> actions = EventActions.model_validate({"email_immediate": True, "sms": True})
+        >>> actions.email_immediate, actions.model_extra
+        (True, {'sms': True})
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     json_log: bool = Field(default=False, description="Append the event to the JSON log.")
     email_immediate: bool = Field(default=False, description="Send an e-mail now.")
@@ -72,6 +76,23 @@ class Actions(BaseModel):
         if isinstance(value, str):
             return [value]
         return value
+
+
+class Actions(EventActions):
+    """A rule's ``actions:`` in a config file: unknown actions are refused there (a typo must
+    not silently do nothing). An event built from a rule carries them as
+    :class:`EventActions`.
+
+    Example:
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     Actions.model_validate({"sms": True})
+        ... except ValidationError as exc:
+        ...     exc.errors()[0]["type"], exc.errors()[0]["loc"]
+        ('extra_forbidden', ('sms',))
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class EventObject(Message):
@@ -109,7 +130,7 @@ class Event(VersionedMessage):
     """Event v1."""
 
     version: Literal[1] = 1
-    event_id: str = Field(min_length=1, max_length=128)
+    event_id: EventId
     event_type: EventType
     rule: str = Field(min_length=1, max_length=128)
     camera_id: Identifier
@@ -119,7 +140,16 @@ class Event(VersionedMessage):
     object: EventObject
     line: LineRef | None = None
     zone: ZoneRef | None = None
-    actions: Actions = Field(default_factory=Actions)
+    actions: EventActions = Field(default_factory=EventActions)
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _as_carried(cls, value: Any) -> Any:
+        # A rule's strict Actions becomes the wire form, so that an event compares equal to
+        # itself decoded. (The field named ``object`` hides the builtin in this class.)
+        if isinstance(value, BaseModel) and type(value) is not EventActions:
+            return value.model_dump()
+        return value
 
 
 def make_event_id(camera_id: str, event_type: str, rule: str, *parts: object) -> str:
