@@ -15,9 +15,14 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sightline.broker import LocalMosquitto
+from sightline.ids import RESERVED_CAMERA_IDS
 from tests.conftest import REPO
 
-USERS = ("driveway", "engine", "frames", "notifier", "homeassistant", "ops")
+ACL = REPO / "mosquitto" / "acl"
+SERVICE_USERS = tuple(
+    line.split()[1] for line in ACL.read_text().splitlines() if line.startswith("user ")
+)
+USERS = ("driveway", *SERVICE_USERS)
 PASSWORD = "pw-{user}"
 MARKER = "homeassistant/status"
 _ids = itertools.count()
@@ -34,9 +39,7 @@ def acl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMosqui
             check=True,
         )
     passwd.chmod(0o600)
-    broker = LocalMosquitto(
-        root / "broker", password_file=passwd, extra_conf=f"acl_file {REPO / 'mosquitto' / 'acl'}\n"
-    )
+    broker = LocalMosquitto(root / "broker", password_file=passwd, extra_conf=f"acl_file {ACL}\n")
     broker.start()
     yield broker
     broker.stop()
@@ -47,6 +50,7 @@ class Session:
 
     def __init__(self, broker: LocalMosquitto, user: str | None) -> None:
         self.received: list[str] = []
+        self.acknowledged: dict[int, str] = {}
         self.refused: str | None = None
         self.ready = threading.Event()
         self.client = paho.Client(
@@ -56,6 +60,7 @@ class Session:
             self.client.username_pw_set(user, PASSWORD.format(user=user))
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda c, u, m: self.received.append(m.topic)
+        self.client.on_publish = self._on_publish
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         self.ready.wait(5)
@@ -72,41 +77,66 @@ class Session:
             self.refused = str(reason)
         self.ready.set()
 
+    def _on_publish(
+        self, client: paho.Client, userdata: object, mid: int, reason: object, properties: object
+    ) -> None:
+        self.acknowledged[mid] = str(reason)
+
     def subscribe(self, topic_filter: str) -> None:
         done = threading.Event()
         self.client.on_subscribe = lambda *args: done.set()
         self.client.subscribe(topic_filter, qos=1)
         done.wait(5)
 
-    def publish(self, topic: str) -> None:
-        self.client.publish(topic, b"{}", qos=1).wait_for_publish(5)
+    def publish(self, topic: str, retain: bool = False) -> str:
+        """Publish at QoS 1; the reason code of the broker's PUBACK."""
+        info = self.client.publish(topic, b"{}", qos=1, retain=retain)
+        info.wait_for_publish(5)
+        return self.acknowledged.get(info.mid, "no PUBACK")
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
 
 
+def _observer(topic: str) -> tuple[str, str, str, str]:
+    """An account that may read ``topic`` (ops reads all but its own name's topics), the
+    filter it subscribes, and who publishes what marker it also reads."""
+    if "/ops" not in topic:
+        return "ops", "#", "homeassistant", MARKER
+    if topic.endswith("/frame"):
+        return "frames", "detections/+/frame", "driveway", "detections/driveway/frame"
+    return "engine", topic.replace("/ops", "/+"), "homeassistant", MARKER
+
+
 def _delivered(broker: LocalMosquitto, user: str, topic: str) -> bool:
-    """Whether a publish by ``user`` on ``topic`` reaches the ops account.
+    """Whether a publish by ``user`` on ``topic`` is accepted (PUBACK success) and reaches an
+    account that may read it; a refused one must be refused both ways.
 
     A marker published after it (by an account allowed to) tells when to stop waiting.
     """
-    ops = Session(broker, "ops")
-    ops.subscribe("#")
+    observer_user, topic_filter, marker_user, marker = _observer(topic)
+    observer = Session(broker, observer_user)
+    observer.subscribe(topic_filter)
+    observer.subscribe(marker)
     sender = Session(broker, user)
     try:
-        sender.publish(topic)
-        marker_sender = Session(broker, "homeassistant")
-        marker_sender.publish(MARKER)
+        acknowledged = sender.publish(topic)
+        marker_sender = Session(broker, marker_user)
+        marker_sender.publish(marker)
         marker_sender.close()
         deadline = time.monotonic() + 5
-        while MARKER not in ops.received and time.monotonic() < deadline:
+        while marker not in observer.received and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert MARKER in ops.received, "the marker never arrived"
-        return topic in ops.received
+        assert marker in observer.received, "the marker never arrived"
+        delivered = topic in observer.received
+        assert delivered is (acknowledged == "Success"), (acknowledged, delivered)
+        if not delivered:
+            assert acknowledged == "Not authorized"
+        return delivered
     finally:
         sender.close()
-        ops.close()
+        observer.close()
 
 
 @pytest.mark.parametrize(
@@ -115,7 +145,11 @@ def _delivered(broker: LocalMosquitto, user: str, topic: str) -> bool:
         ("driveway", "detections/driveway", True),
         ("driveway", "detections/driveway/frame", True),
         ("driveway", "sightline/edge-publisher/driveway/status", True),
+        ("driveway", "sightline/edge-publisher/driveway/stats", True),
         ("driveway", "detections/backyard", False),
+        ("driveway", "detections/backyard/frame", False),
+        ("driveway", "sightline/edge-publisher/backyard/status", False),
+        ("driveway", "sightline/edge-publisher/backyard/stats", False),
         ("driveway", "events/driveway/line_cross", False),
         ("driveway", "homeassistant/sensor/x/y/config", False),
         ("engine", "events/driveway/line_cross", True),
@@ -136,6 +170,17 @@ def _delivered(broker: LocalMosquitto, user: str, topic: str) -> bool:
         ("notifier", "events/driveway/line_cross", False),
         ("notifier", "detections/driveway", False),
         ("homeassistant", "events/driveway/line_cross", False),
+        *[
+            (service, topic.format(name), False)
+            for service in SERVICE_USERS
+            for name in (service, "driveway")
+            for topic in (
+                "detections/{}",
+                "detections/{}/frame",
+                "sightline/edge-publisher/{}/status",
+                "sightline/edge-publisher/{}/stats",
+            )
+        ],
     ],
 )
 def test_each_service_may_publish_exactly_its_topics(
@@ -154,6 +199,31 @@ def test_each_service_may_publish_exactly_its_topics(
         ("notifier", "detections/+", "detections/driveway", False),
         ("driveway", "events/#", "events/driveway/line_cross", False),
         ("homeassistant", "events/#", "events/driveway/line_cross", True),
+        (
+            "engine",
+            "sightline/edge-publisher/+/status",
+            "sightline/edge-publisher/driveway/status",
+            True,
+        ),
+        (
+            "engine",
+            "sightline/edge-publisher/+/stats",
+            "sightline/edge-publisher/driveway/stats",
+            True,
+        ),
+        ("homeassistant", "sightline/#", "sightline/edge-publisher/driveway/stats", True),
+        (
+            "notifier",
+            "sightline/edge-publisher/+/stats",
+            "sightline/edge-publisher/driveway/stats",
+            False,
+        ),
+        (
+            "frames",
+            "sightline/edge-publisher/+/status",
+            "sightline/edge-publisher/driveway/status",
+            False,
+        ),
     ],
 )
 def test_each_service_reads_exactly_its_topics(
@@ -173,6 +243,30 @@ def test_each_service_reads_exactly_its_topics(
         reader.close()
 
     assert (published in reader.received) is receives
+
+
+def test_the_engine_reads_an_edges_retained_stats_published_before_it_subscribed(
+    acl_broker: LocalMosquitto,
+) -> None:
+    edge = Session(acl_broker, "driveway")
+    acknowledged = edge.publish("sightline/edge-publisher/driveway/stats", retain=True)
+    assert acknowledged in ("Success", "No matching subscribers")
+    edge.close()
+    engine = Session(acl_broker, "engine")
+    try:
+        engine.subscribe("sightline/edge-publisher/+/stats")
+        deadline = time.monotonic() + 3
+        while not engine.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        engine.close()
+
+    assert engine.received == ["sightline/edge-publisher/driveway/stats"]
+
+
+def test_every_service_user_of_the_acl_is_a_reserved_camera_id() -> None:
+    # an edge logs in with its camera id: a camera named after a service would be it
+    assert set(SERVICE_USERS) == RESERVED_CAMERA_IDS
 
 
 def test_anonymous_clients_are_refused(acl_broker: LocalMosquitto) -> None:
