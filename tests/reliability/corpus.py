@@ -153,3 +153,64 @@ def lenient_envelope_cases() -> list[BadMessage]:
         BadMessage("no version", _edited(base, _drop("version")), ("version",)),
         BadMessage("timestamp a number", _edited(base, _set("source.timestamp", 12)), ("timestamp",)),
     ]  # fmt: skip
+
+
+# --- ids cases
+# One id rule (sightline.ids): an id that could leave a folder or hide a file is refused by
+# name, in envelopes, frames and events alike. An event from a newer engine with an action
+# this release does not know is NOT bad input: it is kept whole and acted on, so the
+# "unknown action" case above leaves the bad events and becomes an accepted one
+# (accepted_event_cases; tests/reliability/test_strict_parsing.py proves it on the services).
+_envelope_cases_before_ids = envelope_cases
+_frame_cases_before_ids = frame_cases
+_event_cases_before_ids = event_cases
+
+
+def envelope_cases() -> list[BadMessage]:
+    """Bad envelopes for ``detections/cam-a`` (the engine), with the ids cases."""
+    base = _good_envelope()
+    return [
+        *_envelope_cases_before_ids(),
+        BadMessage("camera id ..", _edited(base, _set("source.camera_id", "..")), ("camera_id",)),
+        BadMessage("camera id .hidden", _edited(base, _set("source.camera_id", ".hidden")), ("camera_id",)),
+        BadMessage("device id ../x", _edited(base, _set("source.device_id", "../x")), ("device_id",)),
+    ]  # fmt: skip
+
+
+def frame_cases() -> list[BadMessage]:
+    """Bad frames for ``detections/cam-a/frame`` (the frame-store), with the ids cases."""
+    base = _good_envelope()
+    base["frame_data"] = {"encoding": "jpeg", "quality": 80, "base64": "aGVsbG8="}
+    return [
+        *_frame_cases_before_ids(),
+        BadMessage("camera id ..", _edited(base, _set("source.camera_id", "..")), ("camera_id",)),
+    ]  # fmt: skip
+
+
+def event_cases() -> list[BadMessage]:
+    """Bad events for ``events/driveway/line_cross``, with the ids cases; an unknown action
+    is no longer among them (see :func:`accepted_event_cases`)."""
+    base = json.loads(make_event(3).model_dump_json())
+    return [
+        *(case for case in _event_cases_before_ids() if case.name != "unknown action"),
+        BadMessage("event id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
+        BadMessage("event id a path", _edited(base, _set("event_id", "../../x")), ("event_id",)),
+        BadMessage("camera id .hidden", _edited(base, _set("camera_id", ".hidden")), ("camera_id",)),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    """A payload a consumer must handle as a good one: no dead letter."""
+
+    name: str
+    event_id: str
+    payload: bytes
+
+
+def accepted_event_cases() -> list[AcceptedMessage]:
+    """Events for ``events/driveway/line_cross`` from a newer engine: handled, not refused."""
+    newer = json.loads(make_event(4).model_dump_json())
+    newer["actions"].update({"json_log": True, "email_immediate": True, "sms": True})
+    newer["object"]["colour"] = "red"
+    return [AcceptedMessage("unknown action sms", newer["event_id"], json.dumps(newer).encode())]
