@@ -135,9 +135,12 @@ def file_safe(value: str, kind: str = "id") -> str:
     >>> file_safe("../../etc/passwd", "event_id")
     Traceback (most recent call last):
     ...
-    sightline.errors.TopicError: event_id '../../etc/passwd' must not contain '/'
+    sightline.errors.TopicError: event_id '../../etc/passwd' cannot name a file: must not contain '/'
     """
-    return validate_id(value, kind, max_length=MAX_EVENT_ID_LENGTH)
+    problem = _problem(value, MAX_EVENT_ID_LENGTH)
+    if problem is None:
+        return value
+    raise TopicError(f"{kind} {_shown(value)} cannot name a file: {problem}")
 
 
 def validate_camera_id(value: str, kind: str = "camera_id") -> str:
