@@ -8,13 +8,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
 
 from frame_store.metrics import FrameStoreMetrics
 from frame_store.service import FrameStore
-from frame_store.storage import FileStore, PictureStore, StorageError
+from frame_store.storage import FileStore, PictureStore, StorageError, check_writable
 from sightline.config import FrameStoreSettings
 from sightline.config.frames import FileStorage, S3Storage
 from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
@@ -35,6 +36,12 @@ def build(ctx: ServiceContext) -> MainLoop:
     except StorageError as exc:
         print(f"sightline: frame_store.storage: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+    for directory in (ctx.state_dir / "pending", ctx.state_dir / "announced"):
+        try:
+            check_writable(directory)
+        except StorageError as exc:
+            print(f"sightline: state_dir: {exc}", file=sys.stderr)
+            raise SystemExit(EXIT_CONFIG) from None
     store = FrameStore(
         config,
         ctx.client,
@@ -44,18 +51,25 @@ def build(ctx: ServiceContext) -> MainLoop:
         pictures,
     )
     store.subscribe()
+    ctx.health_checks["storage"] = lambda: store.healthy
 
     def loop() -> None:
         next_retention = 0.0  # at start, then every interval
         while not ctx.stopping.wait(TICK_S):
             ctx.heartbeat.beat()
-            try:
-                store.expire()
-                if time.monotonic() >= next_retention:
+            if store.may_expire():
+                with contextlib.suppress(OSError):  # said once per episode, retried
+                    store.expire()
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + config.retention.interval_s
+                try:
                     store.apply_retention()
-                    next_retention = time.monotonic() + config.retention.interval_s
-            except OSError:
-                log.exception("frame-store loop step failed; trying again")
+                except OSError as exc:
+                    log.warning(
+                        "retention failed; trying again in %gs: %s",
+                        config.retention.interval_s,
+                        exc,
+                    )
 
     return loop
 
@@ -72,7 +86,9 @@ def open_store(storage: FileStorage | S3Storage) -> PictureStore:
         s3 = S3Store.from_config(storage)
         s3.check()
         return s3
-    return FileStore(storage.root)
+    files = FileStore(storage.root)
+    files.check()
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

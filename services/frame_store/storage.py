@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,22 @@ JPEG_CONTENT_TYPE = "image/jpeg"
 
 class StorageError(OSError):
     """The storage could not be reached or refused an operation (an ``OSError``, like a disk)."""
+
+
+def check_writable(directory: Path) -> None:
+    """Create ``directory`` if needed and make sure a file can be created in it.
+
+    Raises:
+        StorageError: it cannot (read-only, not permitted, ...), naming the directory.
+    """
+    probe = directory / f".probe-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StorageError(f"cannot write in {directory}: {reason}") from None
 
 
 class PictureKind(StrEnum):
@@ -95,8 +112,24 @@ class FileStore:
     root: Path
 
     def path(self, key: str) -> Path:
-        """The file of ``key``."""
-        return self.root / key
+        """The file of ``key``.
+
+        Raises:
+            ValueError: ``key`` would lie outside ``root`` (``..``, an absolute path).
+        """
+        path = self.root / key
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root) or path.resolve() == root:
+            raise ValueError(f"key {key!r} lies outside {self.root}")
+        return path
+
+    def check(self) -> None:
+        """Make sure pictures can be written under ``root``.
+
+        Raises:
+            StorageError: they cannot, naming the directory and why.
+        """
+        check_writable(self.root)
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
