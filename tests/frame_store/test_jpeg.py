@@ -13,15 +13,7 @@ from frame_store.jpeg import check_size, jpeg_size
 from frame_store.pictures import frame_of
 from sightline.errors import MessageError
 from sightline.messages import DetectionEnvelope
-from tests.frame_store.media import T0, jpeg_of
-
-
-def bomb(width: int = 12000, height: int = 12000) -> bytes:
-    """A tiny real JPEG whose header claims ``width`` x ``height`` pixels (~700 bytes)."""
-    jpeg = bytearray(jpeg_of(np.zeros((8, 8, 3), np.uint8)))
-    sof = jpeg.index(b"\xff\xc0")
-    jpeg[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
-    return bytes(jpeg)
+from tests.frame_store.media import T0, bomb, jpeg_of
 
 
 def envelope_with(jpeg: bytes, width: int, height: int) -> DetectionEnvelope:

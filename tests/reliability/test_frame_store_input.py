@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 
 from sightline.messages import BBox, encode
-from tests.frame_store.media import frame_message, jpeg_of, line_event
+from tests.frame_store.media import bomb, frame_message, jpeg_of, line_event
 from tests.frame_store.process import FrameStoreProcess
-from tests.frame_store.test_jpeg import bomb
 from tests.frame_store.test_service import CAMERA, send_event, send_frames, wait_announced
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
