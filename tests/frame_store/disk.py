@@ -16,10 +16,14 @@ FILLER = "filler.bin"
 
 
 @contextmanager
-def tmpfs(directory: Path, size: str = "4m", read_only: bool = False) -> Iterator[Path]:
-    """``directory`` as a fresh tmpfs of ``size``; unmounted at the end."""
+def tmpfs(
+    directory: Path, size: str = "4m", read_only: bool = False, inodes: int | None = None
+) -> Iterator[Path]:
+    """``directory`` as a fresh tmpfs of ``size`` (and at most ``inodes`` files, the root
+    included); unmounted at the end."""
     directory.mkdir(parents=True, exist_ok=True)
     options = f"size={size}" + (",ro" if read_only else "")
+    options += f",nr_inodes={inodes}" if inodes is not None else ""
     subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], check=True)
     try:
         yield directory
@@ -49,6 +53,20 @@ def fill(directory: Path) -> Path:
     finally:
         os.close(fd)
     return filler
+
+
+def fill_inodes(directory: Path) -> Path:
+    """Create empty files in ``directory/fill`` until no file can be created; return it."""
+    folder = directory / "fill"
+    folder.mkdir()
+    for n in range(100_000):
+        try:
+            (folder / str(n)).touch()
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            return folder
+    raise AssertionError(f"{directory} never ran out of inodes")
 
 
 def free_bytes(directory: Path) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sightline.messages import BBox, Event, SnapshotAnnouncement
-from tests.frame_store.disk import fill, free_bytes, remount, tmpfs
+from tests.frame_store.disk import fill, fill_inodes, free_bytes, remount, tmpfs
 from tests.frame_store.media import line_event
 from tests.frame_store.process import FrameStoreProcess
 from tests.frame_store.test_service import CAMERA, announcements, send_event, send_frames
@@ -151,6 +151,34 @@ def test_a_disk_turned_read_only_holds_the_events_back_until_it_is_writable_agai
         assert list((service.state_dir / "pending").glob("*.json")) == []
     finally:
         service.close()
+
+
+def test_an_announcement_is_not_repeated_when_recording_it_failed(
+    broker: Broker, collector: Collector, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    with tmpfs(state / "announced", size="1m", inodes=64) as ledger:
+        service = FrameStoreProcess(broker, tmp_path, state_dir=state)
+        try:
+            service.start_online(collector)
+            filler = fill_inodes(ledger)  # pictures can be stored; the ledger's marker cannot
+            held = events(40, 2)
+            send_frames(broker, [40, 41])
+            for event in held:
+                send_event(broker, event)
+
+            wait_until(lambda: len(announcements(collector.messages)) >= 1, 30, "announced")
+            assert settle(lambda: service.metric(FAILURES) >= 3, 30)
+            assert [a.event_id for a in announcements(collector.messages)] == [held[0].event_id]
+            assert service.health_status() == 503
+
+            for marker in filler.iterdir():
+                marker.unlink()
+            announced_once(collector, held)
+            back_to_normal(service)
+            assert {e.event_id for e in held} <= {p.name for p in ledger.iterdir()}
+        finally:
+            service.close()
 
 
 @pytest.mark.parametrize("read_only", ["snapshots", "state"])
