@@ -12,10 +12,13 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from frame_store.metrics import FrameStoreMetrics
 from frame_store.service import FrameStore
-from frame_store.storage import FileStore, PictureStore, StorageError, check_writable
+from frame_store.storage import FileStore, PictureStore, check_writable
 from sightline.config import FrameStoreSettings
 from sightline.config.frames import FileStorage, S3Storage
 from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
@@ -25,30 +28,26 @@ log = logging.getLogger(__name__)
 SERVICE = "frame-store"
 TICK_S = 0.2
 EXIT_CONFIG = 2
+T = TypeVar("T")
 
 
 def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the frame-store's handlers; return its loop (expiry and retention)."""
     assert isinstance(ctx.settings, FrameStoreSettings)
     config = ctx.settings.frame_store
-    try:
-        pictures = open_store(config.storage)
-    except StorageError as exc:
-        print(f"sightline: frame_store.storage: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+    pictures = usable("frame_store.storage", lambda: open_store(config.storage))
     for directory in (ctx.state_dir / "pending", ctx.state_dir / "announced"):
-        try:
-            check_writable(directory)
-        except StorageError as exc:
-            print(f"sightline: state_dir: {exc}", file=sys.stderr)
-            raise SystemExit(EXIT_CONFIG) from None
-    store = FrameStore(
-        config,
-        ctx.client,
-        ctx.state_dir,
-        ctx.settings.limits,
-        FrameStoreMetrics.from_registry(ctx.registry),
-        pictures,
+        usable("state_dir", partial(check_writable, directory))
+    store = usable(
+        "state_dir",
+        lambda: FrameStore(
+            config,
+            ctx.client,
+            ctx.state_dir,
+            ctx.settings.limits,
+            FrameStoreMetrics.from_registry(ctx.registry),
+            pictures,
+        ),
     )
     store.subscribe()
     ctx.health_checks["storage"] = lambda: store.healthy
@@ -72,6 +71,15 @@ def build(ctx: ServiceContext) -> MainLoop:
                     )
 
     return loop
+
+
+def usable(key: str, start: Callable[[], T]) -> T:
+    """``start()``, or one line on stderr naming ``key`` and the directory, and exit 2."""
+    try:
+        return start()
+    except OSError as exc:
+        print(f"sightline: {key}: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def open_store(storage: FileStorage | S3Storage) -> PictureStore:

@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from sightline.messages import FrameRef
 
 JPEG_CONTENT_TYPE = "image/jpeg"
 
+log = logging.getLogger(__name__)
+
 
 class StorageError(OSError):
     """The storage could not be reached or refused an operation (an ``OSError``, like a disk)."""
@@ -32,6 +36,9 @@ class StorageError(OSError):
 
 def check_writable(directory: Path) -> None:
     """Create ``directory`` if needed and make sure a file can be created in it.
+
+    A directory that is there but full is only warned about: once running, a failed write is
+    retried until there is room again.
 
     Raises:
         StorageError: it cannot (read-only, not permitted, ...), naming the directory.
@@ -42,6 +49,9 @@ def check_writable(directory: Path) -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
+        if exc.errno == errno.ENOSPC and directory.is_dir():
+            log.warning("%s is full; writes will be retried until there is room", directory)
+            return
         reason = exc.strerror or str(exc)
         raise StorageError(f"cannot write in {directory}: {reason}") from None
 

@@ -79,14 +79,20 @@ def back_to_normal(service: FrameStoreProcess) -> None:
 
 
 @pytest.mark.parametrize(
-    "state_on_the_disk",
+    ("state_on_the_disk", "full_at_start"),
     [
-        pytest.param(False, id="snapshots-on-the-full-disk"),
-        pytest.param(True, id="snapshots-and-state-on-the-full-disk"),
+        pytest.param(False, False, id="snapshots-on-the-full-disk"),
+        pytest.param(True, False, id="snapshots-and-state-on-the-full-disk"),
+        pytest.param(True, True, id="full-before-the-start"),
     ],
 )
 def test_a_full_disk_holds_the_events_back_and_loses_none_once_space_returns(
-    broker: Broker, collector: Collector, tmp_path: Path, disk: Path, state_on_the_disk: bool
+    broker: Broker,
+    collector: Collector,
+    tmp_path: Path,
+    disk: Path,
+    state_on_the_disk: bool,
+    full_at_start: bool,
 ) -> None:
     service = FrameStoreProcess(
         broker,
@@ -96,8 +102,11 @@ def test_a_full_disk_holds_the_events_back_and_loses_none_once_space_returns(
         frame_wait_s=30,
     )
     try:
-        service.start_online(collector)
-        filler = fill(disk)
+        if full_at_start:
+            filler = fill(disk)
+        service.start_online(collector)  # a full disk is no reason not to start
+        if not full_at_start:
+            filler = fill(disk)
         assert free_bytes(disk) == 0
         held = events(40, 3)
         if state_on_the_disk:  # events first: keeping them pending is the write that fails
