@@ -8,6 +8,7 @@ event gets its snapshot and exactly one announcement.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from tests.support.mqtt import Collector
 from tests.support.paths import REPO
 from tests.support.service_process import service_env
 from tests.support.waiting import settle, wait_until
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a real tmpfs: needs root")
 
 BOX = BBox(x1=500, y1=200, x2=560, y2=330)
 FAILED_LOG = "retrying with back-off"
