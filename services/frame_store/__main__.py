@@ -8,13 +8,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from frame_store.metrics import FrameStoreMetrics
 from frame_store.service import FrameStore
-from frame_store.storage import FileStore, PictureStore, StorageError
+from frame_store.storage import FileStore, PictureStore, check_writable
 from sightline.config import FrameStoreSettings
 from sightline.config.frames import FileStorage, S3Storage
 from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
@@ -24,40 +28,58 @@ log = logging.getLogger(__name__)
 SERVICE = "frame-store"
 TICK_S = 0.2
 EXIT_CONFIG = 2
+T = TypeVar("T")
 
 
 def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the frame-store's handlers; return its loop (expiry and retention)."""
     assert isinstance(ctx.settings, FrameStoreSettings)
     config = ctx.settings.frame_store
-    try:
-        pictures = open_store(config.storage)
-    except StorageError as exc:
-        print(f"sightline: frame_store.storage: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-    store = FrameStore(
-        config,
-        ctx.client,
-        ctx.state_dir,
-        ctx.settings.limits,
-        FrameStoreMetrics.from_registry(ctx.registry),
-        pictures,
+    pictures = usable("frame_store.storage", lambda: open_store(config.storage))
+    for directory in (ctx.state_dir / "pending", ctx.state_dir / "announced"):
+        usable("state_dir", partial(check_writable, directory))
+    store = usable(
+        "state_dir",
+        lambda: FrameStore(
+            config,
+            ctx.client,
+            ctx.state_dir,
+            ctx.settings.limits,
+            FrameStoreMetrics.from_registry(ctx.registry),
+            pictures,
+        ),
     )
     store.subscribe()
+    ctx.health_checks["storage"] = lambda: store.healthy
 
     def loop() -> None:
         next_retention = 0.0  # at start, then every interval
         while not ctx.stopping.wait(TICK_S):
             ctx.heartbeat.beat()
-            try:
-                store.expire()
-                if time.monotonic() >= next_retention:
+            if store.may_expire():
+                with contextlib.suppress(OSError):  # said once per episode, retried
+                    store.expire()
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + config.retention.interval_s
+                try:
                     store.apply_retention()
-                    next_retention = time.monotonic() + config.retention.interval_s
-            except OSError:
-                log.exception("frame-store loop step failed; trying again")
+                except OSError as exc:
+                    log.warning(
+                        "retention failed; trying again in %gs: %s",
+                        config.retention.interval_s,
+                        exc,
+                    )
 
     return loop
+
+
+def usable(key: str, start: Callable[[], T]) -> T:
+    """``start()``, or one line on stderr naming ``key`` and the directory, and exit 2."""
+    try:
+        return start()
+    except OSError as exc:
+        print(f"sightline: {key}: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def open_store(storage: FileStorage | S3Storage) -> PictureStore:
@@ -72,7 +94,9 @@ def open_store(storage: FileStorage | S3Storage) -> PictureStore:
         s3 = S3Store.from_config(storage)
         s3.check()
         return s3
-    return FileStore(storage.root)
+    files = FileStore(storage.root)
+    files.check()
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,12 +20,16 @@ import cv2
 import numpy as np
 
 from frame_store.annotate import Image, annotate, crop
+from frame_store.jpeg import check_size
 from frame_store.ring import RecentFrame
 from frame_store.storage import PictureKind, PictureStore, SnapshotKeys
+from sightline.config.frames import AnnouncedImage
 from sightline.errors import MessageError
-from sightline.messages import DetectionEnvelope, Event, FrameRef, SnapshotFiles
+from sightline.messages import DetectionEnvelope, Event, FrameData, FrameRef, SnapshotFiles
 
 JPEG_QUALITY = 85
+DEFAULT_MAX_PIXELS = 40_000_000
+SMALLEST_WIDTH = 160
 _JPEG_MAGIC = b"\xff\xd8"
 
 
@@ -43,11 +47,13 @@ class StoredPictures:
         return self.files.annotated
 
 
-def frame_of(envelope: DetectionEnvelope) -> RecentFrame:
-    """The JPEG an envelope carries, as a ring entry.
+def frame_of(envelope: DetectionEnvelope, max_pixels: int = DEFAULT_MAX_PIXELS) -> RecentFrame:
+    """The JPEG an envelope carries, as a ring entry, its size checked before any decoding.
 
     Raises:
-        MessageError: no ``frame_data``, bad base64, or bytes that are not a JPEG.
+        MessageError: no ``frame_data``, bad base64, bytes that are not a JPEG, or a JPEG
+            whose header states more pixels than the frame's ``width``x``height`` or than
+            ``max_pixels``.
     """
     if envelope.frame_data is None:
         raise MessageError("frame_data: missing; a frame message must carry the JPEG")
@@ -57,6 +63,10 @@ def frame_of(envelope: DetectionEnvelope) -> RecentFrame:
         raise MessageError(f"frame_data.base64: not valid base64 ({exc})") from None
     if not jpeg.startswith(_JPEG_MAGIC):
         raise MessageError("frame_data.base64: the decoded bytes are not a JPEG")
+    try:
+        check_size(jpeg, envelope.frame.width, envelope.frame.height, max_pixels)
+    except ValueError as exc:
+        raise MessageError(f"frame_data: {exc}") from None
     boxes = {d.track_id: d.bbox for d in envelope.detections if d.track_id is not None}
     return RecentFrame(number=envelope.frame.number, jpeg=jpeg, boxes=boxes)
 
@@ -71,7 +81,11 @@ def as_seen_in(event: Event, frame: RecentFrame) -> Event:
 
 
 def store_pictures(
-    store: PictureStore, event: Event, frame: RecentFrame, with_crop: bool
+    store: PictureStore,
+    event: Event,
+    frame: RecentFrame,
+    with_crop: bool,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> StoredPictures:
     """Store the clean JPEG as received, the annotated one and the crop; skip any already
     stored (a redelivery after a crash writes nothing twice).
@@ -86,7 +100,7 @@ def store_pictures(
     if not store.exists(annotated_key) or (
         with_crop and not store.exists(keys.key(PictureKind.CROP))
     ):
-        image = _decode(frame.jpeg)
+        image = _decode(frame.jpeg, max_pixels)
 
     clean = _put_once(store, keys.key(PictureKind.CLEAN), lambda: frame.jpeg)
     annotated = _put_once(store, annotated_key, lambda: _encode(annotate(_need(image), drawn)))
@@ -113,15 +127,42 @@ def _need(image: Image | None) -> Image:
     return image
 
 
-def _decode(jpeg: bytes) -> Image:
+def announced_image(
+    jpeg: bytes, config: AnnouncedImage, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> FrameData | None:
+    """The annotated snapshot as an announcement carries it: as stored when it is at most
+    ``max_bytes``, else re-encoded at ``max_width`` and ``quality`` (halving the width until it
+    fits); None when it is disabled or nothing fits.
+
+    Raises:
+        ValueError: the stored JPEG does not decode.
+    """
+    if not config.enabled:
+        return None
+    if len(jpeg) <= config.max_bytes:
+        return FrameData(quality=JPEG_QUALITY, base64=base64.b64encode(jpeg).decode("ascii"))
+    image = _decode(jpeg, max_pixels)
+    width = min(config.max_width, image.shape[1])
+    while width >= SMALLEST_WIDTH:
+        height = max(1, round(image.shape[0] * width / image.shape[1]))
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        smaller = _encode(np.asarray(resized, np.uint8), config.quality)
+        if len(smaller) <= config.max_bytes:
+            return FrameData(quality=config.quality, base64=base64.b64encode(smaller).decode())
+        width //= 2
+    return None
+
+
+def _decode(jpeg: bytes, max_pixels: int) -> Image:
+    check_size(jpeg, 1 << 16, 1 << 16, max_pixels)  # never decode a bomb, whatever its path
     image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("the frame's JPEG does not decode")
     return image.astype(np.uint8, copy=False)
 
 
-def _encode(image: Image) -> bytes:
-    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+def _encode(image: Image, quality: int = JPEG_QUALITY) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
         raise ValueError("OpenCV could not encode the picture")
     return buffer.tobytes()

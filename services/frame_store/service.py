@@ -3,30 +3,39 @@
 Handlers run on the MQTT worker thread and never wait for a late frame: an event whose frame
 has not come yet is persisted as pending and resolved by a later frame or, after
 ``frame_wait_s``, by :meth:`FrameStore.expire` on the main loop.
+
+A write that fails (``OSError``: disk full, read-only, I/O error, S3 away) is never
+acknowledged nor dead-lettered: the handler raises :class:`~sightline.errors.RetryLater` (the
+MQTT client handles the same message again after a back-off, taking nothing new meanwhile),
+:attr:`FrameStore.trouble` says so once per episode, in a metric and to ``/healthz``, and
+the work resumes where it stopped once a write succeeds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+from frame_store.admission import CameraGate, checked_name, inside
 from frame_store.homeassistant import image_discovery
 from frame_store.ledger import AnnouncedLedger
 from frame_store.metrics import FrameStoreMetrics
 from frame_store.pending import PendingEvent, PendingEvents
-from frame_store.pictures import StoredPictures, frame_of, store_pictures
+from frame_store.pictures import StoredPictures, announced_image, frame_of, store_pictures
 from frame_store.retention import DAY_S, RetentionPolicy, apply_retention
 from frame_store.ring import FrameTooLargeError, RecentFrame, RecentFrames
-from frame_store.storage import PictureStore, StorageError
+from frame_store.storage import FileStore, PictureStore
+from frame_store.trouble import WriteTrouble, describe
 from sightline.config.frames import FrameStoreSection
 from sightline.errors import MessageError, RetryLater
 from sightline.messages import (
     Event,
+    FrameData,
     MessageLimits,
     SnapshotAnnouncement,
     decode_envelope,
@@ -37,7 +46,6 @@ from sightline.mqtt import MqttClient, PendingPublish, ReceivedMessage
 log = logging.getLogger(__name__)
 
 PUBLISH_CONFIRM_S = 5.0
-_FILE_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
 class FrameStore:
@@ -74,8 +82,10 @@ class FrameStore:
         self.pending = PendingEvents(state_dir / "pending")
         self.ledger = AnnouncedLedger(state_dir / "announced")
         self.retention = RetentionPolicy.from_config(config.retention)
+        self.cameras = CameraGate(config.cameras, config.max_cameras)
+        self.trouble = WriteTrouble()
         self._resolving = threading.Lock()
-        self._cameras: set[str] = set()
+        self._announced_unrecorded: set[str] = set()
 
     def subscribe(self) -> None:
         """Subscribe the handlers; reload what a previous run left pending."""
@@ -92,74 +102,94 @@ class FrameStore:
 
     def handle_frame(self, message: ReceivedMessage) -> None:
         """Keep the frame; resolve the camera's pending events it decides."""
+        self._catch_up()
         camera_id = self.client.topics.parse_frames(message.topic)
         envelope = decode_envelope(message.payload, self.limits)
         if envelope.camera_id != camera_id:
             raise MessageError(
                 f"source.camera_id: {envelope.camera_id!r} does not match the topic's {camera_id!r}"
             )
-        frame = frame_of(envelope)
+        self._check_camera(camera_id, "source.camera_id")
+        frame = frame_of(envelope, self.config.max_frame_pixels)
+        if frame.size > self.config.ring.max_bytes:
+            raise MessageError(
+                f"frame_data: frame {frame.number} is {frame.size} bytes; the ring holds at "
+                f"most {self.config.ring.max_bytes} bytes per camera"
+            )
+        self._admit(camera_id, "source.camera_id")
         try:
             self.ring.add(camera_id, frame)
-        except FrameTooLargeError as exc:
+        except FrameTooLargeError as exc:  # pragma: no cover - checked above
             raise MessageError(f"frame_data: {exc}") from None
         self.metrics.frames.inc()
-        if camera_id not in self._cameras:
-            self._cameras.add(camera_id)
-            self._publish_discovery(camera_id)
         for pending in self.pending.of_camera(camera_id):
             decided, chosen = self._choose(pending.event)
-            if decided:
-                try:
-                    self._resolve(pending.event, chosen)
-                except StorageError as exc:  # stays pending; expire() tries again
-                    log.warning("storage failed; event stays pending: %s", exc)
-                    return
+            if decided:  # the frame is not acknowledged until its events are stored
+                self._writing("store the snapshot", partial(self._resolve, pending.event, chosen))
 
     def handle_event(self, message: ReceivedMessage) -> None:
         """Store the event's snapshot now if its frame is here, else persist it as pending."""
         camera_id, kind = self.client.topics.parse_event(message.topic)
         if kind == "snapshot":
             return  # our own announcements
+        self._catch_up()
         event = decode_event(message.payload, self.event_limits)
         if event.camera_id != camera_id:
             raise MessageError(
                 f"camera_id: {event.camera_id!r} does not match the topic's {camera_id!r}"
             )
-        if not _FILE_SAFE_ID.match(event.event_id):
-            raise MessageError(f"event_id: {event.event_id!r} cannot name a file")
+        self._check_camera(camera_id, "camera_id")
+        self._check_event_id(event)
         if not event.actions.snapshot:
             return
         if event.event_id in self.ledger or event.event_id in self.pending:
             self.metrics.duplicates.inc()
-            log.info("event already handled", extra={"event_id": event.event_id})
+            log.debug("event already handled", extra={"event_id": event.event_id})
             return
+        self._admit(camera_id, "camera_id")
         decided, chosen = self._choose(event)
         if decided:
-            try:
-                self._resolve(event, chosen)
-            except StorageError as exc:
-                raise RetryLater(f"storage failed: {exc}") from exc
+            self._writing("store the snapshot", lambda: self._resolve(event, chosen))
         else:
-            self.pending.add(PendingEvent(event, self.clock() + self.config.frame_wait_s))
+            pending = PendingEvent(event, self.clock() + self.config.frame_wait_s)
+            self._writing("keep the event pending", lambda: self.pending.add(pending))
             self.metrics.pending.set(len(self.pending))
 
     def handle_ha_status(self, message: ReceivedMessage) -> None:
         """Home Assistant came back: publish the discovery configs again."""
         if message.payload.strip() == b"online":
-            for camera_id in sorted(self._cameras):
+            for camera_id in self.cameras.served:
                 self._publish_discovery(camera_id)
 
     # -- main loop --------------------------------------------------------------------------
 
     def expire(self) -> int:
-        """Resolve the pending events whose wait is over, with the nearest frame or none."""
+        """Resolve the pending events whose wait is over, with the nearest frame or none.
+
+        Raises:
+            OSError: a write failed (counted in :attr:`trouble`); the rest stay pending.
+        """
         expired = self.pending.expired(self.clock())
+        window = self.config.window_frames
         for pending in expired:
             event = pending.event
-            window = self.config.window_frames
-            self._resolve(event, self.ring.nearest(event.camera_id, event.frame_number, window))
+            frame = self.ring.nearest(event.camera_id, event.frame_number, window)
+            try:
+                self._resolve(event, frame)
+            except OSError as exc:
+                self._write_failed(exc, "store the snapshot of an expired wait")
+                raise
+            self._write_succeeded()
         return len(expired)
+
+    def may_expire(self) -> bool:
+        """Whether the main loop may call :meth:`expire` now (the back-off of a disk episode)."""
+        return self.trouble.may_try(time.monotonic())
+
+    @property
+    def healthy(self) -> bool:
+        """False from a failed write until a write succeeds (``/healthz``)."""
+        return self.trouble.ok
 
     def apply_retention(self) -> None:
         """Delete what retention says must go; forget ids announced longer ago than that."""
@@ -194,11 +224,14 @@ class FrameStore:
             if event.event_id in self.ledger:
                 self.pending.remove(event.event_id)
                 return
-            handles = self._announce(event, frame)
-            for handle in handles:
-                if not handle.wait(PUBLISH_CONFIRM_S):
-                    log.warning("announcement not confirmed yet; the session will resend it")
+            if event.event_id not in self._announced_unrecorded:  # not again on a retry
+                handles = self._announce(event, frame)
+                for handle in handles:
+                    if not handle.wait(PUBLISH_CONFIRM_S):
+                        log.warning("announcement not confirmed yet; the session will resend it")
+                self._announced_unrecorded.add(event.event_id)
             self.ledger.record(event.event_id)
+            self._announced_unrecorded.discard(event.event_id)
             self.pending.remove(event.event_id)
             self.metrics.pending.set(len(self.pending))
 
@@ -210,7 +243,9 @@ class FrameStore:
             )
             return self._announce_missing(event, reason)
         try:
-            stored = store_pictures(self.store, event, frame, self.config.crop)
+            stored = store_pictures(
+                self.store, event, frame, self.config.crop, self.config.max_frame_pixels
+            )
         except ValueError as exc:
             return self._announce_missing(event, f"frame {frame.number} could not be used: {exc}")
         return self._announce_stored(event, frame.number, stored)
@@ -219,6 +254,7 @@ class FrameStore:
         self, event: Event, frame_number: int, stored: StoredPictures
     ) -> list[PendingPublish]:
         topics = self.client.topics
+        image = self._image(event, stored.annotated_jpeg)
         announcement = SnapshotAnnouncement(
             event_id=event.event_id,
             camera_id=event.camera_id,
@@ -226,6 +262,7 @@ class FrameStore:
             timestamp=event.timestamp,
             frame_ref=stored.annotated,
             files=stored.files,
+            image=image,
         )
         handles = []
         if self.config.publish_latest:  # first, so it is in place when announced
@@ -248,6 +285,84 @@ class FrameStore:
         self.metrics.snapshots_missing.inc()
         log.warning("snapshot missing", extra={"event_id": event.event_id, "reason": reason})
         return [self.client.publish(self.client.topics.snapshot(event.camera_id), announcement)]
+
+    def _image(self, event: Event, jpeg: bytes) -> FrameData | None:
+        try:
+            image = announced_image(jpeg, self.config.image, self.config.max_frame_pixels)
+        except ValueError as exc:
+            log.warning(
+                "stored snapshot does not decode: %s", exc, extra={"event_id": event.event_id}
+            )
+            image = None
+        if image is None:
+            if self.config.image.enabled:
+                self.metrics.announced_without_image.inc()
+                log.warning(
+                    "snapshot announced without its picture: over image.max_bytes",
+                    extra={"event_id": event.event_id, "bytes": len(jpeg)},
+                )
+            return None
+        self.metrics.announced_image_bytes.observe(len(image.base64) * 3 // 4)
+        return image
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _check_camera(self, camera_id: str, field: str) -> None:
+        checked_name(camera_id, field)
+        if isinstance(self.store, FileStore) and not inside(self.store.root, camera_id):
+            raise MessageError(f"{field} {camera_id!r} would lie outside {self.store.root}")
+
+    def _check_event_id(self, event: Event) -> None:
+        event_id = checked_name(event.event_id, "event_id")
+        places = [(self.pending.directory, f"{event_id}.json"), (self.ledger.directory, event_id)]
+        if isinstance(self.store, FileStore):
+            places.append((self.store.root / event.camera_id, f"{event_id}.jpg"))
+        for directory, name in places:
+            if not inside(directory, name):
+                raise MessageError(f"event_id {event_id!r} would lie outside {directory}")
+
+    def _admit(self, camera_id: str, field: str) -> None:
+        """Serve ``camera_id`` (within the allow-list or the bound); announce it to HA once."""
+        if self.cameras.admit(camera_id, field):
+            self.metrics.cameras.set(len(self.cameras.served))
+            self._publish_discovery(camera_id)
+
+    # -- writes that may fail ---------------------------------------------------------------
+
+    def _writing(self, what: str, work: Callable[[], object]) -> None:
+        """Do ``work``; a failed write becomes a retry of the same message, never a loss."""
+        try:
+            work()
+        except OSError as exc:
+            self._write_failed(exc, what)
+            raise RetryLater(f"could not {what}: {describe(exc)}") from exc
+        self._write_succeeded()
+
+    def _catch_up(self) -> None:
+        """In a disk episode, take no new message before what is due is stored."""
+        if self.trouble.ok:
+            return
+        try:
+            self.expire()
+        except OSError as exc:
+            raise RetryLater(f"still cannot write: {describe(exc)}") from exc
+
+    def _write_failed(self, exc: OSError, what: str) -> None:
+        self.metrics.write_failures.inc()
+        self.metrics.storage_writable.set(0)
+        if self.trouble.failed(exc, time.monotonic()):
+            log.error(
+                "cannot %s: %s; retrying with back-off, nothing is acknowledged meanwhile",
+                what,
+                describe(exc),
+                extra={"path": exc.filename, "errno": exc.errno},
+            )
+
+    def _write_succeeded(self) -> None:
+        failures = self.trouble.failures
+        if self.trouble.recovered():
+            self.metrics.storage_writable.set(1)
+            log.warning("writing again after %d failed attempts", failures)
 
     def _publish_discovery(self, camera_id: str) -> None:
         if not self.config.publish_latest:

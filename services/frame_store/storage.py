@@ -12,6 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +27,33 @@ from sightline.messages import FrameRef
 
 JPEG_CONTENT_TYPE = "image/jpeg"
 
+log = logging.getLogger(__name__)
+
 
 class StorageError(OSError):
     """The storage could not be reached or refused an operation (an ``OSError``, like a disk)."""
+
+
+def check_writable(directory: Path) -> None:
+    """Create ``directory`` if needed and make sure a file can be created in it.
+
+    A directory that is there but full is only warned about: once running, a failed write is
+    retried until there is room again.
+
+    Raises:
+        StorageError: it cannot (read-only, not permitted, ...), naming the directory.
+    """
+    probe = directory / f".probe-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC and directory.is_dir():
+            log.warning("%s is full; writes will be retried until there is room", directory)
+            return
+        reason = exc.strerror or str(exc)
+        raise StorageError(f"cannot write in {directory}: {reason}") from None
 
 
 class PictureKind(StrEnum):
@@ -95,8 +122,24 @@ class FileStore:
     root: Path
 
     def path(self, key: str) -> Path:
-        """The file of ``key``."""
-        return self.root / key
+        """The file of ``key``.
+
+        Raises:
+            ValueError: ``key`` would lie outside ``root`` (``..``, an absolute path).
+        """
+        path = self.root / key
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root) or path.resolve() == root:
+            raise ValueError(f"key {key!r} lies outside {self.root}")
+        return path
+
+    def check(self) -> None:
+        """Make sure pictures can be written under ``root``.
+
+        Raises:
+            StorageError: they cannot, naming the directory and why.
+        """
+        check_writable(self.root)
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""

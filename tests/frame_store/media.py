@@ -42,6 +42,15 @@ def jpeg_of(image: Image, quality: int = 80) -> bytes:
     return bytes(buffer.tobytes())
 
 
+def bomb(width: int = 12000, height: int = 12000) -> bytes:
+    """A tiny real JPEG whose header claims ``width`` x ``height`` pixels (~700 bytes):
+    decoding it would take ``width * height * 3`` bytes."""
+    jpeg = bytearray(jpeg_of(np.zeros((8, 8, 3), np.uint8)))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(jpeg)
+
+
 def frame_message(camera: str, number: int, image: Image) -> bytes:
     """The ``detections/<camera>/frame`` payload of frame ``number``: envelope + JPEG."""
     height, width = image.shape[:2]

@@ -18,9 +18,17 @@ STATUS_TOPIC = status_topic("frame-store")
 class FrameStoreProcess(ServiceProcess):
     """One frame-store process on ``broker``, its files under ``tmp_path``."""
 
-    def __init__(self, broker: Broker, tmp_path: Path, **frame_store: Any) -> None:
-        self.root = tmp_path / "snapshots"
-        self.state_dir = tmp_path / "state"
+    def __init__(
+        self,
+        broker: Broker,
+        tmp_path: Path,
+        *,
+        root: Path | None = None,
+        state_dir: Path | None = None,
+        **frame_store: Any,
+    ) -> None:
+        self.root = root or tmp_path / "snapshots"
+        self.state_dir = state_dir or tmp_path / "state"
         self.config = tmp_path / "frames.yaml"
         section = {"storage": {"type": "file", "root": str(self.root)}, **frame_store}
         self.config.write_text(yaml.safe_dump({"frame_store": section}))
@@ -39,6 +47,13 @@ class FrameStoreProcess(ServiceProcess):
         self.start()
         online = said(STATUS_TOPIC, b"online")
         collector.wait_for(lambda messages: online(messages[seen:]), timeout=30)
+
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled metric in ``/metrics`` (0 when absent)."""
+        for line in self.metrics_text().splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+        return 0.0
 
     def health_status(self) -> int:
         """The HTTP status of ``/healthz`` (200 when MQTT, the worker and the loop are fine)."""

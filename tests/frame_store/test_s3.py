@@ -6,6 +6,7 @@ call to backdate an object, and retention must be tried on month-old snapshots.
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -217,6 +218,8 @@ def test_the_service_stores_an_events_pictures_in_s3_and_announces_an_s3_ref(
     latest = [m for m in collector.messages if m.topic == f"sightline/{CAMERA}/snapshot/latest"]
     annotated = bucket.client.get_object(Bucket=bucket.name, Key=f"{base}.jpg")["Body"].read()
     assert latest[-1].payload == annotated
+    assert announced.image is not None  # the photo travels with the announcement
+    assert base64.b64decode(announced.image.base64) == annotated
 
 
 def test_a_redelivered_event_writes_no_object_again_and_is_announced_once(

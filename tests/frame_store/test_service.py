@@ -98,6 +98,8 @@ def test_a_line_event_gets_a_clean_an_annotated_and_a_crop_snapshot_of_its_frame
     crop = read_image(service.root / files.crop.key)
     assert crop.shape[0] > bbox.y2 - bbox.y1
     assert crop.shape[1] > bbox.x2 - bbox.x1
+    assert announced.image is not None  # the photo itself, for consumers on another disk
+    assert base64.b64decode(announced.image.base64) == (service.root / key).read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -156,6 +158,8 @@ def test_a_redelivered_event_writes_nothing_again_and_is_announced_once(
     assert [a.event_id for a in both] == [first.event_id, second.event_id]
     after = stored.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert service.metric("sightline_snapshot_duplicate_events_total") == 1
+    assert "already handled" not in service.log_text()  # debug, below the default info
 
 
 def test_a_pending_event_survives_a_crash_and_is_resolved_after_the_restart(
@@ -231,12 +235,34 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_work_goes_on(
     assert reason in json.loads(letters[0].payload)["reason"]
 
 
+def test_an_oversized_snapshot_travels_re_encoded_within_the_configured_size(
+    broker: Broker, collector: Collector, start_frame_store: object
+) -> None:
+    service: FrameStoreProcess = start_frame_store(  # type: ignore[operator]
+        image={"max_bytes": 40_000, "max_width": 640, "quality": 70}
+    )
+    send_frames(broker, [40])
+    send_event(broker, line_event(CAMERA, 40, BBox(x1=500, y1=200, x2=560, y2=330)))
+
+    [announced] = wait_announced(collector)
+
+    assert announced.frame_ref is not None
+    assert announced.image is not None
+    carried = base64.b64decode(announced.image.base64)
+    assert len(carried) <= 40_000 < (service.root / announced.frame_ref.key).stat().st_size
+    picture = cv2.imdecode(np.frombuffer(carried, np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+    assert picture.shape[1] <= 640
+
+
 def test_a_frame_that_does_not_decode_gives_an_announcement_saying_so(
     broker: Broker, collector: Collector, start_frame_store: object
 ) -> None:
     start_frame_store()  # type: ignore[operator]
     broken = json.loads(frame_message(CAMERA, 40, video_frames()[40]))
-    broken["frame_data"]["base64"] = base64.b64encode(b"\xff\xd8 not really a JPEG").decode()
+    jpeg = jpeg_of(video_frames()[40])
+    headers_only = jpeg[: jpeg.index(b"\xff\xda")]  # its size is stated, its pixels are not
+    broken["frame_data"]["base64"] = base64.b64encode(headers_only).decode()
     publish(broker.host, broker.port, f"detections/{CAMERA}/frame", [json.dumps(broken).encode()])
     send_event(broker, line_event(CAMERA, 40, BBox(x1=500, y1=200, x2=560, y2=330)))
 

@@ -214,3 +214,40 @@ def accepted_event_cases() -> list[AcceptedMessage]:
     newer["actions"].update({"json_log": True, "email_immediate": True, "sms": True})
     newer["object"]["colour"] = "red"
     return [AcceptedMessage("unknown action sms", newer["event_id"], json.dumps(newer).encode())]
+
+
+# --- frames cases
+
+_frame_cases_before_frames = frame_cases
+_event_cases_before_frames = event_cases
+
+
+def _frames_bomb() -> bytes:
+    """A good frame whose ~700-byte JPEG (and envelope) claim 12000x12000 pixels."""
+    import base64
+
+    from tests.frame_store.media import bomb
+
+    base = _good_envelope()
+    base["frame"].update(width=12000, height=12000)
+    base["frame_data"] = {"quality": 80, "base64": base64.b64encode(bomb()).decode()}
+    return json.dumps(base).encode()
+
+
+def frame_cases() -> list[BadMessage]:  # type: ignore[no-redef]
+    """Bad frames for ``detections/cam-a/frame``, with the frame-store's bomb and ``..``."""
+    base = _good_envelope()
+    base["frame_data"] = {"encoding": "jpeg", "quality": 80, "base64": "aGVsbG8="}
+    return [
+        *_frame_cases_before_frames(),
+        BadMessage("JPEG bomb, 12000x12000 in 700 bytes", _frames_bomb(), ("frame_data",)),
+    ]
+
+
+def event_cases() -> list[BadMessage]:  # type: ignore[no-redef]
+    """Bad events for ``events/driveway/line_cross``, with a ``..`` camera."""
+    base = json.loads(make_event(3).model_dump_json())
+    return [
+        *_event_cases_before_frames(),
+        BadMessage("camera ..", _edited(base, _set("camera_id", "..")), ("camera",)),
+    ]

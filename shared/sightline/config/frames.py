@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from sightline.config.base import StrictModel
+from sightline.ids import Identifier
 
 
 class FileStorage(StrictModel):
@@ -47,6 +48,21 @@ class RetentionConfig(StrictModel):
     interval_s: float = Field(default=600, gt=0, description="How often retention runs.")
 
 
+class AnnouncedImage(StrictModel):
+    """The annotated snapshot carried in each ``events/<camera>/snapshot`` announcement, so a
+    consumer on another disk or machine (the notifier's e-mails) has the photo."""
+
+    enabled: bool = Field(default=True, description="Carry the picture in the announcement.")
+    max_bytes: int = Field(
+        default=300_000,
+        ge=10_000,
+        le=700_000,
+        description="Larger snapshots are re-encoded (base64 adds a third; events stay < 1 MiB).",
+    )
+    max_width: int = Field(default=1280, ge=160, le=16384, description="Re-encoded width.")
+    quality: int = Field(default=80, ge=10, le=100, description="Re-encoded JPEG quality.")
+
+
 class FrameStoreSection(StrictModel):
     """Everything the frame-store does."""
 
@@ -57,3 +73,19 @@ class FrameStoreSection(StrictModel):
     window_frames: int = Field(default=15, ge=0, description="Nearest frame within this many.")
     crop: bool = Field(default=True, description="Also store a crop of the object.")
     publish_latest: bool = Field(default=True, description="Retained latest snapshot for HA.")
+    image: AnnouncedImage = Field(default_factory=AnnouncedImage)
+    cameras: list[Identifier] | None = Field(
+        default=None,
+        description="Only these cameras (others are dead-lettered); None: any, up to max_cameras.",
+    )
+    max_cameras: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Cameras given a frame ring and a Home Assistant entity; more are refused.",
+    )
+    max_frame_pixels: int = Field(
+        default=40_000_000,
+        ge=64 * 64,
+        description="A frame whose JPEG header states more pixels is refused undecoded.",
+    )
