@@ -200,8 +200,8 @@ class EnvelopeHandler:
             since = edge.offline_since if edge.offline_since is not None else now
             if edge.heard <= since:
                 return "its edge is offline"
-        if not connected:
-            return None
+        if not connected or self.save_failed is not None:
+            return None  # the engine is not listening: its silence is not the edge's
         device_id = self.engine.device_of(camera)
         config = self.engine.device_config(device_id) if device_id is not None else None
         if config is None:
@@ -321,6 +321,7 @@ class EnvelopeHandler:
             )
             self.save_failed = None
             self.save_retry_s = 0.1
+            self.connected()  # listening again: silence counts from now
             with self._saved_again:
                 self._saved_again.notify_all()
         return True
