@@ -230,20 +230,23 @@ class EnvelopeHandler:
             if reason is None:
                 continue
             with self._save_lock:
+                tracks = len(self.engine.states[camera].tracks)
                 outcome = self.engine.end_tracks(camera)
                 if outcome is None:
                     continue
                 log.info(
-                    "%s: ending %d track(s) of %s",
+                    "%s: %d track(s) of %s ended as lost (%d event(s))",
                     reason,
-                    len({o.track_id for o in outcome.occurrences}) or 0,
+                    tracks,
                     camera,
-                    extra={"camera_id": camera, "events": len(outcome.events)},
+                    len(outcome.events),
+                    extra={"camera_id": camera, "tracks": tracks, "events": len(outcome.events)},
                 )
                 waits = [self._publish_event(camera, event) for event in outcome.events]
+                deadline = time.monotonic() + TIMER_PUBLISH_WAIT_S
                 for handle in waits:
                     if isinstance(handle, Completion):
-                        handle.wait(TIMER_PUBLISH_WAIT_S)
+                        handle.wait(max(0.0, deadline - time.monotonic()))
                 published += len(outcome.events)
                 with self.engine.lock:
                     self.dirty = True
