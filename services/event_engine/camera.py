@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from event_engine.batch import SceneBatch
 from event_engine.crossing import observe_line
 from event_engine.rules import Occurrence, fire, make_event
-from event_engine.runs import Classified
+from event_engine.runs import Classified, derived_run_id
 from event_engine.scene import Scene, SceneLine, admits
 from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit
 from event_engine.zones import ZoneChange, ZoneChangeKind, end_visit, observe_zone
@@ -33,6 +33,9 @@ FRAME_JUMP_SLACK = 1000
 """Frame numbers may jump by this much within a run, plus :data:`MAX_FPS` per second of
 capture time: an edge that lost its link drops frames, never more than it captured."""
 MAX_FPS = 1000
+FUTURE_TOLERANCE_S = 300.0
+"""A camera whose last frame is stamped more than this ahead of the engine's clock is
+suspect (see ``CameraTracker._from_the_future``)."""
 
 _ZONE_EVENT = {
     ZoneChangeKind.ENTER: EventType.ZONE_ENTER,
@@ -83,14 +86,18 @@ class CameraTracker:
             self._batches[key] = SceneBatch.from_scene(scene, width, height)
         return self._batches[key]
 
-    def process(self, envelope: DetectionEnvelope) -> FrameOutcome:
-        """Process one envelope of this camera.
+    def process(self, envelope: DetectionEnvelope, wall: datetime | None = None) -> FrameOutcome:
+        """Process one envelope of this camera (``wall``: the engine's clock now).
 
         Raises:
             MessageError: a frame number that jumps further than the edge could have run.
         """
         number, now = envelope.frame.number, envelope.source.timestamp
         decided = self.state.classify(number, now, envelope.source.run_id)
+        if decided.kind is FrameOrder.DUPLICATE and self._from_the_future(now, wall):
+            decided = Classified(
+                FrameOrder.RESTART, envelope.source.run_id or derived_run_id(number, now)
+            )
         order = decided.kind
         if order is FrameOrder.DUPLICATE:
             return FrameOutcome(order)
@@ -132,6 +139,27 @@ class CameraTracker:
             for occurrence in occurrences
             for rule in fire(self.config.events, occurrence, self.state.rule_quiet_until)
         ]
+
+    def _from_the_future(self, now: datetime, wall: datetime | None) -> bool:
+        """Whether the camera's last frame is stamped in the future while this one is not:
+        then the last frame was a poison (a clock far ahead, within max_clock_ahead_s), and
+        taking live frames for its duplicates would mute the camera. Logged at WARNING."""
+        last = self.state.last_timestamp
+        if wall is None or last is None:
+            return False
+        limit = wall + timedelta(seconds=FUTURE_TOLERANCE_S)
+        if last <= limit or now > limit:
+            return False
+        log.warning(
+            "the last frame of %s is stamped %s, in the future; frame %s (%s) starts a new "
+            "run instead of being taken for a duplicate",
+            self.camera_id,
+            format_timestamp(last),
+            self.state.last_frame,
+            format_timestamp(now),
+            extra={"camera_id": self.camera_id},
+        )
+        return True
 
     def _check_jump(self, number: int, now: datetime) -> None:
         last, then = self.state.last_frame, self.state.last_timestamp

@@ -100,7 +100,8 @@ class Engine:
         """
         with self.lock:
             camera = self.check(envelope, topic_camera)
-            return self.tracker(envelope.source.device_id, camera).process(envelope)
+            tracker = self.tracker(envelope.source.device_id, camera)
+            return tracker.process(envelope, self.clock())
 
     def check(self, envelope: DetectionEnvelope, topic_camera: str | None = None) -> str:
         """The camera to file ``envelope`` under, once it passed every check.

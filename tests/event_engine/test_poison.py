@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from sightline.errors import MessageError
 from sightline.messages import DetectionEnvelope, encode
+from sightline.timestamps import format_timestamp, utc_now
 from tests.event_engine.test_runs import Sink, recording
 
 Poison = Callable[[dict[str, Any]], None]
@@ -75,13 +77,23 @@ def test_a_retained_envelope_is_refused_as_a_stored_copy(tmp_path: Path) -> None
     assert sink.feed(envelopes) == reference_ids(tmp_path)
 
 
+IN_23_HOURS = format_timestamp(utc_now() + timedelta(hours=23))  # within max_clock_ahead_s
+
+
 @pytest.mark.parametrize(
     ("run_id", "stray_run", "number", "timestamp"),
     [
         ("run-1", "bogus", 10**9, "2025-01-15T14:30:00.000Z"),
         (None, None, 3, "2025-01-15T15:30:00.000Z"),
+        ("run-1", "run-1", 1017, IN_23_HOURS),
+        (None, None, 1017, IN_23_HOURS),
     ],
-    ids=["a bogus run id", "numbers back, clock an hour ahead"],
+    ids=[
+        "a bogus run id",
+        "numbers back, clock an hour ahead",
+        "the same run, 23 hours ahead",
+        "no run id, 23 hours ahead",
+    ],
 )
 def test_a_stray_envelope_of_another_run_is_contained(
     tmp_path: Path, run_id: str | None, stray_run: str | None, number: int, timestamp: str
