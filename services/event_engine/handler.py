@@ -46,6 +46,9 @@ UNANNOUNCED_SILENCE_S = 60.0
 TIMER_PUBLISH_WAIT_S = 10.0
 """How long the wall-clock timer waits for the broker to confirm the exits it published
 before the checkpoint may hold the tracks as ended."""
+MAX_UNKNOWN_DEVICES = 64
+"""Unknown device ids dead-lettered and counted by name; any more count as :data:`OTHER_DEVICES`."""
+OTHER_DEVICES = "(other)"
 SAVE_RETRY_MAX_S = 5.0
 """Longest wait between two tries of a checkpoint that failed (doubling from 0.1 s)."""
 
@@ -356,8 +359,13 @@ class EnvelopeHandler:
 
     def _unknown(self, exc: UnknownDeviceError, topic: str, payload: bytes) -> None:
         self.metrics.envelopes.labels("unknown_device").inc()
+        known = exc.device_id in self._refused
+        if not known and len(self._refused) >= MAX_UNKNOWN_DEVICES:
+            # Bounded: memory and metric labels never grow with made-up device ids.
+            self.metrics.unknown_devices.labels(OTHER_DEVICES).inc()
+            return
         self.metrics.unknown_devices.labels(exc.device_id).inc()
-        if exc.device_id in self._refused:
+        if known:
             return
         self._refused.add(exc.device_id)
         log.warning("%s; dead-lettered once, counted after that", exc, extra={"topic": topic})

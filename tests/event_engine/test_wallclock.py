@@ -6,7 +6,12 @@ import json
 import time
 
 from event_engine.engine import Engine
-from event_engine.handler import UNANNOUNCED_SILENCE_S, EnvelopeHandler
+from event_engine.handler import (
+    MAX_UNKNOWN_DEVICES,
+    OTHER_DEVICES,
+    UNANNOUNCED_SILENCE_S,
+    EnvelopeHandler,
+)
 from sightline.messages import Event, encode
 from tests.event_engine.walks import Box, envelope, rule, settings
 
@@ -63,3 +68,22 @@ def test_an_edge_gone_offline_ends_its_tracks_at_once_unless_envelopes_still_com
     assert json.loads(states[-1])["zones"] == {"z": 0}
     assert handler.engine.states["cam"].tracks == {}
     assert handler.tick(connected=True) == 0  # nothing left to end
+
+
+def test_unknown_devices_are_dead_lettered_once_each_and_their_labels_are_bounded() -> None:
+    rejected: list[str] = []
+    handler = EnvelopeHandler(
+        Engine(CONFIG), lambda *a: None, lambda topic, payload, reason: rejected.append(reason)
+    )
+    for index in range(MAX_UNKNOWN_DEVICES + 10):
+        for number in range(2):
+            handler.handle(None, encode(envelope(number, [], device=f"stranger-{index}")))
+    assert len(rejected) == MAX_UNKNOWN_DEVICES
+    labels = {
+        sample.labels["device_id"]
+        for metric in handler.metrics.unknown_devices.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+    assert len(labels) == MAX_UNKNOWN_DEVICES + 1
+    assert OTHER_DEVICES in labels
