@@ -38,5 +38,13 @@ class DiscoveryAnnouncer:
             self.client.publish(topic, b"", retain=True)
         for config in self.configs:
             self.client.publish(config.topic, config.encode(), retain=True)
-        write_json(self.record, sorted(current))
+        try:
+            write_json(self.record, sorted(current))
+        except OSError as exc:  # only needed to remove configs dropped later: not fatal
+            log.warning(
+                "cannot record the discovery topics in %s: %s",
+                self.record,
+                exc.strerror or exc,
+                extra={"path": str(self.record)},
+            )
         log.info("home assistant discovery published", extra={"configs": len(self.configs)})

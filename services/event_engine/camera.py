@@ -7,21 +7,35 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from event_engine.batch import SceneBatch
 from event_engine.crossing import observe_line
 from event_engine.rules import Occurrence, fire, make_event
+from event_engine.runs import Classified, derived_run_id
 from event_engine.scene import Scene, SceneLine, admits
 from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit
 from event_engine.zones import ZoneChange, ZoneChangeKind, end_visit, observe_zone
 from sightline.config.engine import DeviceConfig
+from sightline.errors import MessageError
 from sightline.messages.envelope import Detection, DetectionEnvelope
 from sightline.messages.event import Event, EventType, LineRef, ZoneRef
 from sightline.sequence import FrameGapDetector
+from sightline.timestamps import format_timestamp
+
+log = logging.getLogger(__name__)
+
+FRAME_JUMP_SLACK = 1000
+"""Frame numbers may jump by this much within a run, plus :data:`MAX_FPS` per second of
+capture time: an edge that lost its link drops frames, never more than it captured."""
+MAX_FPS = 1000
+FUTURE_TOLERANCE_S = 300.0
+"""A camera whose last frame is stamped more than this ahead of the engine's clock is
+suspect (see ``CameraTracker._from_the_future``)."""
 
 _ZONE_EVENT = {
     ZoneChangeKind.ENTER: EventType.ZONE_ENTER,
@@ -72,30 +86,131 @@ class CameraTracker:
             self._batches[key] = SceneBatch.from_scene(scene, width, height)
         return self._batches[key]
 
-    def process(self, envelope: DetectionEnvelope) -> FrameOutcome:
-        """Process one envelope of this camera."""
+    def process(self, envelope: DetectionEnvelope, wall: datetime | None = None) -> FrameOutcome:
+        """Process one envelope of this camera (``wall``: the engine's clock now).
+
+        Raises:
+            MessageError: a frame number that jumps further than the edge could have run.
+        """
         number, now = envelope.frame.number, envelope.source.timestamp
-        order = self.state.accepts_frame(number, now)
+        decided = self.state.classify(number, now, envelope.source.run_id)
+        if decided.kind is FrameOrder.DUPLICATE and self._from_the_future(now, wall):
+            decided = Classified(
+                FrameOrder.RESTART, envelope.source.run_id or derived_run_id(number, now)
+            )
+        order = decided.kind
         if order is FrameOrder.DUPLICATE:
             return FrameOutcome(order)
+        if order is FrameOrder.NEXT:
+            self._check_jump(number, now)
+        self._say(decided, number, now)
         scene = self.scene(envelope.frame.width, envelope.frame.height)
+        self.state.frame_size = (envelope.frame.width, envelope.frame.height)
+        self.state.device_id = self.device_id
         occurrences: list[Occurrence] = []
         if order is FrameOrder.RESTART:
             self._gaps.reset(self.camera_id)
             for track in list(self.state.tracks.values()):
                 occurrences += self._end_track(track, scene, number, now)
         self._gaps.observe(self.camera_id, number)
-        self.state.last_frame, self.state.last_timestamp = number, now
+        self.state.accept(decided, number, now)
         for track in self.state.expired(now, self.config.track_timeout_s):
             occurrences += self._end_track(track, scene, number, now)
         size = (envelope.frame.width, envelope.frame.height)
         occurrences += self._observe(_tracked(envelope.detections), scene, size, number, now)
-        events = [
+        return FrameOutcome(order, occurrences, self._events(occurrences))
+
+    def end_all(self) -> FrameOutcome:
+        """End every track now (the edge went offline or silent): zones left as ``lost``,
+        decided at the last frame processed."""
+        number, now = self.state.last_frame, self.state.last_timestamp
+        if number is None or now is None or not self.state.tracks:
+            return FrameOutcome(FrameOrder.NEXT)
+        width, height = self.state.frame_size or (1920, 1080)
+        scene = self.scene(width, height)
+        occurrences: list[Occurrence] = []
+        for track in list(self.state.tracks.values()):
+            occurrences += self._end_track(track, scene, number, now)
+        return FrameOutcome(FrameOrder.NEXT, occurrences, self._events(occurrences))
+
+    def _events(self, occurrences: list[Occurrence]) -> list[Event]:
+        return [
             make_event(rule, occurrence, self.camera_id, self.device_id)
             for occurrence in occurrences
             for rule in fire(self.config.events, occurrence, self.state.rule_quiet_until)
         ]
-        return FrameOutcome(order, occurrences, events)
+
+    def _from_the_future(self, now: datetime, wall: datetime | None) -> bool:
+        """Whether the camera's last frame is stamped in the future while this one is not:
+        then the last frame was a poison (a clock far ahead, within max_clock_ahead_s), and
+        taking live frames for its duplicates would mute the camera. Logged at WARNING."""
+        last = self.state.last_timestamp
+        if wall is None or last is None:
+            return False
+        limit = wall + timedelta(seconds=FUTURE_TOLERANCE_S)
+        if last <= limit or now > limit:
+            return False
+        log.warning(
+            "the last frame of %s is stamped %s, in the future; frame %s (%s) starts a new "
+            "run instead of being taken for a duplicate",
+            self.camera_id,
+            format_timestamp(last),
+            self.state.last_frame,
+            format_timestamp(now),
+            extra={"camera_id": self.camera_id},
+        )
+        return True
+
+    def _check_jump(self, number: int, now: datetime) -> None:
+        last, then = self.state.last_frame, self.state.last_timestamp
+        if last is None or then is None:
+            return
+        seconds = max(0.0, (now - then).total_seconds())
+        allowed = FRAME_JUMP_SLACK + MAX_FPS * seconds
+        if number - last > allowed:
+            raise MessageError(
+                f"frame.number: {number} jumps {number - last} frames past frame {last} in "
+                f"{seconds:.3f} s of capture time (at most {allowed:.0f}); refused so that "
+                "one bad number cannot mute the camera"
+            )
+
+    def _say(self, decided: Classified, number: int, now: datetime) -> None:
+        """Log a restart, a resumed run or a clock that fell back (never silently)."""
+        before = self.state.run_id
+        extra = {
+            "camera_id": self.camera_id,
+            "run_id": decided.run_id,
+            "previous_run_id": before,
+            "frame_number": number,
+            "timestamp": format_timestamp(now),
+            "last_frame": self.state.last_frame,
+            "last_timestamp": (
+                format_timestamp(self.state.last_timestamp) if self.state.last_timestamp else None
+            ),
+        }
+        if decided.kind is FrameOrder.RESTART:
+            what = "resumed its earlier run" if decided.resumed is not None else "restarted"
+            clock = "; its clock is behind the last frame's" if decided.clock_back else ""
+            level = logging.WARNING if decided.clock_back or decided.resumed else logging.INFO
+            log.log(
+                level,
+                "edge %s (run %s -> %s) at frame %d%s: its tracks end",
+                what,
+                before or "-",
+                decided.run_id,
+                number,
+                clock,
+                extra=extra,
+            )
+        elif decided.clock_back:
+            log.warning(
+                "edge clock went backwards within run %s at frame %d (%s after %s)",
+                decided.run_id,
+                number,
+                extra["timestamp"],
+                extra["last_timestamp"],
+                extra=extra,
+            )
 
     def _observe(
         self,
@@ -160,7 +275,15 @@ class CameraTracker:
             name=line.config.label, direction=direction, points=list(line.geometry.points)
         )
         return [
-            Occurrence(EventType.LINE_CROSS, track.track_id, track.detection, number, now, line=ref)
+            Occurrence(
+                EventType.LINE_CROSS,
+                track.track_id,
+                track.detection,
+                number,
+                now,
+                line=ref,
+                run_id=self.state.run_id,
+            )
         ]
 
     def _end_track(
@@ -191,7 +314,13 @@ class CameraTracker:
         dwell = change.dwell_s if change.kind is not ZoneChangeKind.ENTER else None
         ref = ZoneRef(name=name, reason=change.reason, dwell_s=dwell, points=points)
         return Occurrence(
-            _ZONE_EVENT[change.kind], track.track_id, track.detection, number, now, zone=ref
+            _ZONE_EVENT[change.kind],
+            track.track_id,
+            track.detection,
+            number,
+            now,
+            zone=ref,
+            run_id=self.state.run_id,
         )
 
 

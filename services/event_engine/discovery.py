@@ -1,15 +1,26 @@
 """Home Assistant MQTT discovery: each camera a device with zone and line entities.
 
 Per camera: a ``binary_sensor`` per zone (occupied), a ``sensor`` per zone (objects inside)
-and per line and direction (crossings), an ``event`` per rule. Their values come from one retained JSON state per
-camera (``Topics.engine_state``); availability is the engine's status topic.
+and per line and direction (crossings), an ``event`` per rule. Their values come from one
+retained JSON state per camera (``Topics.engine_state``). They are available only while both
+the engine and that camera's edge say ``online`` (``availability`` as a list,
+``availability_mode: all``), so a camera whose edge stopped never shows a stale count.
+
+Per edge (diagnostics): a connectivity ``binary_sensor`` reading the edge's status topic and
+an fps ``sensor`` reading ``fps`` from its retained stats
+(``sightline/edge-publisher/<camera_id>/stats``).
+
+Every entity names its ``default_entity_id`` (``object_id`` is deprecated since Home
+Assistant 2025.10).
 
 Example:
     >>> from sightline.config import EngineSettings
     >>> settings = EngineSettings(devices={"cam": {"zones": [
     ...     {"name": "Porch", "x1_pct": 0, "y1_pct": 0, "x2_pct": 50, "y2_pct": 50}]}})
-    >>> [c.topic for c in discovery_configs(settings, Topics(), "s")][0]
-    'homeassistant/binary_sensor/sightline_cam/zone_porch_occupied/config'
+    >>> configs = {c.topic: c.payload for c in discovery_configs(settings, Topics(), "s")}
+    >>> porch = configs["homeassistant/binary_sensor/sightline_cam/zone_porch_occupied/config"]
+    >>> [a["topic"] for a in porch["availability"]], porch["availability_mode"]
+    (['s', 'sightline/edge-publisher/cam/status'], 'all')
 """
 
 from __future__ import annotations
@@ -23,6 +34,9 @@ from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
 from sightline.homeassistant import camera_device, node_id, slug
 from sightline.topics import Topics
+
+EDGE_SERVICE = "edge-publisher"
+"""The edges' service name in their status and stats topics (their instance: the camera)."""
 
 
 def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
@@ -57,8 +71,10 @@ def discovery_configs(
     for device_id, device in settings.devices.items():
         camera = device.camera_id or device_id
         node = node_id(camera, prefix)
+        edge_status = str(topics.status(EDGE_SERVICE, camera))
         common: dict[str, Any] = {
-            "availability_topic": availability_topic,
+            "availability": [{"topic": availability_topic}, {"topic": edge_status}],
+            "availability_mode": "all",
             "payload_available": "online",
             "payload_not_available": "offline",
             "state_topic": str(topics.engine_state(camera)),
@@ -73,10 +89,47 @@ def discovery_configs(
             node: str = node,
             common: dict[str, Any] = common,
         ) -> None:
-            payload = {**common, "name": name, "unique_id": f"{node}_{object_id}", **extra}
+            unique = f"{node}_{object_id}"
+            payload = {
+                **common,
+                "name": name,
+                "unique_id": unique,
+                "default_entity_id": f"{component}.{unique}",
+                **extra,
+            }
             configs.append(
                 DiscoveryConfig(str(topics.discovery(component, node, object_id)), payload)
             )
+
+        bare = {"device": camera_device(camera, prefix), "entity_category": "diagnostic"}
+        add(
+            "binary_sensor",
+            "edge_connected",
+            "Edge connected",
+            {
+                **bare,
+                "state_topic": edge_status,
+                "payload_on": "online",
+                "payload_off": "offline",
+                "device_class": "connectivity",
+            },
+        )
+        for key in ("availability", "availability_mode", "payload_available"):
+            configs[-1].payload.pop(key)  # it shows the edge's status itself, always
+        configs[-1].payload.pop("payload_not_available")
+        add(
+            "sensor",
+            "edge_fps",
+            "Edge fps",
+            {
+                **bare,
+                "availability": [{"topic": edge_status}],
+                "state_topic": str(topics.stats(EDGE_SERVICE, camera)),
+                "value_template": "{{ value_json.fps }}",
+                "unit_of_measurement": "fps",
+                "state_class": "measurement",
+            },
+        )
 
         for zone in device.zones:
             key = json.dumps(zone.label)

@@ -10,14 +10,21 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from event_engine.camera import CameraTracker, FrameOutcome
 from event_engine.scene import Scene
 from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
+from sightline.errors import MessageError
 from sightline.messages.envelope import DetectionEnvelope
 from sightline.sequence import FrameGapDetector
+from sightline.timestamps import format_timestamp, utc_now
+
+MAX_FRAME_NUMBER = 2**40
+"""No frame counter gets there (348 years at 100 fps): a larger number is refused."""
 
 
 class UnknownDeviceError(LookupError):
@@ -36,8 +43,10 @@ class Engine:
         settings: EngineSettings,
         states: dict[str, CameraState] | None = None,
         gaps: FrameGapDetector | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.states: dict[str, CameraState] = dict(states or {})
         self.gaps = gaps or FrameGapDetector()
         self.lock = threading.Lock()
@@ -80,20 +89,92 @@ class Engine:
             self._trackers[key] = tracker
         return tracker
 
-    def process(self, envelope: DetectionEnvelope) -> FrameOutcome:
-        """Process one envelope.
+    def process(self, envelope: DetectionEnvelope, topic_camera: str | None = None) -> FrameOutcome:
+        """Process one envelope that came on ``detections/<topic_camera>`` (None: no topic,
+        e.g. a replayed JSON line).
 
         Raises:
             UnknownDeviceError: see :meth:`tracker`.
+            MessageError: the envelope's camera is not the topic's or its device's, its
+                timestamp or frame number is absurd (the reason names the field).
         """
         with self.lock:
-            camera = self.camera_for(envelope)
-            return self.tracker(envelope.source.device_id, camera).process(envelope)
+            camera = self.check(envelope, topic_camera)
+            tracker = self.tracker(envelope.source.device_id, camera)
+            return tracker.process(envelope, self.clock())
+
+    def check(self, envelope: DetectionEnvelope, topic_camera: str | None = None) -> str:
+        """The camera to file ``envelope`` under, once it passed every check.
+
+        The topic the broker authorised is the identity: a payload that claims another
+        camera, or a device configured for another camera, is refused.
+
+        Raises:
+            UnknownDeviceError, MessageError: see :meth:`process`.
+        """
+        source = envelope.source
+        config = self.device_config(source.device_id)
+        if config is None:
+            raise UnknownDeviceError(source.device_id)
+        if topic_camera is not None and source.camera_id != topic_camera:
+            raise MessageError(
+                f"source.camera_id: {source.camera_id!r} is not the camera of the topic it "
+                f"came on (detections/{topic_camera}); refused"
+            )
+        camera = self.camera_for(envelope)
+        if camera != source.camera_id:
+            raise MessageError(
+                f"source.camera_id: {source.camera_id!r} is not the camera of device "
+                f"{source.device_id!r} ({camera!r} under devices:); refused"
+            )
+        now = self.clock()
+        ahead = now + timedelta(seconds=config.max_clock_ahead_s)
+        if source.timestamp > ahead:
+            raise MessageError(
+                f"source.timestamp: {format_timestamp(source.timestamp)} is more than "
+                f"{config.max_clock_ahead_s:g} s ahead of the engine's clock "
+                f"({format_timestamp(now)}, max_clock_ahead_s); is the edge's clock right?"
+            )
+        if source.timestamp < config.not_before:
+            raise MessageError(
+                f"source.timestamp: {format_timestamp(source.timestamp)} is before "
+                f"{format_timestamp(config.not_before)} (not_before): an edge clock that was "
+                "never set (no NTP yet?)"
+            )
+        if envelope.frame.number > MAX_FRAME_NUMBER:
+            raise MessageError(
+                f"frame.number: {envelope.frame.number} is beyond {MAX_FRAME_NUMBER} "
+                "(no frame counter gets there)"
+            )
+        return camera
 
     def camera_for(self, envelope: DetectionEnvelope) -> str:
-        """The camera id the engine files an envelope under: the device config's, else the
-        envelope's own."""
-        config = self.settings.devices.get(envelope.source.device_id)
-        if config is not None and config.camera_id is not None:
-            return config.camera_id
+        """The camera id the engine files an envelope under: its device's configured camera
+        (``camera_id``, else the device id), else (``default_device``) the envelope's own."""
+        device_id = envelope.source.device_id
+        config = self.settings.devices.get(device_id)
+        if config is not None:
+            return config.camera_id or device_id
         return envelope.source.camera_id
+
+    def device_of(self, camera: str) -> str | None:
+        """The device last seen for ``camera``, else the configured one, else None."""
+        state = self.states.get(camera)
+        if state is not None and state.device_id is not None:
+            return state.device_id
+        for device_id, config in self.settings.devices.items():
+            if (config.camera_id or device_id) == camera:
+                return device_id
+        return None
+
+    def end_tracks(self, camera: str) -> FrameOutcome | None:
+        """End every track of ``camera`` now (its edge went offline or silent); None if it
+        has none."""
+        with self.lock:
+            state = self.states.get(camera)
+            device_id = self.device_of(camera)
+            if state is None or not state.tracks or device_id is None:
+                return None
+            if self.device_config(device_id) is None:
+                return None
+            return self.tracker(device_id, camera).end_all()

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -23,8 +24,10 @@ from event_engine.discovery import camera_state
 from event_engine.engine import Engine, UnknownDeviceError
 from event_engine.metrics import EngineMetrics
 from event_engine.tracks import FrameOrder
+from sightline.errors import MessageError, RetryLater, TopicError
 from sightline.messages import decode_envelope
 from sightline.messages.base import MessageLimits
+from sightline.messages.event import Event
 from sightline.mqtt import Completion
 from sightline.topics import Topics
 
@@ -36,6 +39,29 @@ Reject = Callable[[str, bytes, str], object]
 """``reject(topic, payload, reason)``: a dead letter."""
 Hold = Callable[[Completion], object]
 """``hold(completion)``: acknowledge the envelope being handled only once it is done."""
+
+UNANNOUNCED_SILENCE_S = 60.0
+"""Wall-clock silence after which the tracks of a camera whose edge never said ``online``
+(a seed-format edge) end; an edge that reports its status gets ``track_timeout_s``."""
+TIMER_PUBLISH_WAIT_S = 10.0
+"""How long the wall-clock timer waits for the broker to confirm the exits it published
+before the checkpoint may hold the tracks as ended."""
+MAX_UNKNOWN_DEVICES = 64
+"""Unknown device ids dead-lettered and counted by name; any more count as :data:`OTHER_DEVICES`."""
+OTHER_DEVICES = "(other)"
+SAVE_RETRY_MAX_S = 5.0
+"""Longest wait between two tries of a checkpoint that failed (doubling from 0.1 s)."""
+
+
+@dataclass
+class _Edge:
+    """What the engine heard from one camera's edge, in its own (monotonic) time."""
+
+    heard: float
+    """Last envelope (or the engine's last connect, which resets every camera's silence)."""
+    status: str | None = None
+    """``online`` / ``offline`` from ``sightline/edge-publisher/<camera>/status``."""
+    offline_since: float | None = None
 
 
 class EnvelopeHandler:
@@ -89,21 +115,48 @@ class EnvelopeHandler:
         self._state_every_s = state_every_s
         self._state_at = float("-inf")
         self._changed: set[tuple[str, str]] = set()
+        self._edges: dict[str, _Edge] = {}
+        self._started = time.monotonic()
+        self._owed: list[Completion] = []
+        """Completions of checkpoints that failed: done with the next one that holds."""
+        self.save_failed: str | None = None
+        """Why the last checkpoint failed (None: it held); /healthz is not ok meanwhile."""
+        self.save_retry_s = 0.1
+        self._retry_at = 0.0
+        self._saved_again = threading.Condition()
+        self.stopping = threading.Event()
 
-    def handle(self, topic: str, payload: bytes) -> FrameOutcome | None:
-        """Handle one message of ``detections/<camera_id>``.
+    def handle(
+        self, topic: str | None, payload: bytes, retain: bool = False
+    ) -> FrameOutcome | None:
+        """Handle one message of ``detections/<camera_id>`` (``topic`` None: a replayed
+        JSON line, whose camera no topic vouches for).
 
         Raises:
-            MessageError: the payload is not a valid envelope v1 (the client dead-letters it).
+            MessageError: the payload is not a valid envelope v1, a retained copy, or from
+                another camera than the topic's (the client dead-letters it).
+            RetryLater: the checkpoint is failing and the service is stopping: the envelope
+                is left unacknowledged for the broker to redeliver.
         """
+        self._wait_for_checkpoint()
+        if retain:
+            raise MessageError(
+                "retain: a retained envelope is a stored copy, not a live frame; refused "
+                f"(clear it with: mosquitto_pub -r -n -t {topic})"
+            )
         envelope = decode_envelope(payload, self.limits)
         try:
-            outcome = self.engine.process(envelope)
+            topic_camera = self.topics.parse_detections(topic) if topic is not None else None
+        except TopicError as exc:
+            raise MessageError(f"topic: {exc}") from None
+        try:
+            outcome = self.engine.process(envelope, topic_camera)
         except UnknownDeviceError as exc:
-            self._unknown(exc, topic, payload)
+            self._unknown(exc, topic or "", payload)
             return None
         self.metrics.envelopes.labels(str(outcome.order)).inc()
         camera = self.engine.camera_for(envelope)
+        self._heard(camera)
         for event in outcome.events:
             self._publish(str(self.topics.event(camera, event.event_type)), event, False)
             self.metrics.events.labels(str(event.event_type)).inc()
@@ -117,6 +170,98 @@ class EnvelopeHandler:
             self.flush(force=False)
         return outcome
 
+    # -- the edges' status and silence (wall clock) ------------------------------------------
+
+    def _heard(self, camera: str) -> None:
+        edge = self._edges.get(camera)
+        if edge is None:
+            self._edges[camera] = _Edge(time.monotonic())
+        else:
+            edge.heard = time.monotonic()
+
+    def connected(self) -> None:
+        """The engine (re)connected: silence while it could not hear counts for nothing."""
+        now = time.monotonic()
+        self._started = now
+        for edge in list(self._edges.values()):
+            edge.heard = max(edge.heard, now)
+
+    def edge_status(self, camera: str, payload: bytes) -> None:
+        """``sightline/edge-publisher/<camera>/status`` said ``payload``."""
+        status = payload.decode(errors="replace").strip()
+        edge = self._edges.setdefault(camera, _Edge(self._started))
+        if status == "offline" and edge.status != "offline":
+            edge.offline_since = time.monotonic()
+            log.info("edge of %s went offline", camera, extra={"camera_id": camera})
+        edge.status = status
+
+    def due(self, camera: str, connected: bool, now: float | None = None) -> str | None:
+        """Why ``camera``'s tracks must end now by wall clock, or None."""
+        now = time.monotonic() if now is None else now
+        edge = self._edges.get(camera)
+        if edge is not None and edge.status == "offline":
+            since = edge.offline_since if edge.offline_since is not None else now
+            if edge.heard <= since:
+                return "its edge is offline"
+        if not connected or self.save_failed is not None:
+            return None  # the engine is not listening: its silence is not the edge's
+        device_id = self.engine.device_of(camera)
+        config = self.engine.device_config(device_id) if device_id is not None else None
+        if config is None:
+            return None
+        heard = edge.heard if edge is not None else self._started
+        announced = edge is not None and edge.status == "online"
+        limit = config.silence_s or (
+            config.track_timeout_s
+            if announced
+            else max(config.track_timeout_s, UNANNOUNCED_SILENCE_S)
+        )
+        if now - heard > limit:
+            return f"no envelope for {now - heard:.1f} s (more than {limit:g} s)"
+        return None
+
+    def tick(self, connected: bool) -> int:
+        """End the tracks of every camera whose edge went offline or silent; publish the
+        exits (``lost``) and the emptied state. Returns the number of events published.
+
+        The checkpoint waits until the broker has the exits (so a crash in between gives
+        them again, with the same ids, instead of losing them).
+        """
+        published = 0
+        for camera in [c for c, state in list(self.engine.states.items()) if state.tracks]:
+            reason = self.due(camera, connected)
+            if reason is None:
+                continue
+            with self._save_lock:
+                tracks = len(self.engine.states[camera].tracks)
+                outcome = self.engine.end_tracks(camera)
+                if outcome is None:
+                    continue
+                log.info(
+                    "%s: %d track(s) of %s ended as lost (%d event(s))",
+                    reason,
+                    tracks,
+                    camera,
+                    len(outcome.events),
+                    extra={"camera_id": camera, "tracks": tracks, "events": len(outcome.events)},
+                )
+                waits = [self._publish_event(camera, event) for event in outcome.events]
+                deadline = time.monotonic() + TIMER_PUBLISH_WAIT_S
+                for handle in waits:
+                    if isinstance(handle, Completion):
+                        handle.wait(max(0.0, deadline - time.monotonic()))
+                published += len(outcome.events)
+                with self.engine.lock:
+                    self.dirty = True
+            device_id = self.engine.device_of(camera)
+            if device_id is not None and self._publish_state:
+                self.publish_state(device_id, camera)
+        return published
+
+    def _publish_event(self, camera: str, event: Event) -> object:
+        self.metrics.events.labels(str(event.event_type)).inc()
+        return self._publish(str(self.topics.event(camera, event.event_type)), event, False)
+
     def flush(self, force: bool = True) -> None:
         """Save the state and publish the counts that changed, each if due (both if
         ``force``)."""
@@ -127,9 +272,11 @@ class EnvelopeHandler:
                 self.publish_state(*self._changed.pop())
         if not force and now - self._flushed_at < self._flush_every_s:
             return
+        if not force and self.save_failed is not None and now < self._retry_at:
+            return
         self._flushed_at = now
-        if self.dirty:
-            self.save()
+        if self.dirty and not self.save():
+            self._retry_at = time.monotonic() + self.save_retry_s
 
     def _mark_dirty(self) -> Completion:
         """The state changed: the next save is owed; return what completes with it."""
@@ -149,23 +296,76 @@ class EnvelopeHandler:
             body = json.dumps(camera_state(device, state), separators=(",", ":")).encode()
         self._publish(str(self.topics.engine_state(camera)), body, True)
 
-    def save(self) -> None:
-        """Checkpoint the engine's state now (no-op without a checkpoint)."""
+    def save(self) -> bool:
+        """Checkpoint the engine's state now; False (logged once per episode, counted,
+        retried by the caller) when the disk refused it. No-op without a checkpoint."""
         if self.checkpoint is None:
-            return
+            return True
         with self._save_lock:  # one save at a time, so an older state never lands last
             with self.engine.lock:  # a consistent copy; the frames wait only for the copy
                 saved, self._next_save = self._next_save, None
                 data = self.checkpoint.encode(self.engine.states)
                 self.dirty = False
-            self.checkpoint.write(data)
-        if saved is not None:
-            saved.mark_done()
+            if saved is not None:
+                self._owed.append(saved)
+            try:
+                self.checkpoint.write(data)
+            except OSError as exc:
+                with self.engine.lock:
+                    self.dirty = True
+                self._failed(exc)
+                return False
+            owed, self._owed = self._owed, []
+        for completion in owed:
+            completion.mark_done()
+        if self.save_failed is not None:
+            log.warning(
+                "checkpoint %s written again after %s; resuming",
+                self.checkpoint.path,
+                self.save_failed,
+                extra={"path": str(self.checkpoint.path)},
+            )
+            self.save_failed = None
+            self.save_retry_s = 0.1
+            self.connected()  # listening again: silence counts from now
+            with self._saved_again:
+                self._saved_again.notify_all()
+        return True
+
+    def _failed(self, exc: OSError) -> None:
+        assert self.checkpoint is not None
+        reason = f"{type(exc).__name__}: {exc.strerror or exc}"
+        self.metrics.checkpoint_failures.inc()
+        if self.save_failed is None:
+            log.error(
+                "cannot write the checkpoint %s (%s): nothing more is acknowledged until it "
+                "is written; retrying with back-off",
+                self.checkpoint.path,
+                reason,
+                extra={"path": str(self.checkpoint.path), "reason": reason},
+            )
+        self.save_failed = reason
+        self.save_retry_s = min(self.save_retry_s * 2, SAVE_RETRY_MAX_S)
+
+    def _wait_for_checkpoint(self) -> None:
+        """While the checkpoint fails, take no new work (its state could not be kept)."""
+        if self.save_failed is None or self._hold is None:
+            return
+        with self._saved_again:
+            while self.save_failed is not None and not self.stopping.is_set():
+                self._saved_again.wait(0.5)
+        if self.save_failed is not None:
+            raise RetryLater(f"checkpoint failing ({self.save_failed}); stopping")
 
     def _unknown(self, exc: UnknownDeviceError, topic: str, payload: bytes) -> None:
         self.metrics.envelopes.labels("unknown_device").inc()
+        known = exc.device_id in self._refused
+        if not known and len(self._refused) >= MAX_UNKNOWN_DEVICES:
+            # Bounded: memory and metric labels never grow with made-up device ids.
+            self.metrics.unknown_devices.labels(OTHER_DEVICES).inc()
+            return
         self.metrics.unknown_devices.labels(exc.device_id).inc()
-        if exc.device_id in self._refused:
+        if known:
             return
         self._refused.add(exc.device_id)
         log.warning("%s; dead-lettered once, counted after that", exc, extra={"topic": topic})

@@ -18,6 +18,11 @@ class EngineMetrics:
         self.events = Counter(
             "sightline_engine_events", "Events published", ["event_type"], registry=registry
         )
+        self.checkpoint_failures = Counter(
+            "sightline_engine_checkpoint_failures",
+            "Checkpoint writes the disk refused (full, read-only, ...); retried with back-off",
+            registry=registry,
+        )
         self.unknown_devices = Counter(
             "sightline_engine_unknown_device_envelopes",
             "Envelopes from devices that are not configured",

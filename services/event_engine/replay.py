@@ -26,17 +26,16 @@ from sightline.messages import encode
 
 log = logging.getLogger(__name__)
 
-REPLAY_TOPIC = "detections/replay"
 
-
-def replay_lines(lines: Iterator[str]) -> Iterator[tuple[str, bytes]]:
-    """``(topic, payload)`` per non-blank line of either input form."""
+def replay_lines(lines: Iterator[str]) -> Iterator[tuple[str | None, bytes]]:
+    """``(topic, payload)`` per non-blank line of either input form (topic None for a bare
+    envelope: no topic vouches for its camera)."""
     for line in lines:
         text = line.strip()
         if not text:
             continue
         if text.startswith("{"):
-            yield REPLAY_TOPIC, text.encode()
+            yield None, text.encode()
         else:
             topic, _, payload = text.partition(" ")
             yield topic, payload.encode()
@@ -56,7 +55,7 @@ def replay(settings: EngineSettings, path: Path, out: TextIO) -> int:
             out.write(encode(payload).decode() + "\n")
             written += 1
 
-    def reject(topic: str, payload: bytes, reason: str) -> None:
+    def reject(topic: str, payload: bytes, reason: str) -> None:  # an unknown device
         log.warning("dead letter: %s", reason, extra={"topic": topic})
 
     handler = EnvelopeHandler(Engine(settings), publish, reject, limits=settings.limits)

@@ -33,6 +33,8 @@ class Occurrence:
     timestamp: datetime
     line: LineRef | None = None
     zone: ZoneRef | None = None
+    run_id: str = ""
+    """The edge run the track belongs to (see :mod:`event_engine.runs`)."""
 
     @property
     def place(self) -> str:
@@ -81,7 +83,8 @@ def fire(
 
 
 def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_id: str) -> Event:
-    """The event v1 of ``rule`` firing on ``occurrence``, with a deterministic id."""
+    """The event v1 of ``rule`` firing on ``occurrence``, with a deterministic id: the same
+    decision in the same edge run always gets the same id, another run another one."""
     detection = occurrence.detection
     direction = occurrence.line.direction if occurrence.line is not None else ""
     event_id = make_event_id(
@@ -92,6 +95,7 @@ def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_
         occurrence.frame_number,
         occurrence.place,
         direction,
+        occurrence.run_id,
     )
     return Event(
         event_id=event_id,

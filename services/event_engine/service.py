@@ -8,12 +8,15 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
-from event_engine.discovery import discovery_configs
+from event_engine.discovery import EDGE_SERVICE, discovery_configs
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
@@ -21,6 +24,8 @@ from sightline.config import EngineSettings
 from sightline.mqtt import ReceivedMessage
 from sightline.sequence import FrameGapDetector
 from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext
+from sightline.threads import start_critical
+from sightline.topics import Topics
 
 STATE_FILE = "engine-state.json"
 DISCOVERY_FILE = "discovery-topics.json"
@@ -30,6 +35,31 @@ envelope that changed it is acknowledged only after the checkpoint, so this boun
 of acknowledgements (and, with ``mqtt.receive_maximum`` in flight, the rate)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
+TICK_S = 0.25
+"""How often the wall-clock timer looks for edges gone offline or silent."""
+
+
+def edge_topic_filter(topics: Topics, kind: str) -> str:
+    """``sightline/edge-publisher/+/<kind>`` (with the deployment's prefix)."""
+    example = str(topics.status(EDGE_SERVICE, "x"))
+    return example[: -len("x/status")] + "+/" + kind
+
+
+def check_writable(state_dir: Path) -> str | None:
+    """Why the engine cannot write its state in ``state_dir`` (None: it can).
+
+    A full disk is not refused here (the checkpoint waits for space, unhealthy); a
+    read-only or forbidden directory is, since no wait mends it.
+    """
+    try:
+        fd, probe = tempfile.mkstemp(dir=state_dir, prefix=".probe-")
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC: not even a name; the checkpoint waits for space
+            return None
+        return f"{exc.strerror or exc}"
+    os.close(fd)
+    os.unlink(probe)
+    return None
 
 
 def build(ctx: ServiceContext) -> MainLoop:
@@ -37,6 +67,14 @@ def build(ctx: ServiceContext) -> MainLoop:
     settings = ctx.settings
     assert isinstance(settings, EngineSettings)
     client = ctx.client
+    problem = check_writable(ctx.state_dir)
+    if problem is not None:
+        print(
+            f"sightline: state_dir {ctx.state_dir} is not writable ({problem}); the engine "
+            "keeps its checkpoint there (set state_dir or SIGHTLINE_STATE_DIR)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CONFIG)
     checkpoint = Checkpoint(ctx.state_dir / STATE_FILE)
     engine = Engine(settings, checkpoint.load(), FrameGapDetector(client.metrics))
     problems = engine.check_geometry()
@@ -56,11 +94,22 @@ def build(ctx: ServiceContext) -> MainLoop:
         hold=client.ack_after,
         state_every_s=STATE_EVERY_S,
     )
+    handler.stopping = ctx.stopping
+    ctx.health_checks["checkpoint"] = lambda: handler.save_failed is None
 
     def on_envelope(message: ReceivedMessage) -> None:
-        handler.handle(message.topic, message.payload)
+        handler.handle(message.topic, message.payload, retain=message.retain)
+
+    cameras = {device.camera_id or device_id for device_id, device in settings.devices.items()}
+
+    def on_edge_status(message: ReceivedMessage) -> None:
+        camera = message.topic.split("/")[-2]
+        if camera in cameras or camera in engine.states:  # bounded: known cameras only
+            handler.edge_status(camera, message.payload)
 
     client.subscribe(client.topics.all_detections, on_envelope, "detections")
+    client.subscribe(edge_topic_filter(client.topics, "status"), on_edge_status, "edge-status")
+    client.on_connect_hooks.append(lambda session_present: handler.connected())
     if settings.homeassistant.enabled:
         announcer = DiscoveryAnnouncer(
             client,
@@ -81,15 +130,16 @@ def build(ctx: ServiceContext) -> MainLoop:
         client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
 
     # Checkpoints run on their own thread until the client has handled and acknowledged
-    # its last message: acknowledgements wait for them, also while the service stops.
+    # its last message: acknowledgements wait for them, also while the service stops. A
+    # refused write is retried (handler.flush); anything else that kills the thread ends
+    # the process, so that a supervisor restarts it instead of leaving it stalled.
     saver_stop = threading.Event()
 
     def keep_saving() -> None:
         while not saver_stop.wait(FLUSH_EVERY_S / 2):
             handler.flush(force=False)
 
-    saver = threading.Thread(target=keep_saving, name="checkpoint", daemon=True)
-    saver.start()
+    saver = start_critical(keep_saving, "checkpoint")
 
     def stop_saving() -> None:
         saver_stop.set()
@@ -99,8 +149,8 @@ def build(ctx: ServiceContext) -> MainLoop:
     ctx.on_stop.append(stop_saving)
 
     def loop() -> None:
-        while not ctx.stopping.wait(0.5):
-            if saver.is_alive():
-                ctx.heartbeat.beat()
+        while not ctx.stopping.wait(TICK_S):
+            ctx.heartbeat.beat()
+            handler.tick(client.connected)
 
     return loop

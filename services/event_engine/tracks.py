@@ -3,25 +3,20 @@
 Example:
     >>> from datetime import UTC, datetime
     >>> state = CameraState()
-    >>> state.accepts_frame(3, datetime(2025, 1, 1, tzinfo=UTC))
-    <FrameOrder.NEXT: 'next'>
+    >>> state.classify(3, datetime(2025, 1, 1, tzinfo=UTC), None).kind
+    <Order.NEXT: 'next'>
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from event_engine.runs import Classified, Order, Run, RunBook, derived_run_id, micros
 from sightline.messages.envelope import Detection
 
-
-class FrameOrder(StrEnum):
-    """How a frame relates to the last one processed for its camera."""
-
-    NEXT = "next"
-    DUPLICATE = "duplicate"
-    RESTART = "restart"
+FrameOrder = Order
+"""How a frame relates to what was processed of its camera (see :mod:`event_engine.runs`)."""
 
 
 @dataclass
@@ -65,14 +60,32 @@ class CameraState:
     """``rule|track_id`` -> end of that rule's cool-down for that track."""
     crossings: dict[str, int] = field(default_factory=dict)
     """``line|direction`` -> crossings counted since the engine first ran."""
+    device_id: str | None = None
+    """The device whose envelopes it was filed under last."""
+    frame_size: tuple[int, int] | None = None
+    """Width and height of the last frame (to end tracks without a new frame)."""
+    runs: RunBook = field(default_factory=RunBook)
+    """The edge's current run (its identity goes into event ids) and a few ended ones."""
 
-    def accepts_frame(self, number: int, timestamp: datetime) -> FrameOrder:
+    @property
+    def run_id(self) -> str:
+        """The current run's identity ("" before the first frame)."""
+        return self.runs.current.run_id if self.runs.current is not None else ""
+
+    def classify(self, number: int, timestamp: datetime, run_id: str | None) -> Classified:
         """Classify a frame: the next one, a redelivery, or the first of a restarted edge."""
-        if self.last_frame is None or self.last_timestamp is None or number > self.last_frame:
-            return FrameOrder.NEXT
-        if timestamp > self.last_timestamp:
-            return FrameOrder.RESTART
-        return FrameOrder.DUPLICATE
+        if self.runs.current is None and self.last_frame is not None and self.last_timestamp:
+            # A checkpoint from before run identities: its run goes on from its last frame.
+            start = derived_run_id(self.last_frame, self.last_timestamp)
+            self.runs.current = Run.start(
+                start, False, self.last_frame, micros(self.last_timestamp)
+            )
+        return self.runs.classify(number, timestamp, run_id)
+
+    def accept(self, decided: Classified, number: int, timestamp: datetime) -> None:
+        """Take a NEXT or RESTART frame as the camera's last one."""
+        self.runs.accept(decided, number, timestamp)
+        self.last_frame, self.last_timestamp = number, timestamp
 
     def expired(self, now: datetime, timeout_s: float) -> list[TrackState]:
         """Tracks unseen for longer than ``timeout_s`` of message time."""

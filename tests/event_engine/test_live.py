@@ -85,7 +85,12 @@ def test_home_assistant_discovery_is_retained_republished_and_removed(
     engine.start()
     collector.wait_for(lambda ms: bool(on(collector, GARDEN_OCCUPIED)))
     config = json.loads(on(collector, GARDEN_OCCUPIED)[0].payload)
-    assert config["availability_topic"] == STATUS_TOPIC
+    assert config["availability"] == [
+        {"topic": STATUS_TOPIC},
+        {"topic": "sightline/edge-publisher/backyard/status"},
+    ]
+    assert config["availability_mode"] == "all"
+    assert config["default_entity_id"] == "binary_sensor.sightline_backyard_zone_garden_occupied"
     assert config["state_topic"] == "sightline/backyard/engine/state"
     late = Collector(broker.host, broker.port, "homeassistant/#")  # sees retained messages
     try:
@@ -99,6 +104,7 @@ def test_home_assistant_discovery_is_retained_republished_and_removed(
         if m.topic.startswith("homeassistant/sensor/sightline_driveway/")
     ]
     assert sorted(crossing_sensors) == [
+        "homeassistant/sensor/sightline_driveway/edge_fps/config",
         "homeassistant/sensor/sightline_driveway/line_driveway_entry_left_to_right/config",
         "homeassistant/sensor/sightline_driveway/line_driveway_entry_right_to_left/config",
     ]

@@ -251,3 +251,35 @@ def event_cases() -> list[BadMessage]:  # type: ignore[no-redef]
         *_event_cases_before_frames(),
         BadMessage("camera ..", _edited(base, _set("camera_id", "..")), ("camera",)),
     ]
+
+
+# --- engine cases
+_envelope_cases_before_engine = envelope_cases
+
+
+def engine_poison_cases() -> list[BadMessage]:
+    """Valid envelopes with values that used to mute a camera, or another camera's identity."""
+    base = _good_envelope()
+    return [
+        BadMessage("frame number 2**62", _edited(base, _set("frame.number", 2**62)), ("frame.number",)),
+        BadMessage(
+            "year 9999",
+            _edited(base, _set("source.timestamp", "9999-12-31T23:59:59.000Z")),
+            ("source.timestamp",),
+        ),
+        BadMessage(
+            "1970 (no NTP yet)",
+            _edited(base, _set("source.timestamp", "1970-01-01T00:00:42.000Z")),
+            ("source.timestamp",),
+        ),
+        BadMessage(
+            "spoofed camera",
+            _edited(base, lambda d: d["source"].update(camera_id="cam-b", device_id="dev-b")),
+            ("source.camera_id",),
+        ),
+    ]  # fmt: skip
+
+
+def envelope_cases() -> list[BadMessage]:  # type: ignore[no-redef]
+    """Bad envelopes for ``detections/cam-a`` (the engine), the engine's poison included."""
+    return [*_envelope_cases_before_engine(), *engine_poison_cases()]

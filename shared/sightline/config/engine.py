@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -205,6 +206,31 @@ class DeviceConfig(StrictModel):
     track_timeout_s: float = Field(
         default=5.0, gt=0, description="A track unseen this long (message time) has ended."
     )
+    silence_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Wall-clock seconds without an envelope (while the engine is connected) "
+        "after which the camera's tracks end as lost; default: track_timeout_s for an edge "
+        "that reports its status, 60 for one that does not (a seed-format edge).",
+    )
+    max_clock_ahead_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="An envelope stamped further ahead of the engine's clock is refused "
+        "(dead letter naming source.timestamp).",
+    )
+    not_before: datetime = Field(
+        default=datetime(2020, 1, 1, tzinfo=UTC),
+        description="An envelope stamped before this is refused: an edge clock that was "
+        "never set (1970 before NTP).",
+    )
+
+    @field_validator("not_before")
+    @classmethod
+    def _aware(cls, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("must carry a time zone (e.g. 2020-01-01T00:00:00Z)")
+        return moment.astimezone(UTC)
 
     @model_validator(mode="after")
     def _references(self) -> Self:

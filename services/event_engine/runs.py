@@ -1,0 +1,190 @@
+"""Which run of its edge a frame belongs to: a redelivery, the next frame, or a restart.
+
+A *run* is one life of an edge process: frame numbers count up from where it started and
+its tracker's ids are its own. An envelope names its run in ``source.run_id`` (our edges);
+a seed-format edge names none, and the engine derives one from the first frame it saw of
+the run (``@<capture time>#<frame number>``). The run identity goes into every event id,
+so a new crossing after an edge restart never reuses an old crossing's id, while a
+redelivered envelope is classified against the same run and gets the same ids.
+
+Without a run id, a run is the chain of ``(frame number, capture time)`` pairs the engine
+processed; both only grow within a run. A few samples of the chain (at offsets 0, 1, 2, 4,
+8, ... from its first frame, and its last frame) are kept: a redelivered frame lies between
+two samples in number *and* time; a frame of a restarted edge (numbers from 0 again, with a
+clock that moved on or fell back) does not.
+
+Example:
+    >>> from datetime import UTC, datetime, timedelta
+    >>> t0 = datetime(2025, 1, 15, tzinfo=UTC)
+    >>> runs = RunBook()
+    >>> def feed(number, moment):
+    ...     decided = runs.classify(number, moment, None)
+    ...     runs.accept(decided, number, moment)
+    ...     return decided.kind.value
+    >>> [feed(n, t0 + timedelta(seconds=n)) for n in (0, 1, 2)]
+    ['next', 'next', 'next']
+    >>> feed(1, t0 + timedelta(seconds=1))      # redelivered
+    'duplicate'
+    >>> restart = runs.classify(0, t0 - timedelta(hours=1), None)  # clock behind after a reboot
+    >>> restart.kind, restart.clock_back
+    (<Order.RESTART: 'restart'>, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+PAST_RUNS = 4
+"""Ended runs remembered per camera, to recognise their late redeliveries."""
+
+
+class Order(StrEnum):
+    """How a frame relates to what the engine processed of its camera."""
+
+    NEXT = "next"
+    DUPLICATE = "duplicate"
+    RESTART = "restart"
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` as integer microseconds since the epoch (exact, for comparisons)."""
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def derived_run_id(number: int, moment: datetime) -> str:
+    """The run id of a seed-format edge's run that started with frame ``number`` at
+    ``moment`` (``@`` never appears in an explicit id).
+
+    >>> derived_run_id(0, datetime(2025, 1, 15, 14, 30, tzinfo=UTC))
+    '@2025-01-15T14:30:00+00:00#0'
+    """
+    return f"@{moment.astimezone(UTC).isoformat()}#{number}"
+
+
+@dataclass
+class Run:
+    """One run (or one segment of it, after its clock stepped back) of a camera's edge."""
+
+    run_id: str
+    explicit: bool
+    marks: list[tuple[int, int]] = field(default_factory=list)
+    """``(frame number, capture time in µs)`` samples; the first is the run's first frame."""
+    last: tuple[int, int] = (0, 0)
+    """The last frame processed."""
+
+    @classmethod
+    def start(cls, run_id: str, explicit: bool, number: int, moment: int) -> Run:
+        """A run whose first frame is ``number`` at ``moment`` (µs)."""
+        return cls(run_id, explicit, [(number, moment)], (number, moment))
+
+    def holds(self, number: int, moment: int) -> bool:
+        """Whether ``(number, moment)`` may be a frame of this run already processed."""
+        if number > self.last[0]:
+            return False
+        lo = hi = None
+        for mark in [*self.marks, self.last]:
+            if mark[0] <= number:
+                lo = mark
+            if mark[0] >= number and hi is None:
+                hi = mark
+        if lo is None or hi is None or not lo[1] <= moment <= hi[1]:
+            return False
+        return all(mark[1] == moment for mark in (lo, hi) if mark[0] == number)
+
+    def extends(self, number: int, moment: int) -> bool:
+        """Whether ``(number, moment)`` can be this run's next frame (both grew)."""
+        return number > self.last[0] and moment >= self.last[1]
+
+    def advance(self, number: int, moment: int) -> None:
+        """Record ``(number, moment)`` as processed; keep a sample at doubling offsets."""
+        first, latest = self.marks[0][0], self.marks[-1][0]
+        if number - first >= max(1, 2 * (latest - first)):
+            self.marks.append((number, moment))
+        self.last = (number, moment)
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What :meth:`RunBook.classify` decided, and why (for the log)."""
+
+    kind: Order
+    run_id: str
+    clock_back: bool = False
+    """The frame's capture time is before the last frame's: an edge clock that fell back."""
+    resumed: int | None = None
+    """Index in :attr:`RunBook.past` of a run the engine had left (a stray envelope of
+    another run came between) that goes on with this frame."""
+
+
+@dataclass
+class RunBook:
+    """A camera's current run and a few ended ones; :meth:`classify` then :meth:`accept`."""
+
+    current: Run | None = None
+    past: list[Run] = field(default_factory=list)
+
+    @property
+    def last(self) -> tuple[int, int] | None:
+        """``(frame number, µs)`` of the last frame processed, if any."""
+        return self.current.last if self.current is not None else None
+
+    def classify(self, number: int, moment: datetime, run_id: str | None) -> Classified:
+        """Classify frame ``number`` captured at ``moment`` of run ``run_id`` (None: a
+        seed-format edge). Changes nothing: call :meth:`accept` to take a NEXT or RESTART."""
+        at = micros(moment)
+        current = self.current
+        if current is None:
+            return Classified(Order.NEXT, run_id or derived_run_id(number, moment))
+        back = at < current.last[1]
+        if run_id is not None:
+            if run_id == current.run_id:
+                kind = Order.NEXT if number > current.last[0] else Order.DUPLICATE
+                return Classified(kind, run_id, clock_back=back and kind is Order.NEXT)
+            for index, run in enumerate(self.past):
+                if run.run_id == run_id:
+                    if number <= run.last[0]:
+                        return Classified(Order.DUPLICATE, run_id)
+                    return Classified(Order.RESTART, run_id, clock_back=back, resumed=index)
+            return Classified(Order.RESTART, run_id, clock_back=back)
+        if not current.explicit:
+            if current.extends(number, at):
+                return Classified(Order.NEXT, current.run_id)
+            if current.holds(number, at):
+                return Classified(Order.DUPLICATE, current.run_id)
+        for index, run in enumerate(self.past):
+            if run.explicit:
+                continue
+            if run.holds(number, at):
+                return Classified(Order.DUPLICATE, run.run_id)
+            if run.extends(number, at):
+                return Classified(Order.RESTART, run.run_id, clock_back=back, resumed=index)
+        if not current.explicit and number > current.last[0]:
+            # Numbers go on but the clock fell back (NTP stepped it): the same run.
+            return Classified(Order.NEXT, current.run_id, clock_back=True)
+        return Classified(Order.RESTART, derived_run_id(number, moment), clock_back=back)
+
+    def accept(self, decided: Classified, number: int, moment: datetime) -> None:
+        """Take a NEXT or RESTART frame as processed (a DUPLICATE changes nothing)."""
+        at = micros(moment)
+        current = self.current
+        if decided.kind is Order.DUPLICATE:
+            return
+        if current is None or decided.kind is Order.RESTART:
+            resumed = self.past.pop(decided.resumed) if decided.resumed is not None else None
+            if current is not None:
+                self.past = [current, *self.past][:PAST_RUNS]
+            if resumed is not None:
+                resumed.advance(number, at)
+                self.current = resumed
+            else:
+                self.current = Run.start(decided.run_id, decided.run_id[:1] != "@", number, at)
+            return
+        if decided.clock_back and not current.explicit:
+            # A new segment of the same run: the old one is kept to recognise its redeliveries.
+            self.past = [current, *self.past][:PAST_RUNS]
+            self.current = Run.start(current.run_id, False, number, at)
+            return
+        current.advance(number, at)
