@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from edge_publisher.source import FrameReader
 from sightline.broker import free_port
+from sightline.config.edge import CameraConfig
 from sightline.messages import DetectionEnvelope, decode_envelope
 from tests.edge_publisher.edge_process import EdgeProcess, edge_config
 from tests.edge_publisher.rtsp import RtspServer, cut_clip, missing_server
@@ -88,6 +90,26 @@ def envelopes_after(
     finally:
         collector.close()
     return [decode_envelope(m.payload) for m in messages]
+
+
+def test_a_reader_behind_the_stream_gets_the_newest_frame_and_counts_the_ones_it_missed(
+    camera: RtspServer,
+) -> None:
+    reader = FrameReader(CameraConfig(url=camera.url, timeout_s=5))
+    reader.start()
+    try:
+        first = reader.next(timeout=30)
+        assert first is not None, "no frame from the RTSP camera"
+        assert (first.width, first.height) == (640, 360)
+        wait_until(lambda: reader.stale_dropped >= 10, 30, "frames kept coming", interval=0.05)
+        newest = reader.next(timeout=5)
+        assert newest is not None
+    finally:
+        reader.stop()
+    # Each frame older than the one handed over was handed over (the first) or replaced by a
+    # newer one before anyone took it, and counted.
+    assert 1 + 10 <= newest.source_index <= 1 + reader.stale_dropped
+    assert reader.reconnects == 0
 
 
 def test_the_edge_reads_the_rtsp_camera_and_publishes_envelopes_with_persons(
