@@ -179,7 +179,7 @@ class EdgeLoop:
 
     def summarize(self) -> Undelivered:
         """At exit, once the client has stopped: log what this run did and what it never
-        delivered; a WARNING (with the count) when anything was not delivered."""
+        delivered; a WARNING with the counts when envelopes were lost."""
         topics = self.client.topics
         lost = count_undelivered(
             self.client.outbox,
@@ -194,7 +194,7 @@ class EdgeLoop:
             "jpeg_skipped": self.encoder.dropped,
             **lost.as_fields(),
         }
-        if lost:
+        if lost.envelopes:
             log.warning(
                 "never delivered %d of %d envelopes and %d JPEG frames to the broker at %s:%d "
                 "(%d envelopes dropped from the full publish queue, %d still queued at exit)",
@@ -208,9 +208,12 @@ class EdgeLoop:
                 extra=fields,
             )
         else:
+            # JPEG frames are best effort: one due before the first connect is no alarm.
             log.info(
-                "processed %d frames; nothing dropped or left in the publish queue",
+                "processed %d frames; no envelope dropped or left queued; %d JPEG frames "
+                "not delivered",
                 self.processed,
+                lost.frames,
                 extra=fields,
             )
         return lost

@@ -81,6 +81,9 @@ def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable
     recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
     assert recorded == received
     assert all(e.frame_data is None for e in recorded)
+    assert len({e.source.run_id for e in received}) == 1
+    summary = [line["msg"] for line in edge.log_lines() if line["msg"].startswith("processed")]
+    assert summary[0].startswith("processed 120 frames; no envelope dropped or left queued")
 
     frames = [
         decode_envelope(m.payload, MessageLimits.for_frames()) for m in collector.on(FRAMES_TOPIC)
