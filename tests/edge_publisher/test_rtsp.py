@@ -121,7 +121,7 @@ def test_the_edge_reads_the_rtsp_camera_and_publishes_envelopes_with_persons(
     assert {(e.frame.width, e.frame.height) for e in received} == {(640, 360)}
     assert {e.source.camera_id for e in received} == {"driveway"}
     assert len({e.source.run_id for e in received}) == 1
-    assert sum(len(e.detections) for e in received) >= 10  # the street has people on it
+    assert min(len(e.detections) for e in received) >= 5  # about 15 people on the street
     assert {d.class_name for e in received for d in e.detections} == {"person"}
 
 
