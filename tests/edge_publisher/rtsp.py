@@ -119,6 +119,16 @@ class RtspServer:
         errors = self.log_path.read_text(errors="replace")
         raise RuntimeError(f"the RTSP server on port {self.port} did not start: {errors}")
 
+    def pause(self) -> None:
+        """SIGSTOP: the camera hangs, its connections stay open and silent."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """SIGTERM, then wait (SIGKILL if it does not go)."""
         self._end(signal.SIGTERM)
@@ -131,6 +141,7 @@ class RtspServer:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
+        process.send_signal(signal.SIGCONT)  # a paused server could not act on SIGTERM
         process.send_signal(signum)
         try:
             process.wait(10)

@@ -112,6 +112,30 @@ def test_a_reader_behind_the_stream_gets_the_newest_frame_and_counts_the_ones_it
     assert reader.reconnects == 0
 
 
+def test_a_camera_that_hangs_is_reopened_after_the_timeout_and_read_again(
+    camera: RtspServer,
+) -> None:
+    hung = RtspServer(camera.frames_dir, port=free_port())
+    hung.start()
+    config = CameraConfig(url=hung.url, timeout_s=1, reconnect_min_s=0.1, reconnect_max_s=0.5)
+    reader = FrameReader(config)
+    reader.start()
+    try:
+        before = reader.next(timeout=30)
+        assert before is not None, "no frame from the RTSP camera"
+        hung.pause()
+        # OpenCV's own read timeout is 30 s: well within that, camera.timeout_s (1 s) acts.
+        wait_until(lambda: reader.reconnects >= 2, 20, "a silent camera was not reopened")
+        left = reader.next(timeout=0)  # the newest frame from before it hung, if any
+        hung.resume()
+        after = reader.next(timeout=30)
+        assert after is not None, "no frame after the camera came back"
+        assert after.source_index > max(f.source_index for f in (before, left) if f is not None)
+    finally:
+        reader.stop()
+        hung.stop()
+
+
 def test_the_edge_reads_the_rtsp_camera_and_publishes_envelopes_with_persons(
     module_broker: Broker, edge: EdgeProcess
 ) -> None:
