@@ -17,6 +17,7 @@ from edge_publisher.detector import Detector, DetectorError, offline_defaults
 from edge_publisher.loop import EdgeLoop
 from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.record import Recorder
+from edge_publisher.run import new_run_id
 from edge_publisher.source import FrameReader, SourceError
 from sightline.config.settings import EdgeSettings
 from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext, argument_parser, run_service
@@ -55,6 +56,9 @@ def _refuse(problem: Exception) -> None:
 def build(ctx: ServiceContext) -> MainLoop:
     """Open the camera and the model; return the capture + inference loop.
 
+    Each start is a new run (``source.run_id`` in every envelope); at exit, after the client
+    has stopped, the loop says what it never delivered.
+
     Exits with status 2 when the model, a class name or the video file is missing.
     """
     settings = ctx.settings
@@ -65,7 +69,9 @@ def build(ctx: ServiceContext) -> MainLoop:
     except (SourceError, DetectorError) as exc:
         _refuse(exc)
     recorder = Recorder(ctx.args.record) if ctx.args.record is not None else None
-    return EdgeLoop(
+    run_id = new_run_id()
+    log.info("run %s of camera %s", run_id, settings.effective_camera_id, extra={"run_id": run_id})
+    loop = EdgeLoop(
         settings=settings,
         client=ctx.client,
         reader=reader,
@@ -75,7 +81,15 @@ def build(ctx: ServiceContext) -> MainLoop:
         stopping=ctx.stopping,
         recorder=recorder,
         max_frames=ctx.args.max_frames,
+        run_id=run_id,
     )
+
+    def summarize() -> None:
+        # After the client has stopped: what it could not deliver by then never will be.
+        loop.summarize()
+
+    ctx.on_stop.append(summarize)
+    return loop
 
 
 def main(argv: list[str] | None = None) -> int:

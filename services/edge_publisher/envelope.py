@@ -2,10 +2,11 @@
 
 Example:
     >>> from datetime import UTC, datetime
-    >>> stamp = FrameStamp("jetson-01", "driveway", 0, 3, datetime(2025, 1, 15, tzinfo=UTC))
+    >>> moment = datetime(2025, 1, 15, tzinfo=UTC)
+    >>> stamp = FrameStamp("jetson-01", "driveway", 0, 3, moment, "20250115T000000Z-3f9a2c")
     >>> envelope = build_envelope(stamp, RegionOfInterest.full(640, 480), 640, 480, [], {})
-    >>> envelope.frame.number, envelope.frame.model_extra
-    (0, {'source_frame': 3})
+    >>> envelope.frame.number, envelope.frame.model_extra, envelope.source.run_id
+    (0, {'source_frame': 3}, '20250115T000000Z-3f9a2c')
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from sightline.messages import BBox, Detection, DetectionEnvelope, FrameInfo, Po
 
 @dataclass(frozen=True)
 class FrameStamp:
-    """Who saw a frame, its number in this run, its index in the source and capture time."""
+    """Who saw a frame, its number in this run, its index in the source, capture time, and
+    the run (see :func:`edge_publisher.run.new_run_id`)."""
 
     device_id: str
     camera_id: str
     number: int
     source_frame: int
     timestamp: datetime
+    run_id: str | None = None
 
 
 def _detection(sighting: Sighting, previous: Center | None) -> Detection:
@@ -86,7 +89,10 @@ def build_envelope(
     )
     return DetectionEnvelope(
         source=Source(
-            device_id=stamp.device_id, camera_id=stamp.camera_id, timestamp=stamp.timestamp
+            device_id=stamp.device_id,
+            camera_id=stamp.camera_id,
+            timestamp=stamp.timestamp,
+            run_id=stamp.run_id,
         ),
         frame=frame,
         detections=[

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from edge_publisher.delivery import Undelivered, count_undelivered
 from edge_publisher.detector import Detector, RegionOfInterest
 from edge_publisher.envelope import FrameStamp, build_envelope, centers_of, strongest
 from edge_publisher.frames import FrameEncoder, FrameGate
 from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.progress import ProgressLine
 from edge_publisher.record import Recorder
+from edge_publisher.run import RunStats, new_run_id
 from edge_publisher.source import CapturedFrame, FrameReader, SourceKind
 from edge_publisher.tracks import TrackMemory
 from sightline.config.settings import EdgeSettings
@@ -38,6 +40,7 @@ class EdgeLoop:
     stopping: threading.Event
     recorder: Recorder | None = None
     max_frames: int | None = None
+    run_id: str = field(default_factory=new_run_id)
 
     def __post_init__(self) -> None:
         self.processed = 0
@@ -51,6 +54,16 @@ class EdgeLoop:
         self.progress = ProgressLine(
             self.reader.total_frames, wanted=self.reader.kind is SourceKind.FILE
         )
+        self.stats = RunStats(
+            self.settings.device_id,
+            self.camera_id,
+            self.run_id,
+            self.settings.camera.stats_interval_s,
+        )
+        # The camera's, whatever the instance: the broker's ACL lets the edge's user (its
+        # camera id) write under sightline/edge-publisher/<camera_id>/.
+        self.stats_topic = self.client.topics.stats(self.client.service, self.camera_id)
+        self.frames_offline = 0
 
     def __call__(self) -> None:
         """Run the loop (the service's main loop)."""
@@ -63,6 +76,7 @@ class EdgeLoop:
         try:
             while not self.stopping.is_set() and not self._done():
                 self.heartbeat.beat()
+                self._publish_stats()
                 if interval and self.stopping.wait(max(0.0, next_due - time.monotonic())):
                     break
                 frame = self.reader.next(timeout=0.5)
@@ -84,16 +98,7 @@ class EdgeLoop:
             if self.recorder is not None:
                 self.recorder.close()
             self._report_drops()
-            log.info(
-                "processed %d frames",
-                self.processed,
-                extra={
-                    "frames": self.processed,
-                    "publish_dropped": dict(self.client.outbox.dropped),
-                    "source_stale_dropped": self.reader.stale_dropped,
-                    "jpeg_skipped": self.encoder.dropped,
-                },
-            )
+            self._publish_stats(final=True)
 
     def _done(self) -> bool:
         return self.max_frames is not None and self.processed >= self.max_frames
@@ -114,7 +119,12 @@ class EdgeLoop:
         number = self.processed
         previous = self.memory.advance(number, centers_of(sightings))
         stamp = FrameStamp(
-            self.settings.device_id, self.camera_id, number, frame.source_index, frame.timestamp
+            self.settings.device_id,
+            self.camera_id,
+            number,
+            frame.source_index,
+            frame.timestamp,
+            self.run_id,
         )
         envelope = build_envelope(stamp, region, frame.width, frame.height, sightings, previous)
         self.client.publish_nowait(self.client.topics.detections(self.camera_id), envelope)
@@ -126,6 +136,7 @@ class EdgeLoop:
             if self.client.connected:
                 self.encoder.submit(envelope, frame.image)
             else:
+                self.frames_offline += 1
                 self.metrics.frames_skipped.labels("offline").inc()
         self.processed += 1
         self._count(envelope)
@@ -149,6 +160,63 @@ class EdgeLoop:
             self.metrics.detections.labels(detection.class_name).inc()
         self.metrics.tracks_remembered.set(len(self.memory))
         self.progress.update(self.processed)
+
+    @property
+    def dropped(self) -> int:
+        """Frames this run lost: replaced before inference, or envelopes the queue dropped."""
+        return self.reader.stale_dropped + self.client.outbox.dropped["essential"]
+
+    def _publish_stats(self, final: bool = False) -> None:
+        """Retained figures about this run, every ``camera.stats_interval_s`` and at the end.
+
+        Not queued while the broker is away: the next figures replace them anyway.
+        """
+        now = time.monotonic()
+        if not (final or self.stats.due(now)) or not self.client.connected:
+            return
+        payload = self.stats.payload(now, self.processed, self.dropped, final=final)
+        self.client.publish_nowait(self.stats_topic, payload, droppable=True, retain=True)
+
+    def summarize(self) -> Undelivered:
+        """At exit, once the client has stopped: log what this run did and what it never
+        delivered; a WARNING with the counts when envelopes were lost."""
+        topics = self.client.topics
+        lost = count_undelivered(
+            self.client.outbox,
+            str(topics.detections(self.camera_id)),
+            str(topics.frames(self.camera_id)),
+            frames_offline=self.frames_offline,
+        )
+        fields = {
+            "frames": self.processed,
+            "run_id": self.run_id,
+            "source_stale_dropped": self.reader.stale_dropped,
+            "jpeg_skipped": self.encoder.dropped,
+            **lost.as_fields(),
+        }
+        if lost.envelopes:
+            log.warning(
+                "never delivered %d of %d envelopes and %d JPEG frames to the broker at %s:%d "
+                "(%d envelopes dropped from the full publish queue, %d still queued at exit)",
+                lost.envelopes,
+                self.processed,
+                lost.frames,
+                self.client.config.host,
+                self.client.config.port,
+                lost.envelopes_dropped,
+                lost.envelopes_queued,
+                extra=fields,
+            )
+        else:
+            # JPEG frames are best effort: one due before the first connect is no alarm.
+            log.info(
+                "processed %d frames; no envelope dropped or left queued; %d JPEG frames "
+                "not delivered",
+                self.processed,
+                lost.frames,
+                extra=fields,
+            )
+        return lost
 
     def _report_drops(self) -> None:
         dropped = dict(self.client.outbox.dropped)

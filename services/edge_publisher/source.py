@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -88,11 +89,40 @@ def redacted(url: str | int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_capture(url: str | int) -> cv2.VideoCapture:
-    """Open ``url`` with OpenCV (a digit string is a device index)."""
+FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+
+
+def stream_options(config: CameraConfig) -> list[int]:
+    """OpenCV open parameters for a stream: give up opening or reading after ``timeout_s``.
+
+    Example:
+        >>> stream_options(CameraConfig(url="rtsp://cam/s", timeout_s=5)) == [
+        ...     cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+        True
+    """
+    milliseconds = round(config.timeout_s * 1000)
+    return [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        milliseconds,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        milliseconds,
+    ]
+
+
+def open_capture(url: str | int, config: CameraConfig | None = None) -> cv2.VideoCapture:
+    """Open ``url`` with OpenCV (a digit string is a device index).
+
+    A stream is opened with FFmpeg, the camera's timeouts and, for ``rtsp://``, its
+    transport (unless ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is set: FFmpeg reads it at each open).
+    """
     if isinstance(url, str) and url.isdigit():
         url = int(url)
-    return cv2.VideoCapture(url)
+    if config is None or SourceKind.of(url) is not SourceKind.STREAM:
+        return cv2.VideoCapture(url)
+    assert isinstance(url, str)
+    if url.lower().startswith(("rtsp://", "rtsps://")):
+        os.environ.setdefault(FFMPEG_OPTIONS, f"rtsp_transport;{config.rtsp_transport}")
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, stream_options(config))
 
 
 def check_file(url: str) -> int:
@@ -226,14 +256,24 @@ class FrameReader:
     def _read_live(self) -> None:
         delay = self.config.reconnect_min_s
         index = 0
+        failed = 0  # reopen attempts since frames last came
+        url = redacted(self.config.url)
         while not self._stopping.is_set():
-            capture = open_capture(self.config.url)
+            capture = open_capture(self.config.url, self.config)
             got_frame = False
             while capture.isOpened() and not self._stopping.is_set():
                 ok, image = capture.read()
                 if not ok:
                     break
+                if not got_frame and failed:
+                    log.info(
+                        "camera %s is back after %d reconnect attempts",
+                        url,
+                        failed,
+                        extra={"url": url, "reconnects": self.reconnects},
+                    )
                 got_frame = True
+                failed = 0
                 self._offer(CapturedFrame(np.asarray(image, np.uint8), index, datetime.now(UTC)))
                 index += 1
             capture.release()
@@ -241,6 +281,7 @@ class FrameReader:
                 break
             delay = self.config.reconnect_min_s if got_frame else delay
             self.reconnects += 1
+            failed += 1
             log.warning(
                 "camera %s unavailable: reconnecting in %.1f s",
                 redacted(self.config.url),

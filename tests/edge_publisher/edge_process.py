@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import yaml
 from sightline.broker import free_port
 from tests.support.broker import Broker
 from tests.support.paths import REPO
-from tests.support.service_process import ServiceProcess, service_env
+from tests.support.service_process import INSTANCE, ServiceProcess, service_env
 
 MODEL = REPO / "models" / "yolo11n_int8_openvino_model"
 VIDEO = REPO / "samples" / "pedestrians.avi"
@@ -30,25 +31,40 @@ def edge_config(**sections: Any) -> dict[str, Any]:
 
 
 class EdgeProcess(ServiceProcess):
-    """``python -m edge_publisher`` against ``broker`` with ``config`` and extra ``args``."""
+    """``python -m edge_publisher`` against ``broker`` with ``config`` and extra ``args``.
+
+    ``instance`` None leaves the instance to the edge (its camera id).
+    """
 
     def __init__(
-        self, broker: Broker, tmp_path: Path, config: dict[str, Any], *args: str, **env: str
+        self,
+        broker: Broker,
+        tmp_path: Path,
+        config: dict[str, Any],
+        *args: str,
+        instance: str | None = INSTANCE,
+        **env: str,
     ) -> None:
         health_port = free_port()
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.config_path = tmp_path / "edge.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
+        environment = service_env(
+            broker,
+            tmp_path / "state",
+            health_port=health_port,
+            reconnect_min_s=None,
+            YOLO_CONFIG_DIR=str(REPO / "var" / "ultralytics"),
+            **env,
+        )
+        if instance is None:
+            del environment["SIGHTLINE_INSTANCE"]
+        else:
+            environment["SIGHTLINE_INSTANCE"] = instance
         super().__init__(
             "edge_publisher",
             ["--config", str(self.config_path), *args],
-            service_env(
-                broker,
-                tmp_path / "state",
-                health_port=health_port,
-                reconnect_min_s=None,
-                YOLO_CONFIG_DIR=str(REPO / "var" / "ultralytics"),
-                **env,
-            ),
+            environment,
             tmp_path / "edge.log",
             health_port=health_port,
             merge_stdout=True,
@@ -62,3 +78,7 @@ class EdgeProcess(ServiceProcess):
             if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{")
         ]
         return sum(values)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far."""
+        return [json.loads(line) for line in self.log_text().splitlines() if line.startswith("{")]

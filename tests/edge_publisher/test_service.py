@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +17,12 @@ import pytest
 from sightline.broker import free_port
 from sightline.messages import DetectionEnvelope, Roi, decode_envelope
 from sightline.messages.base import MessageLimits
+from sightline.timestamps import parse_timestamp
 from tests.edge_publisher.edge_process import EdgeProcess, edge_config
 from tests.edge_publisher.videos import moving_square_video
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen
+from tests.support.service_process import said
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -78,6 +81,9 @@ def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable
     recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
     assert recorded == received
     assert all(e.frame_data is None for e in recorded)
+    assert len({e.source.run_id for e in received}) == 1
+    summary = [line["msg"] for line in edge.log_lines() if line["msg"].startswith("processed")]
+    assert summary[0].startswith("processed 120 frames; no envelope dropped or left queued")
 
     frames = [
         decode_envelope(m.payload, MessageLimits.for_frames()) for m in collector.on(FRAMES_TOPIC)
@@ -194,3 +200,107 @@ def test_a_startup_problem_exits_with_status_2_and_a_message_naming_it(
     processes.append(edge)
     assert edge.wait(60) == 2
     assert message in edge.log_text()
+
+
+def test_each_run_has_its_own_run_id_in_every_envelope_published_and_recorded(
+    broker: Broker, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    video = moving_square_video(tmp_path / "squares.avi", frames=8)
+    runs: list[tuple[list[DetectionEnvelope], list[DetectionEnvelope]]] = []
+    for run in ("first", "second"):
+        record = tmp_path / f"{run}.jsonl"
+        config = edge_config(camera={"url": str(video)})
+        edge = EdgeProcess(broker, tmp_path / run, config, "--record", str(record))
+        collector = Collector(broker.host, broker.port, TOPIC)
+        try:
+            edge.start()
+            processes.append(edge)
+            assert edge.wait(90) == 0, edge.log_text()
+            published = envelopes(collector.wait_for(lambda ms: len(ms) >= 8))
+        finally:
+            collector.close()
+        recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
+        runs.append((published, recorded))
+
+    ids = []
+    for published, recorded in runs:
+        assert [e.frame.number for e in published] == list(range(8))  # from 0 again
+        assert recorded == published
+        (run_id,) = {e.source.run_id for e in published}
+        assert run_id is not None
+        assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", run_id), run_id
+        ids.append(run_id)
+    assert ids[0] != ids[1]
+
+
+def test_the_edge_is_named_after_its_camera_and_publishes_retained_stats(
+    broker: Broker, collector: Collector, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    video = moving_square_video(tmp_path / "squares.avi", frames=25)
+    camera = {"url": str(video), "loop": True, "fps": 10, "stats_interval_s": 0.5}
+    edge = EdgeProcess(broker, tmp_path, edge_config(camera=camera), instance=None)
+    edge.start()
+    processes.append(edge)
+    status = "sightline/edge-publisher/driveway/status"
+    stats_topic = "sightline/edge-publisher/driveway/stats"
+
+    def stats(messages: list[Seen]) -> list[dict[str, Any]]:
+        return [json.loads(m.payload) for m in messages if m.topic == stats_topic]
+
+    seen = collector.wait_for(
+        lambda ms: any(s["frames"] >= 10 and s["fps"] > 0 for s in stats(ms)), timeout=90
+    )
+    assert said(status, b"online")(seen)
+    figures = next(s for s in stats(seen) if s["frames"] >= 10)
+    assert set(figures) == {
+        "camera_id",
+        "device_id",
+        "run_id",
+        "fps",
+        "frames",
+        "dropped",
+        "timestamp",
+    }
+    assert (figures["camera_id"], figures["device_id"]) == ("driveway", "jetson-01")
+    assert figures["dropped"] == 0
+    (run_id,) = {e.source.run_id for e in envelopes(seen)}
+    assert figures["run_id"] == run_id
+    assert parse_timestamp(figures["timestamp"]).year >= 2025
+
+    late = Collector(broker.host, broker.port, stats_topic)
+    try:
+        retained = late.wait_for(lambda ms: len(ms) >= 1, timeout=10)[0]
+    finally:
+        late.close()
+    assert retained.retain
+    assert json.loads(retained.payload)["run_id"] == run_id
+
+    assert edge.stop() == 0
+    final = stats(collector.wait_for(lambda ms: said(status, b"offline")(ms), timeout=20))[-1]
+    assert final["fps"] == 0.0
+    assert final["frames"] >= figures["frames"]
+
+
+def test_an_edge_run_with_the_broker_down_says_at_exit_how_much_it_never_delivered(
+    broker: Broker, tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    video = moving_square_video(tmp_path / "squares.avi", frames=25)
+    broker.stop()
+    edge = EdgeProcess(
+        broker,
+        tmp_path,
+        edge_config(camera={"url": str(video)}, frames={"interval_s": 0.0, "min_interval_s": 0}),
+        SIGHTLINE_MQTT__PUBLISH_QUEUE_SIZE="10",
+    )
+    edge.start()
+    processes.append(edge)
+    assert edge.wait(90) == 0, edge.log_text()
+
+    (summary,) = [line for line in edge.log_lines() if line["msg"].startswith("never delivered")]
+    assert summary["level"] == "warning"
+    assert summary["msg"].startswith(
+        f"never delivered 25 of 25 envelopes and 25 JPEG frames to the broker at "
+        f"{broker.host}:{broker.port} (15 envelopes dropped from the full publish queue, "
+        "10 still queued at exit)"
+    )
+    assert summary["undelivered_envelopes"] == summary["frames"] == 25

@@ -68,3 +68,9 @@ def test_an_edge_cut_off_from_the_broker_keeps_processing_reports_drops_and_keep
     # itself, and the engine takes the repeat as a duplicate frame.
     assert numbers == sorted(numbers)
     assert 0 < len(missing) <= dropped
+    # At exit it says what never arrived: the envelopes the full queue dropped, nothing else
+    # (the broker was back, so the queue was delivered).
+    (summary,) = [line for line in edge.log_lines() if line["msg"].startswith("never delivered")]
+    assert summary["level"] == "warning"
+    assert summary["envelopes_queued_at_exit"] == 0
+    assert len(missing) <= summary["envelopes_dropped"] == summary["undelivered_envelopes"]

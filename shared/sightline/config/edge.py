@@ -1,8 +1,14 @@
-"""The edge-publisher's sections: ``camera``, ``detector``, ``frames``."""
+"""The edge-publisher's sections: ``camera``, ``detector``, ``frames``.
+
+Example:
+    >>> camera = CameraConfig(url="rtsp://cam:8554/stream")
+    >>> camera.rtsp_transport, camera.timeout_s, camera.stats_interval_s
+    ('tcp', 10.0, 10.0)
+"""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -37,6 +43,23 @@ class CameraConfig(StrictModel):
     loop: bool = Field(default=False, description="Start a file again at its end.")
     reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay.")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        default="tcp",
+        description="How an rtsp:// stream carries its video: tcp (no torn frames when packets "
+        "are lost) or udp. An OPENCV_FFMPEG_CAPTURE_OPTIONS environment variable wins.",
+    )
+    timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A stream that does not open, or sends no frame, for this long is reopened.",
+    )
+    stats_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the edge publishes its fps, frames and drops (retained) on "
+        "sightline/edge-publisher/<camera_id>/stats.",
+    )
 
 
 class DetectorConfig(StrictModel):
