@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import ssl
@@ -96,6 +97,40 @@ def store_snapshot(snapshots_dir: Path, event: Event, index: int = 40) -> bytes:
             "timestamp": event.timestamp,
             "frame_ref": {"type": "file", "key": key},
             "files": {"annotated": {"type": "file", "key": key}},
+        }
+    )
+    return encode(announcement)
+
+
+def announcement_with_image(event: Event, index: int = 40, frame_key: str | None = None) -> bytes:
+    """The frame-store's announcement carrying the JPEG itself (``image``), as on any layout
+    where the notifier does not share the frame-store's disk; ``frame_key`` names a file ref.
+    """
+    ref = {"type": "file", "key": frame_key} if frame_key is not None else None
+    announcement = SnapshotAnnouncement.model_validate(
+        {
+            "event_id": event.event_id,
+            "camera_id": event.camera_id,
+            "frame_number": event.frame_number,
+            "timestamp": event.timestamp,
+            "frame_ref": ref,
+            "files": {"annotated": ref},
+            "image": {"quality": 80, "base64": base64.b64encode(sample_jpeg(index)).decode()},
+        }
+    )
+    return encode(announcement)
+
+
+def announcement_without_photo(event: Event, frame_key: str) -> bytes:
+    """An announcement naming a file the notifier cannot read, and no image."""
+    ref = {"type": "file", "key": frame_key}
+    announcement = SnapshotAnnouncement.model_validate(
+        {
+            "event_id": event.event_id,
+            "camera_id": event.camera_id,
+            "timestamp": event.timestamp,
+            "frame_ref": ref,
+            "files": {"annotated": ref},
         }
     )
     return encode(announcement)

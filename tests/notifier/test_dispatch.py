@@ -116,7 +116,7 @@ def test_without_a_snapshot_the_email_goes_after_snapshot_wait_s_saying_so(
     assert images_of(mail) == []
     text = mail.get_body(("plain",))
     assert text is not None
-    assert "No snapshot arrived within 5 s." in str(text.get_content())
+    assert "No photo was available for this event." in str(text.get_content())
 
 
 def test_a_redelivered_event_changes_nothing(tmp_path: Path, smtp: SmtpServer) -> None:

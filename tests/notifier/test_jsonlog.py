@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,7 +84,10 @@ def test_daily_files_older_than_the_retention_are_deleted(
     tmp_path: Path, retention_days: int, kept: list[str]
 ) -> None:
     for day in ("2025-01-10", "2025-01-18", "2025-01-20"):
-        (tmp_path / f"events-{day}.jsonl").write_text("{}\n")
+        path = tmp_path / f"events-{day}.jsonl"
+        path.write_text("{}\n")
+        written = datetime.fromisoformat(f"{day}T23:00:00+00:00").timestamp()
+        os.utime(path, (written, written))
     (tmp_path / "notes.txt").write_text("not ours")
     log = JsonLog(JsonLogConfig(directory=tmp_path, retention_days=retention_days), "UTC")
 
