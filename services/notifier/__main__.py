@@ -50,7 +50,7 @@ def build(ctx: ServiceContext) -> MainLoop:
             print(message, file=sys.stderr)
             raise SystemExit(EXIT_CANT_CREATE)
     metrics = NotifierMetrics(ctx.registry)
-    disk = DiskHealth(ctx.registry)
+    disk = DiskHealth(ctx.registry, f"{ctx.state_dir} (or {section.json_log.directory})")
     ctx.health_checks["state"] = disk.ok
     store = StateStore(ctx.state_dir, metrics)
     json_log = JsonLog(section.json_log, section.timezone)

@@ -33,7 +33,10 @@ EXIT_CANT_CREATE = 73
 class DiskHealth:
     """Which parts of the notifier cannot write right now, and since how many failures."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, where: str = "the state directory"
+    ) -> None:
+        self.where = where
         self._lock = threading.Lock()  # the MQTT worker and the sending loop both report
         self._failing: dict[str, int] = {}
         self.failures = Counter(
@@ -60,7 +63,7 @@ class DiskHealth:
             log.error(
                 "cannot write %s: %s; holding %s until the disk takes writes again "
                 "(retrying with back-off, nothing is acknowledged or sent meanwhile)",
-                exc.filename or "the state directory",
+                exc.filename or self.where,
                 _describe(exc),
                 "new events" if part == "events" else "e-mails",
                 extra={"part": part, "errno": exc.errno, "path": str(exc.filename)},

@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 import os
 import time
+from email.message import EmailMessage
 from pathlib import Path
+
+import pytest
 
 from notifier.housekeeping import Housekeeping
 from notifier.jsonlog import JsonLog
+from notifier.mailer import Mailer
 from notifier.state import StateStore
 from sightline.config.notifier import JsonLogConfig
-from tests.notifier.support import SmtpServer, make_event
+from tests.notifier.support import SmtpServer, fill, make_event, small_disk
 from tests.notifier.test_dispatch import T, make_notifier
 
 
@@ -150,3 +154,51 @@ def test_events_stamped_1970_stay_in_the_json_log_until_their_file_is_old_by_the
     assert json.loads(line)["event_id"] == before_ntp.event_id
     assert not old.exists()
     assert not json_log.append(before_ntp)  # still recognised as a redelivery
+
+
+class FillsTheDiskAfterSending:
+    """The real mailer; right after the first e-mail went out the state disk is full."""
+
+    def __init__(self, mailer: Mailer, disk: Path) -> None:
+        self.mailer = mailer
+        self.disk = disk
+        self.filler: Path | None = None
+
+    def send(self, message: EmailMessage, key: str) -> Path | None:
+        sent = self.mailer.send(message, key)
+        if self.filler is None:
+            self.filler = fill(self.disk)
+        return sent
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_an_email_whose_outcome_cannot_be_written_is_never_sent_again(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    with small_disk(tmp_path / "state", "1m") as disk:
+        notifier = make_notifier(tmp_path, smtp, snapshot_wait_s=0)
+        first, second = make_event(1, immediate=True), make_event(2, immediate=True)
+        notifier.receive(first)
+        notifier.receive(second)
+        mailer = FillsTheDiskAfterSending(notifier.dispatcher.mailer, disk)
+        notifier.dispatcher.mailer = mailer
+
+        for step in range(5):  # the first goes out, its record fails; then back-off ticks
+            notifier.at(T + 1 + 1000 * step)
+        [went] = [str(m["X-Sightline-Event-Id"]) for m in smtp.inbox.wait_for(1)]
+        assert not notifier.dispatcher.disk.ok()
+        assert not (disk / "sent" / f"{went}.json").exists()
+
+        assert mailer.filler is not None
+        mailer.filler.unlink()
+        notifier.at(T + 10_000)
+        notifier.at(T + 20_000)
+
+        smtp.inbox.wait_for(2)
+        time.sleep(0.3)  # a repeated e-mail would be on its way now
+        assert sorted(m["X-Sightline-Event-Id"] for m in smtp.inbox.messages) == sorted(
+            [first.event_id, second.event_id]
+        )
+        assert (disk / "sent" / f"{went}.json").exists()
+        assert notifier.dispatcher.disk.ok()
+        assert notifier.dispatcher.store.pending_immediate() == []
