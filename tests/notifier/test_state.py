@@ -53,7 +53,7 @@ def test_finished_state_older_than_the_retention_is_removed_and_pending_state_is
     now = 2_000_000_000.0
     store = StateStore(tmp_path)
     store.add_to_digest("default", 0, pending("e1"))
-    store.add_snapshot("e1", "{}")
+    store.add_snapshot("e1", "{}", b"\xff\xd8\xff photo")
     store.finish_immediate("e1", "car-in", "sent")
     [period] = store.digest_periods()
     if sent:
@@ -66,4 +66,5 @@ def test_finished_state_older_than_the_retention_is_removed_and_pending_state_is
 
     assert bool(store.digest_periods()) is kept
     assert store.snapshot("e1") == ("{}" if kept else None)  # an unsent digest needs it
+    assert store.photo("e1") == (b"\xff\xd8\xff photo" if kept else None)
     assert store.immediate_done("e1") is (days_old <= 14)
