@@ -72,6 +72,8 @@ class Dispatcher:
         self.smtp_health = smtp_health
         self.disk = disk or DiskHealth()
         self.letters = LetterWriter(section, store)
+        self.began: set[str] = set()
+        """E-mails whose sending this process began (a "sending" record of another was a crash)."""
         self.unrecorded: dict[str, Callable[[], None]] = {}
         """Outcomes of e-mails that went out but could not be written yet, by e-mail key."""
         self.digests = {digest.name: digest for digest in section.digests}
@@ -112,6 +114,7 @@ class Dispatcher:
         for key, record in list(self.unrecorded.items()):
             record()
             del self.unrecorded[key]
+            self.began.discard(key)
             log.info("outcome of %s recorded after the disk took writes again", key)
 
     def _record(self, key: str, record: Callable[[], None]) -> None:
@@ -121,6 +124,7 @@ class Dispatcher:
         except OSError:
             self.unrecorded[key] = record
             raise
+        self.began.discard(key)
 
     def _immediate(self, job: PendingEvent, now: float) -> None:
         try:
@@ -142,7 +146,7 @@ class Dispatcher:
             return
         message = self.letters.immediate(event, waited)
         event_id, rule = job.event_id, event.rule
-        if self.store.immediate_began(event_id):
+        if event_id not in self.began and self.store.immediate_began(event_id):
             log.warning(
                 "the e-mail of event %s may have gone out before a crash or stop; sending it "
                 "again with the same Message-ID",
@@ -150,6 +154,7 @@ class Dispatcher:
             )
         try:
             self.store.begin_immediate(event_id, rule)  # no record, no e-mail
+            self.began.add(event_id)
             self._send(message, event_id)
         except (TransientMailError, OSError):
             self.limiter.release(rule)
@@ -180,7 +185,7 @@ class Dispatcher:
         records = self.store.digest_events(period)
         message = self.letters.digest(digest, period.start, end, records)
         key = f"digest-{period.name}-{period.start}"
-        if period.began:
+        if key not in self.began and period.began:
             log.warning(
                 "digest %s may have gone out before a crash or stop; sending it again "
                 "with the same Message-ID",
@@ -188,6 +193,7 @@ class Dispatcher:
             )
         try:
             self.store.begin_digest(period)  # no record, no e-mail
+            self.began.add(key)
             self._send(message, key)
         except PermanentMailError as exc:
             reason = f"digest e-mail refused: {exc}"

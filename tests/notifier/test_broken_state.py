@@ -202,3 +202,27 @@ def test_an_email_whose_outcome_cannot_be_written_is_never_sent_again(
         assert (disk / "sent" / f"{went}.json").exists()
         assert notifier.dispatcher.disk.ok()
         assert notifier.dispatcher.store.pending_immediate() == []
+
+
+def test_only_a_sending_begun_by_a_process_that_died_is_said_to_be_possibly_repeated(
+    tmp_path: Path, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = make_notifier(tmp_path, smtp, snapshot_wait_s=0)
+    crashed, waiting = make_event(1, immediate=True), make_event(2, immediate=True)
+    notifier.receive(crashed)
+    notifier.receive(waiting)
+    smtp.stop()
+    notifier.at(T + 1)  # the first begins, the server is down: this process knows it did not go
+    notifier.at(T + 5)
+    assert "may have gone out" not in caplog.text
+
+    notifier.restart()  # as after a SIGKILL: the "sending" records are all that is left
+    smtp.start()
+    notifier.at(T + 10)
+
+    mails = smtp.inbox.wait_for(2)
+    assert sorted(str(m["Message-ID"]) for m in mails) == sorted(
+        f"<{e.event_id}@sightline>" for e in (crashed, waiting)
+    )
+    assert caplog.text.count("may have gone out before a crash") == 1  # the one that began
+    assert not list((tmp_path / "state" / "sending").iterdir())
