@@ -77,6 +77,7 @@ def build(ctx: ServiceContext) -> MainLoop:
         time.time(),
         disk,
     )
+    ctx.on_stop.append(dispatcher.record_on_stop)
 
     def loop() -> None:
         while not ctx.stopping.is_set():

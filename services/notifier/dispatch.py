@@ -110,6 +110,18 @@ class Dispatcher:
         self.retry_at = now + self.backoff_s
         self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
 
+    def record_on_stop(self) -> None:
+        """At a clean stop, write outcomes still held in memory, if the disk takes them now."""
+        try:
+            self._record_unrecorded()
+        except OSError as exc:
+            log.error(
+                "stopping with %d sent e-mail(s) unrecorded (%s): they go again after a restart",
+                len(self.unrecorded),
+                exc,
+                extra={"unrecorded": sorted(self.unrecorded)},
+            )
+
     def _record_unrecorded(self) -> None:
         for key, record in list(self.unrecorded.items()):
             record()
