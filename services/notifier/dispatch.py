@@ -180,8 +180,8 @@ class Dispatcher:
                 event_id, lambda: self.store.finish_immediate(event_id, rule, Outcome.REFUSED)
             )
             return
-        self._record(event_id, lambda: self.store.finish_immediate(event_id, rule, Outcome.SENT))
         log.info("e-mail sent", extra={"event_id": event_id, "rule": rule})
+        self._record(event_id, lambda: self.store.finish_immediate(event_id, rule, Outcome.SENT))
 
     def _digest(self, period: DigestPeriod, now: float) -> None:
         if period.sent:
@@ -216,8 +216,8 @@ class Dispatcher:
             self._record(key, lambda: self.store.finish_digest(period, Outcome.REFUSED, count))
             return
         count = len(records)
+        log.info("digest sent", extra={"digest": period.name, "events": count})
         self._record(key, lambda: self.store.finish_digest(period, Outcome.SENT, count))
-        log.info("digest sent", extra={"digest": period.name, "events": len(records)})
 
     def _send(self, message: EmailMessage, key: str) -> None:
         try:
