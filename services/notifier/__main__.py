@@ -45,9 +45,11 @@ def build(ctx: ServiceContext) -> MainLoop:
     ):
         problem = probe_writable(directory)
         if problem is not None:
-            message = f"sightline-notifier: cannot write its {what} {directory}: {problem}"
-            log.critical(message)
-            print(message, file=sys.stderr)
+            # one plain line, as for a bad config: what, where and why
+            print(
+                f"sightline-notifier: cannot write its {what} {directory}: {problem}",
+                file=sys.stderr,
+            )
             raise SystemExit(EXIT_CANT_CREATE)
     metrics = NotifierMetrics(ctx.registry)
     disk = DiskHealth(ctx.registry, f"{ctx.state_dir} (or {section.json_log.directory})")
