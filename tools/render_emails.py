@@ -1,8 +1,10 @@
-"""Render one immediate e-mail and one digest to HTML and screenshot them in Chromium.
+"""Render an immediate e-mail, a digest and an e-mail without a photo, and screenshot them.
 
 The e-mails are built by the notifier's real code (MIME and all) from events with real
-frames of ``samples/pedestrians.avi``; inline ``cid:`` pictures become ``data:`` URIs so
-a browser shows the HTML part as a mail client would.
+frames of ``samples/pedestrians.avi``, each carried in its snapshot announcement (``image``)
+as the frame-store sends it; inline ``cid:`` pictures become ``data:`` URIs so a browser
+shows the HTML part as a mail client would. The third e-mail's event was never announced:
+it shows the polite "no photo was available" sentence.
 
 Example:
     .. code-block:: console
@@ -10,6 +12,7 @@ Example:
         $ .venv/bin/python tools/render_emails.py --out var/render
         var/render/immediate.png
         var/render/digest.png
+        var/render/no-photo.png
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 import cv2
 
 from notifier.letters import LetterWriter
+from notifier.snapshots import decode_photo
 from notifier.state import PendingEvent, StateStore
 from sightline.config.notifier import DigestConfig, NotifierSection
 from sightline.messages import Event, SnapshotAnnouncement, encode, make_event_id
@@ -70,29 +74,30 @@ def scene_event(
     )
 
 
-def store_frame(snapshots_dir: Path, event: Event, frame_index: int) -> str:
-    """Write a real frame as the event's snapshot; return the announcement JSON."""
+def announce_frame(store: StateStore, event: Event, frame_index: int) -> None:
+    """Announce a real frame as the event's photo, stored as the notifier's handler does."""
     capture = cv2.VideoCapture(str(VIDEO))
     capture.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
     ok, frame = capture.read()
     capture.release()
     if not ok:
         raise SystemExit(f"cannot read frame {frame_index} of {VIDEO}")
-    key = f"{event.camera_id}/{event.event_id}.jpg"
-    (snapshots_dir / key).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(snapshots_dir / key), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    ref = {"type": "file", "key": key}
-    return encode(
-        SnapshotAnnouncement.model_validate(
-            {
-                "event_id": event.event_id,
-                "camera_id": event.camera_id,
-                "timestamp": event.timestamp,
-                "frame_ref": ref,
-                "files": {"annotated": ref},
-            }
-        )
-    ).decode()
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    photo = bytes(jpeg.tobytes())
+    ref = {"type": "file", "key": f"{event.camera_id}/{event.event_id}.jpg"}
+    announcement = SnapshotAnnouncement.model_validate(
+        {
+            "event_id": event.event_id,
+            "camera_id": event.camera_id,
+            "timestamp": event.timestamp,
+            "frame_ref": ref,
+            "files": {"annotated": ref},
+            "image": {"quality": 85, "base64": base64.b64encode(photo).decode()},
+        }
+    )
+    without_image = encode(announcement.model_copy(update={"image": None})).decode()
+    store.add_snapshot(event.event_id, without_image, decode_photo(announcement.image))
 
 
 def browser_html(message: EmailMessage) -> str:
@@ -112,21 +117,25 @@ def browser_html(message: EmailMessage) -> str:
 
 
 def render(out_dir: Path) -> list[Path]:
-    """Write immediate.html/.eml and digest.html/.eml to ``out_dir``; return the HTML paths."""
+    """Write immediate, digest and no-photo .html/.eml to ``out_dir``; return the HTML paths."""
     work = Path(tempfile.mkdtemp(prefix="render-emails-"))
     section = NotifierSection.model_validate(
-        {"timezone": "Europe/Berlin", "snapshots_dir": work / "snaps"}
+        {"timezone": "Europe/Berlin", "snapshots_dir": work / "no-shared-disk"}
     )
     store = StateStore(work / "state")
     letters = LetterWriter(section, store)
     records = []
     for index, scene in enumerate(SCENES):
         event = scene_event(*scene)
-        store.add_snapshot(event.event_id, store_frame(section.snapshots_dir, event, 40 * index))
+        announce_frame(store, event, 40 * index)
         records.append(PendingEvent(event.event_id, "t", encode(event).decode(), float(index)))
+    never_announced = scene_event(
+        75, "backyard", "dog-in-garden", "dog", {"zone": {"name": "lawn"}}
+    )
     mails = {
         "immediate": letters.immediate(scene_event(*SCENES[1]), waited_s=2),
         "digest": letters.digest(DigestConfig(name="default"), 1736949600, 1736953200, records),
+        "no-photo": letters.immediate(never_announced, waited_s=15),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     pages = []

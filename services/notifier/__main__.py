@@ -1,7 +1,10 @@
 """``sightline-notifier``: events -> JSON log, immediate e-mails, digests.
 
 ``/metrics`` carries ``sightline_notifier_smtp_ok`` and the setup-failure counter, and
-``/healthz`` fails its ``smtp`` check after repeated login or set-up refusals.
+``/healthz`` fails its ``smtp`` check after repeated login or set-up refusals, and its
+``state`` check while the state directory or the JSON log cannot be written (disk full,
+read-only; ``sightline_notifier_state_writable`` is 0 then). A state directory that cannot
+be written at start ends the service with one line naming it and exit status 73.
 
 Example:
     .. code-block:: console
@@ -12,13 +15,16 @@ Example:
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
+from notifier.diskhealth import EXIT_CANT_CREATE, DiskHealth, probe_writable
 from notifier.dispatch import Dispatcher
 from notifier.handler import EventHandler
 from notifier.housekeeping import Housekeeping
 from notifier.jsonlog import JsonLog
 from notifier.mailer import make_mailer
+from notifier.metrics import NotifierMetrics
 from notifier.smtphealth import SmtpHealth
 from notifier.state import StateStore
 from sightline.config import NotifierSettings
@@ -33,7 +39,22 @@ def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the event handler; return the loop that sends e-mails and digests."""
     assert isinstance(ctx.settings, NotifierSettings)
     section = ctx.settings.notifier
-    store = StateStore(ctx.state_dir)
+    for what, directory in (
+        ("state directory", ctx.state_dir),
+        ("json_log.directory", section.json_log.directory),
+    ):
+        problem = probe_writable(directory)
+        if problem is not None:
+            # one plain line, as for a bad config: what, where and why
+            print(
+                f"sightline-notifier: cannot write its {what} {directory}: {problem}",
+                file=sys.stderr,
+            )
+            raise SystemExit(EXIT_CANT_CREATE)
+    metrics = NotifierMetrics(ctx.registry)
+    disk = DiskHealth(ctx.registry, f"{ctx.state_dir} (or {section.json_log.directory})")
+    ctx.health_checks["state"] = disk.ok
+    store = StateStore(ctx.state_dir, metrics)
     json_log = JsonLog(section.json_log, section.timezone)
     handler = EventHandler(
         store,
@@ -42,6 +63,8 @@ def build(ctx: ServiceContext) -> MainLoop:
         section.timezone,
         ctx.client.topics,
         ctx.settings.limits,
+        disk=disk,
+        metrics=metrics,
     )
     ctx.client.subscribe(ctx.client.topics.all_events, handler)
     housekeeping = Housekeeping(store, json_log, section.retention_days)
@@ -54,7 +77,9 @@ def build(ctx: ServiceContext) -> MainLoop:
         ctx.client.dead_letter,
         smtp_health,
         time.time(),
+        disk,
     )
+    ctx.on_stop.append(dispatcher.record_on_stop)
 
     def loop() -> None:
         while not ctx.stopping.is_set():

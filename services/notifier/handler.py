@@ -1,42 +1,62 @@
 """The MQTT handler: decode, write the JSON log, persist what is to be sent, then return.
 
 Nothing slow happens here; the :mod:`notifier.dispatch` loop sends from the state on disk.
+A snapshot announcement's photo is stored (atomically, durably) before it is acknowledged.
+A write that fails raises :class:`~sightline.errors.RetryLater`: the message is not
+acknowledged and the MQTT client handles it again after a back-off, taking no new work
+meanwhile; :class:`~notifier.diskhealth.DiskHealth` says so on ``/healthz`` and in the log.
+An event whose every action was already done (a redelivery) is counted in
+``sightline_notifier_duplicates_total`` and logged at debug.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable
 
+from notifier.diskhealth import DiskHealth
 from notifier.jsonlog import JsonLog
+from notifier.metrics import NotifierMetrics
 from notifier.schedule import schedule_of
+from notifier.snapshots import decode_photo
 from notifier.state import PendingEvent, StateStore
 from sightline.config.notifier import DigestConfig
-from sightline.errors import MessageError, TopicError
-from sightline.messages import Event, MessageLimits, decode_event, decode_snapshot
+from sightline.errors import MessageError, RetryLater, TopicError
+from sightline.ids import MAX_ID_LENGTH, validate_id
+from sightline.messages import Event, MessageLimits, decode_event, decode_snapshot, encode
 from sightline.mqtt import ReceivedMessage
 from sightline.topics import Topics
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_KIND = "snapshot"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SNAPSHOT_MAX_BYTES = 16 * 1_048_576
+"""An announcement carries the annotated JPEG (base64): it may be larger than an event."""
 
 
 def check_event_id(event_id: str) -> str:
-    """``event_id`` if it can name a state file; MessageError otherwise.
+    """``event_id`` if it can name a state file (the shared id rule); MessageError otherwise.
+
+    Event ids embed the camera id, so they may be longer than one id: the rule of
+    :func:`sightline.ids.validate_id` is applied to each :data:`MAX_ID_LENGTH` slice.
 
     Example:
         >>> check_event_id("driveway-line_cross-0a1b")
         'driveway-line_cross-0a1b'
+        >>> check_event_id("..")
+        Traceback (most recent call last):
+        ...
+        sightline.errors.MessageError: event_id: '..' cannot name a file (it starts with '.')
     """
-    if not _SAFE_ID.match(event_id):
-        raise MessageError(
-            f"event_id: {event_id!r} must be letters, digits, '.', '_' or '-' "
-            "(starting with a letter or digit)"
-        )
+    if event_id.startswith("."):
+        raise MessageError(f"event_id: {event_id!r} cannot name a file (it starts with '.')")
+    try:
+        for start in range(0, max(len(event_id), 1), MAX_ID_LENGTH):
+            validate_id(event_id[start : start + MAX_ID_LENGTH], "event_id")
+    except TopicError as exc:
+        raise MessageError(f"event_id: {event_id!r}: {exc}") from None
     return event_id
 
 
@@ -52,25 +72,40 @@ class EventHandler:
         topics: Topics,
         limits: MessageLimits,
         clock: Callable[[], float] = time.time,
+        disk: DiskHealth | None = None,
+        metrics: NotifierMetrics | None = None,
     ) -> None:
         self.store = store
+        self.disk = disk or DiskHealth()
+        self.metrics = metrics or store.metrics
         self.json_log = json_log
         self.digests = {digest.name: digest for digest in digests}
         self.schedules = {digest.name: schedule_of(digest, timezone) for digest in digests}
         self.topics = topics
         self.limits = limits
+        self.snapshot_limits = dataclasses.replace(
+            limits, max_payload_bytes=max(limits.max_payload_bytes, SNAPSHOT_MAX_BYTES)
+        )
         self.clock = clock
 
     def __call__(self, message: ReceivedMessage) -> None:
-        """Handle one message; raise MessageError for one that cannot be used."""
+        """Handle one message; MessageError for one that cannot be used, RetryLater for a
+        write that failed."""
+        try:
+            self.handle(message)
+        except OSError as exc:
+            self.disk.failed("events", exc)
+            raise RetryLater(f"cannot write the notifier's state: {exc}") from exc
+        self.disk.recovered("events")
+
+    def handle(self, message: ReceivedMessage) -> None:
+        """Decode ``message`` and record what it asks for (OSError when a write fails)."""
         try:
             camera_id, kind = self.topics.parse_event(message.topic)
         except TopicError as exc:
             raise MessageError(f"topic: {exc}") from None
         if kind == SNAPSHOT_KIND:
-            announcement = decode_snapshot(message.payload, self.limits)
-            check_event_id(announcement.event_id)
-            self.store.add_snapshot(announcement.event_id, message.payload.decode())
+            self.handle_snapshot(camera_id, message.payload)
             return
         event = decode_event(message.payload, self.limits)
         check_event_id(event.event_id)
@@ -81,15 +116,30 @@ class EventHandler:
             )
         self.handle_event(event, message.topic, message.payload)
 
+    def handle_snapshot(self, camera_id: str, payload: bytes) -> None:
+        """Keep the announcement and the photo it carries, keyed by its event id."""
+        announcement = decode_snapshot(payload, self.snapshot_limits)
+        check_event_id(announcement.event_id)
+        if announcement.camera_id != camera_id:
+            raise MessageError(
+                f"camera_id: {announcement.camera_id!r} does not match the topic's {camera_id!r}"
+            )
+        photo = decode_photo(announcement.image) if announcement.image is not None else None
+        without_image = announcement.model_copy(update={"image": None})
+        self.store.add_snapshot(announcement.event_id, encode(without_image).decode(), photo)
+
     def handle_event(self, event: Event, topic: str, payload: bytes) -> None:
         """Do what ``event.actions`` ask, durably, idempotently by ``event_id``."""
         actions = event.actions
+        asked = done = 0
         if actions.json_log:
-            self.json_log.append(event)
+            asked += 1
+            done += not self.json_log.append(event)
         now = self.clock()
         pending = PendingEvent(event.event_id, topic, payload.decode(), now)
         if actions.email_immediate:
-            self.store.add_immediate(pending)
+            asked += 1
+            done += not self.store.add_immediate(pending)
         for name in actions.email_digest:
             digest = self.digests.get(name)
             if digest is None:
@@ -102,7 +152,11 @@ class EventHandler:
                 continue
             if wants(digest, event):
                 start = self.schedules[name].period_start(now)
-                self.store.add_to_digest(name, start, pending)
+                asked += 1
+                done += not self.store.add_to_digest(name, start, pending)
+        if asked and done == asked:
+            self.metrics.duplicates.inc()
+            log.debug("duplicate event dropped: already done", extra={"event_id": event.event_id})
 
 
 def wants(digest: DigestConfig, event: Event) -> bool:

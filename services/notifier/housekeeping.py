@@ -40,8 +40,12 @@ class Housekeeping:
         if self.last_run is not None and now < self.last_run + EVERY_S:
             return False
         self.last_run = now
-        removed = self.store.remove_older_than(now - self.retention_days * DAY_S)
-        removed_logs = self.json_log.remove_expired(datetime.fromtimestamp(now, UTC))
+        try:
+            removed = self.store.remove_older_than(now - self.retention_days * DAY_S)
+            removed_logs = self.json_log.remove_expired(datetime.fromtimestamp(now, UTC))
+        except OSError as exc:  # a read-only disk: nothing to collect until it is back
+            log.warning("housekeeping skipped, retried in an hour: %s", exc)
+            return True
         if removed or removed_logs:
             log.info(
                 "housekeeping: removed %d state record(s), %d log file(s)",

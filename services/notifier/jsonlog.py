@@ -1,5 +1,10 @@
 """The JSON log: one line per event, in a file per day, written before the ack.
 
+An event goes to the file of its own day, so a redelivery finds it there. Housekeeping goes
+by the wall clock: a file is deleted when nothing was written to it for ``retention_days``,
+whatever day its name says, so events stamped 1970 (an edge before NTP) are kept like any
+other. A write that fails (disk full) is undone, so the retry starts on a clean line.
+
 Example:
     >>> import tempfile, pathlib
     >>> from sightline.config.notifier import JsonLogConfig
@@ -10,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sightline.atomic import sync_directory
 from sightline.config.notifier import JsonLogConfig
 from sightline.messages import Event
 
@@ -57,10 +64,7 @@ class JsonLog:
             ids = self._known_ids(path)
             if event.event_id in ids:
                 return False
-            with path.open("a", encoding="utf-8") as file:
-                file.write(line)
-                file.flush()
-                os.fsync(file.fileno())
+            _append_durably(path, line.encode())
             ids.add(event.event_id)
         return True
 
@@ -71,20 +75,45 @@ class JsonLog:
         return self._ids[path]
 
     def remove_expired(self, now: datetime | None = None) -> list[Path]:
-        """Delete daily files older than ``retention_days``; return what was deleted."""
+        """Delete daily files last written before ``retention_days``; return what was deleted.
+
+        The wall clock decides (the file's modification time), never the day in its name.
+        """
         today = (now or datetime.now(UTC)).astimezone(self.zone).date()
         oldest_kept = today - timedelta(days=self.config.retention_days - 1)
         removed: list[Path] = []
         with self._lock:
             for path in sorted(self.config.directory.glob("events-*.jsonl")):
-                day = _day_of(path)
-                if day is not None and day < oldest_kept:
+                if _day_of(path) is not None and self._written_on(path) < oldest_kept:
                     path.unlink(missing_ok=True)
                     self._ids.pop(path, None)
                     removed.append(path)
         if removed:
             log.info("json log: removed %d expired file(s)", len(removed))
         return removed
+
+    def _written_on(self, path: Path) -> date:
+        return datetime.fromtimestamp(path.stat().st_mtime, self.zone).date()
+
+
+def _append_durably(path: Path, data: bytes) -> None:
+    """Append ``data`` and fsync; on failure cut the file back, so no half line stays."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+            if size == 0:  # a new file: its directory entry must survive a power cut too
+                sync_directory(path.parent)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _day_of(path: Path) -> date | None:

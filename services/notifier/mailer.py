@@ -61,9 +61,15 @@ class OutboxMailer:
         self.directory = directory
 
     def send(self, message: EmailMessage, key: str) -> Path:
-        """Write ``message`` atomically; the same key overwrites the same file."""
+        """Write ``message`` atomically; the same key overwrites the same file.
+
+        A write that fails (disk full) is transient: the e-mail stays pending.
+        """
         path = self.directory / f"{_safe(key)}.eml"
-        write_bytes(path, bytes(message))
+        try:
+            write_bytes(path, bytes(message))
+        except OSError as exc:
+            raise TransientMailError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return path
 
 

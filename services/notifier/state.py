@@ -1,13 +1,21 @@
-"""What the notifier must not forget: pending e-mails, digest contents, what was sent.
+"""What the notifier must not forget: pending e-mails, photos, digest contents, what was sent.
 
-Everything is a small JSON file under the state directory, written atomically before the
-message that caused it is acknowledged::
+Everything is a small file under the state directory, written atomically (temp file, fsync,
+rename) before the message that caused it is acknowledged::
 
     immediate/<event_id>.json               an e-mail to send now (the event as received)
-    snapshots/<event_id>.json               the frame-store's announcement for an event
-    digests/<name>/<period>/<event_id>.json an event collected for a digest period
-    digests/<name>/<period>/sent.json       that period's digest went out (or failed for good)
+    sending/<event_id>.json                 its sending began (written before the e-mail goes)
     sent/<event_id>.json                    that event's immediate e-mail is done
+    snapshots/<event_id>.json               the frame-store's announcement (without the image)
+    photos/<event_id>.jpg                   the announced photo (annotated JPEG)
+    digests/<name>/<period>/<event_id>.json an event collected for a digest period
+    digests/<name>/<period>/digest.sending  that period's digest began to go out
+    digests/<name>/<period>/digest.sent     that period's digest went out (or failed for good)
+
+Event files always end in ``.json`` and markers never do, so no event id can name a marker.
+A file that cannot be read (truncated, not JSON, fields missing) is set aside as
+``<name>.bad``, logged and counted, and everything else goes on. Write errors (``OSError``)
+reach the caller, which holds the work until the disk takes writes again.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -27,9 +37,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from sightline.atomic import read_json, write_json
+from notifier.metrics import NotifierMetrics
+from sightline.atomic import read_json, write_bytes, write_json
 
-SENT_MARKER = "sent.json"
+log = logging.getLogger(__name__)
+
+DIGEST_SENT = "digest.sent"
+DIGEST_SENDING = "digest.sending"
+LEGACY_SENT = "sent.json"
+"""The marker of releases before 0.1.1, which an event with the id ``sent`` could collide with."""
+BAD_SUFFIX = ".bad"
+SUBDIRS = ("immediate", "sending", "sent", "snapshots", "photos", "digests")
 
 
 @dataclass(frozen=True)
@@ -60,28 +78,67 @@ class DigestPeriod:
     start: int
     directory: Path
 
-    def events(self) -> list[PendingEvent]:
-        """The events collected so far, oldest first."""
-        records = [
-            PendingEvent.from_json(read_json(path))
-            for path in self.directory.glob("*.json")
-            if path.name != SENT_MARKER
-        ]
-        return sorted(records, key=lambda record: (record.received_at, record.event_id))
-
     @property
     def sent(self) -> bool:
         """True once the digest of this period is done."""
-        return (self.directory / SENT_MARKER).exists()
+        return (self.directory / DIGEST_SENT).exists()
+
+    @property
+    def began(self) -> bool:
+        """True if its sending began and was never recorded as done (a crash in between)."""
+        return (self.directory / DIGEST_SENDING).exists()
 
 
 class StateStore:
     """The notifier's state directory (see the module docstring for its layout)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, metrics: NotifierMetrics | None = None) -> None:
         self.root = root
-        for sub in ("immediate", "snapshots", "digests", "sent"):
+        self.metrics = metrics or NotifierMetrics()
+        self._unmovable: set[Path] = set()
+        for sub in SUBDIRS:
             (root / sub).mkdir(parents=True, exist_ok=True)
+        self._migrate_markers()
+
+    # -- reading, with bad files set aside ----------------------------------------------------
+
+    def _load(self, path: Path, kind: str) -> dict[str, Any] | None:
+        """The JSON object in ``path``; None if it is gone or was set aside as bad."""
+        if path in self._unmovable:
+            return None
+        try:
+            value = read_json(path)
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.set_aside(path, kind, f"not JSON: {exc}")
+            return None
+        if not isinstance(value, dict):
+            self.set_aside(path, kind, "not a JSON object")
+            return None
+        return value
+
+    def _pending(self, path: Path, kind: str) -> PendingEvent | None:
+        value = self._load(path, kind)
+        if value is None:
+            return None
+        try:
+            return PendingEvent.from_json(value)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.set_aside(path, kind, f"field {exc} missing or unusable")
+            return None
+
+    def set_aside(self, path: Path, kind: str, reason: str) -> None:
+        """Rename an unreadable file to ``<name>.bad`` so that everything else goes on."""
+        self.metrics.bad_state_files.labels(kind).inc()
+        bad = path.with_name(path.name + BAD_SUFFIX)
+        try:
+            os.replace(path, bad)
+        except OSError as exc:  # a read-only disk: skip it from now on, in memory
+            self._unmovable.add(path)
+            log.error("unreadable %s %s (%s) cannot be set aside: %s", kind, path, reason, exc)
+            return
+        log.error("unreadable %s set aside as %s: %s", kind, bad, reason, extra={"kind": kind})
 
     # -- immediate e-mails ------------------------------------------------------------------
 
@@ -94,48 +151,91 @@ class StateStore:
         return True
 
     def pending_immediate(self) -> list[PendingEvent]:
-        """E-mails still to send, oldest first."""
-        records = [
-            PendingEvent.from_json(read_json(path))
-            for path in (self.root / "immediate").glob("*.json")
-        ]
+        """E-mails still to send, oldest first (one whose outcome is recorded is cleaned up)."""
+        records = []
+        for path in (self.root / "immediate").glob("*.json"):
+            record = self._pending(path, "pending e-mail")
+            if record is None:
+                continue
+            if self.immediate_done(record.event_id):  # a crash between record and cleanup
+                self._forget_immediate(record.event_id)
+                continue
+            records.append(record)
         return sorted(records, key=lambda record: (record.received_at, record.event_id))
 
     def immediate_done(self, event_id: str) -> bool:
-        """True once the immediate e-mail of ``event_id`` was sent, suppressed or refused."""
-        return (self.root / "sent" / f"{event_id}.json").exists()
+        """True once the immediate e-mail of ``event_id`` was sent, suppressed or refused.
+
+        A record set aside as unreadable still says "done": better no e-mail than two.
+        """
+        sent = self.root / "sent" / f"{event_id}.json"
+        return sent.exists() or sent.with_name(sent.name + BAD_SUFFIX).exists()
+
+    def begin_immediate(self, event_id: str, rule: str) -> None:
+        """Record that the e-mail of ``event_id`` is about to go (raises if it cannot)."""
+        record = {"event_id": event_id, "rule": rule, "at": time.time()}
+        write_json(self.root / "sending" / f"{event_id}.json", record)
+
+    def immediate_began(self, event_id: str) -> bool:
+        """True if a sending of ``event_id``'s e-mail began and its outcome was not recorded."""
+        return (self.root / "sending" / f"{event_id}.json").exists()
 
     def finish_immediate(self, event_id: str, rule: str, outcome: str) -> None:
         """Record the outcome first, then drop the pending record."""
         record = {"event_id": event_id, "rule": rule, "outcome": outcome, "at": time.time()}
         write_json(self.root / "sent" / f"{event_id}.json", record)
+        self._forget_immediate(event_id)
+
+    def _forget_immediate(self, event_id: str) -> None:
         (self.root / "immediate" / f"{event_id}.json").unlink(missing_ok=True)
+        (self.root / "sending" / f"{event_id}.json").unlink(missing_ok=True)
 
     def sent_since(self, since: float) -> Iterator[dict[str, Any]]:
         """Outcome records written after ``since`` (epoch seconds)."""
         for path in (self.root / "sent").glob("*.json"):
-            if path.stat().st_mtime >= since:
-                yield read_json(path)
+            try:
+                recent = path.stat().st_mtime >= since
+            except FileNotFoundError:
+                continue
+            if recent and (record := self._load(path, "sent record")) is not None:
+                yield record
 
     # -- snapshots --------------------------------------------------------------------------
 
-    def add_snapshot(self, event_id: str, announcement: str) -> None:
-        """Keep the frame-store's announcement (the latest wins)."""
+    def add_snapshot(self, event_id: str, announcement: str, photo: bytes | None = None) -> None:
+        """Keep the frame-store's announcement (the latest wins) and its photo, photo first.
+
+        An announcement without a photo keeps a photo an earlier one brought.
+        """
+        if photo is not None:
+            write_bytes(self.root / "photos" / f"{event_id}.jpg", photo)
         write_json(self.root / "snapshots" / f"{event_id}.json", {"announcement": announcement})
 
     def snapshot(self, event_id: str) -> str | None:
-        """The announcement of ``event_id``, if it came."""
-        path = self.root / "snapshots" / f"{event_id}.json"
-        return str(read_json(path)["announcement"]) if path.exists() else None
+        """The announcement of ``event_id``, if it came (and its file is readable)."""
+        record = self._load(self.root / "snapshots" / f"{event_id}.json", "announcement")
+        if record is None or not isinstance(record.get("announcement"), str):
+            return None
+        return str(record["announcement"])
+
+    def photo(self, event_id: str) -> bytes | None:
+        """The photo announced for ``event_id``, if one came."""
+        try:
+            return (self.root / "photos" / f"{event_id}.jpg").read_bytes()
+        except FileNotFoundError:
+            return None
 
     # -- digests ----------------------------------------------------------------------------
 
     def add_to_digest(self, name: str, period_start: int, event: PendingEvent) -> bool:
         """Collect ``event`` in a digest period; False if this digest already has it."""
         digest_dir = self.root / "digests" / name
-        if any(digest_dir.glob(f"*/{event.event_id}.json")):
+        file_name = f"{event.event_id}.json"
+        if digest_dir.is_dir() and any(
+            (period / file_name).exists() for period in digest_dir.iterdir()
+        ):
             return False
-        write_json(digest_dir / str(period_start) / f"{event.event_id}.json", asdict(event))
+        write_json(digest_dir / str(period_start) / file_name, asdict(event))
         return True
 
     def digest_periods(self) -> list[DigestPeriod]:
@@ -147,24 +247,71 @@ class StateStore:
         ]
         return sorted(periods, key=lambda period: (period.start, period.name))
 
+    def digest_events(self, period: DigestPeriod) -> list[PendingEvent]:
+        """The events collected in ``period`` so far, oldest first; bad entries set aside."""
+        records = [
+            record
+            for path in period.directory.glob("*.json")
+            if (record := self._pending(path, "digest entry")) is not None
+        ]
+        return sorted(records, key=lambda record: (record.received_at, record.event_id))
+
+    def begin_digest(self, period: DigestPeriod) -> None:
+        """Record that the digest of ``period`` is about to go (raises if it cannot)."""
+        write_json(period.directory / DIGEST_SENDING, {"at": time.time()})
+
     def finish_digest(self, period: DigestPeriod, outcome: str, count: int) -> None:
         """Record that the digest of ``period`` is done."""
         record = {"outcome": outcome, "events": count, "at": time.time()}
-        write_json(period.directory / SENT_MARKER, record)
+        write_json(period.directory / DIGEST_SENT, record)
+        (period.directory / DIGEST_SENDING).unlink(missing_ok=True)
+
+    def _migrate_markers(self) -> None:
+        """Rename the old ``sent.json`` markers; an event named ``sent`` has an ``event_id``."""
+        for marker in (self.root / "digests").glob(f"*/*/{LEGACY_SENT}"):
+            try:
+                value = read_json(marker)
+            except (OSError, ValueError, UnicodeDecodeError):
+                value = {}  # unreadable: taken as a marker, so a digest never goes twice
+            if isinstance(value, dict) and "event_id" not in value:
+                try:
+                    os.replace(marker, marker.with_name(DIGEST_SENT))
+                except OSError as exc:
+                    log.error("cannot rename the old digest marker %s: %s", marker, exc)
 
     # -- garbage collection -----------------------------------------------------------------
 
     def remove_older_than(self, cutoff: float) -> int:
-        """Delete finished records last written before ``cutoff``; return how many."""
+        """Delete finished records and photos last written before ``cutoff``; return how many.
+
+        What a pending e-mail still needs (its announcement and photo) is kept.
+        """
+        needed = {path.stem for path in (self.root / "immediate").glob("*.json")}
+        for period in self.digest_periods():
+            if not period.sent:
+                needed |= {path.stem for path in period.directory.glob("*.json")}
         removed = 0
-        for sub in ("sent", "snapshots"):
-            for path in (self.root / sub).glob("*.json"):
-                if path.stat().st_mtime < cutoff:
+        for sub in ("sent", "snapshots", "photos"):
+            for path in (self.root / sub).iterdir():
+                if sub != "sent" and path.stem in needed:  # <id>.json, <id>.jpg (not .bad)
+                    continue
+                if _mtime(path) < cutoff:
                     path.unlink(missing_ok=True)
                     removed += 1
+        for bad in (self.root / "immediate").glob(f"*{BAD_SUFFIX}"):
+            if _mtime(bad) < cutoff:
+                bad.unlink(missing_ok=True)
+                removed += 1
         for period in self.digest_periods():
-            marker = period.directory / SENT_MARKER
-            if period.sent and marker.stat().st_mtime < cutoff:
+            marker = period.directory / DIGEST_SENT
+            if period.sent and _mtime(marker) < cutoff:
                 shutil.rmtree(period.directory, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")

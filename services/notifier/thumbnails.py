@@ -50,4 +50,4 @@ def thumbnail(image: SnapshotImage, width: int = THUMBNAIL_WIDTH) -> SnapshotIma
     output = io.BytesIO()
     small.save(output, "JPEG", quality=JPEG_QUALITY, optimize=True)
     name = f"{PurePath(image.filename).stem}-thumb.jpg"
-    return SnapshotImage(output.getvalue(), name, "jpeg", image.note)
+    return SnapshotImage(output.getvalue(), name, "jpeg")

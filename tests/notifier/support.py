@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import os
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,6 +99,40 @@ def store_snapshot(snapshots_dir: Path, event: Event, index: int = 40) -> bytes:
             "timestamp": event.timestamp,
             "frame_ref": {"type": "file", "key": key},
             "files": {"annotated": {"type": "file", "key": key}},
+        }
+    )
+    return encode(announcement)
+
+
+def announcement_with_image(event: Event, index: int = 40, frame_key: str | None = None) -> bytes:
+    """The frame-store's announcement carrying the JPEG itself (``image``), as on any layout
+    where the notifier does not share the frame-store's disk; ``frame_key`` names a file ref.
+    """
+    ref = {"type": "file", "key": frame_key} if frame_key is not None else None
+    announcement = SnapshotAnnouncement.model_validate(
+        {
+            "event_id": event.event_id,
+            "camera_id": event.camera_id,
+            "frame_number": event.frame_number,
+            "timestamp": event.timestamp,
+            "frame_ref": ref,
+            "files": {"annotated": ref},
+            "image": {"quality": 80, "base64": base64.b64encode(sample_jpeg(index)).decode()},
+        }
+    )
+    return encode(announcement)
+
+
+def announcement_without_photo(event: Event, frame_key: str) -> bytes:
+    """An announcement naming a file the notifier cannot read, and no image."""
+    ref = {"type": "file", "key": frame_key}
+    announcement = SnapshotAnnouncement.model_validate(
+        {
+            "event_id": event.event_id,
+            "camera_id": event.camera_id,
+            "timestamp": event.timestamp,
+            "frame_ref": ref,
+            "files": {"annotated": ref},
         }
     )
     return encode(announcement)
@@ -243,3 +280,37 @@ def running(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def small_disk(mountpoint: Path, size: str = "2m") -> Iterator[Path]:
+    """A real tmpfs of ``size`` at ``mountpoint`` (root only), unmounted after the block."""
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], check=True
+    )
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def remount(mountpoint: Path, mode: str) -> None:
+    """Remount ``mountpoint`` ``ro`` or ``rw``."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(mountpoint)], check=True)
+
+
+def fill(mountpoint: Path) -> Path:
+    """Fill the disk at ``mountpoint`` to the last byte; return the file that holds the space."""
+    filler = mountpoint / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (65536, 1):
+            try:
+                while os.write(fd, b"\0" * chunk):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler

@@ -22,7 +22,14 @@ from sightline.errors import MessageError
 from sightline.messages import Event, MessageLimits, encode
 from sightline.mqtt import ReceivedMessage
 from sightline.topics import Topics
-from tests.notifier.support import SmtpServer, event_topic, images_of, make_event, store_snapshot
+from tests.notifier.support import (
+    SmtpServer,
+    announcement_with_image,
+    event_topic,
+    images_of,
+    make_event,
+    store_snapshot,
+)
 
 T = 1_736_899_200.0  # 2025-01-15 00:00:00 UTC, a multiple of every digest period
 
@@ -116,7 +123,7 @@ def test_without_a_snapshot_the_email_goes_after_snapshot_wait_s_saying_so(
     assert images_of(mail) == []
     text = mail.get_body(("plain",))
     assert text is not None
-    assert "No snapshot arrived within 5 s." in str(text.get_content())
+    assert "No photo was available for this event." in str(text.get_content())
 
 
 def test_a_redelivered_event_changes_nothing(tmp_path: Path, smtp: SmtpServer) -> None:
@@ -264,3 +271,25 @@ def test_a_cron_digest_goes_out_once_at_its_local_time_across_restarts(
     assert "Tue 14 Jan 2025, 08:00 \N{EN DASH} Wed 15 Jan 2025, 08:00 CET" in str(
         text.get_content()
     )
+
+
+def test_a_digest_shows_the_photos_the_announcements_carried_without_a_shared_disk(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    notifier = make_notifier(tmp_path, smtp)
+    events = [make_event(n, digest=["default"]) for n in range(4)]
+    for index, event in enumerate(events):
+        notifier.receive(event)
+        notifier.handler(
+            ReceivedMessage(
+                f"events/{event.camera_id}/snapshot", announcement_with_image(event, 5 * index)
+            )
+        )
+    assert not (tmp_path / "snaps").exists()
+
+    notifier.at(T + 3600 + 5)
+
+    [digest] = smtp.inbox.wait_for(1)
+    thumbnails = images_of(digest)
+    assert len(thumbnails) == 3  # max_photos
+    assert all(t.get_content_type() == "image/jpeg" for t in thumbnails)

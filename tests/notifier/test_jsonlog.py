@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from notifier.jsonlog import JsonLog
 from sightline.config.notifier import JsonLogConfig
-from tests.notifier.support import make_event
+from tests.notifier.support import fill, make_event, small_disk
 
 
 def lines(path: Path) -> list[dict[str, object]]:
@@ -83,7 +84,10 @@ def test_daily_files_older_than_the_retention_are_deleted(
     tmp_path: Path, retention_days: int, kept: list[str]
 ) -> None:
     for day in ("2025-01-10", "2025-01-18", "2025-01-20"):
-        (tmp_path / f"events-{day}.jsonl").write_text("{}\n")
+        path = tmp_path / f"events-{day}.jsonl"
+        path.write_text("{}\n")
+        written = datetime.fromisoformat(f"{day}T23:00:00+00:00").timestamp()
+        os.utime(path, (written, written))
     (tmp_path / "notes.txt").write_text("not ours")
     log = JsonLog(JsonLogConfig(directory=tmp_path, retention_days=retention_days), "UTC")
 
@@ -91,3 +95,23 @@ def test_daily_files_older_than_the_retention_are_deleted(
 
     assert sorted(p.name for p in tmp_path.glob("events-*")) == kept
     assert (tmp_path / "notes.txt").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_a_line_the_full_disk_cut_short_is_undone_and_written_whole_once_there_is_room(
+    tmp_path: Path,
+) -> None:
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        log = JsonLog(JsonLogConfig(directory=disk, per_day=False), "UTC")
+        path = disk / "events.jsonl"
+        path.write_text(" " * 4000 + "\n")  # ~90 bytes left in the file's page
+        filler = fill(disk)
+
+        with pytest.raises(OSError, match="No space left"):
+            log.append(make_event(1))
+
+        assert path.stat().st_size == 4001  # the part that fitted was cut off again
+        filler.unlink()
+        assert log.append(make_event(1))
+        assert not log.append(make_event(1))
+        assert [line["event_id"] for line in lines(path)] == [make_event(1).event_id]

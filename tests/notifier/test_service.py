@@ -11,7 +11,16 @@ import pytest
 
 from sightline.messages import encode
 from tests.notifier.notifier_process import STATUS_TOPIC, NotifierProcess
-from tests.notifier.support import SmtpServer, event_topic, images_of, make_event, store_snapshot
+from tests.notifier.support import (
+    SmtpServer,
+    announcement_with_image,
+    announcement_without_photo,
+    event_topic,
+    images_of,
+    make_event,
+    sample_jpeg,
+    store_snapshot,
+)
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
 from tests.support.service_process import status_now
@@ -78,7 +87,7 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
     text = digest.get_body(("plain",))
     assert text is not None
     assert str(text.get_content()).count('driveway: car crossed "gate" (left to right)') == 5
-    while not list(digest_dir.glob("*/sent.json")):
+    while not list(digest_dir.glob("*/digest.sent")):
         time.sleep(0.1)
     notifier.close()
     collector.wait_for(status_now(STATUS_TOPIC, b"offline"))
@@ -86,3 +95,43 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
     collector.wait_for(status_now(STATUS_TOPIC, b"online"))
     time.sleep(1.5)  # a few ticks of the restarted loop
     assert len(smtp.inbox.messages) == 1
+
+
+def test_the_photo_travels_in_the_announcement_and_a_missing_one_is_said_politely(
+    broker: Broker, collector: Collector, smtp: SmtpServer, notifier: NotifierProcess
+) -> None:
+    # no shared disk: nothing is ever written under notifier.snapshots_dir
+    with_photo, without_photo = make_event(1, immediate=True), make_event(2, immediate=True)
+    lost_key = f"backyard/{without_photo.event_id}.jpg"
+    notifier.start()
+    collector.wait_for(status_now(STATUS_TOPIC, b"online"))
+
+    publish(
+        broker.host,
+        broker.port,
+        "events/driveway/snapshot",
+        [
+            announcement_with_image(with_photo, 40, f"driveway/{with_photo.event_id}.jpg"),
+            announcement_without_photo(without_photo, lost_key),
+        ],
+    )
+    publish(broker.host, broker.port, event_topic(with_photo), [encode(with_photo)] * 2)
+    publish(broker.host, broker.port, event_topic(without_photo), [encode(without_photo)])
+
+    mails = {m["X-Sightline-Event-Id"]: m for m in smtp.inbox.wait_for(2)}
+    [image] = images_of(mails[with_photo.event_id])
+    assert image.get_content_type() == "image/jpeg"
+    assert image.get_content() == sample_jpeg(40)
+    assert list(notifier.state_dir.glob("photos/*.jpg")) == [
+        notifier.state_dir / "photos" / f"{with_photo.event_id}.jpg"
+    ]
+    polite = mails[without_photo.event_id]
+    assert images_of(polite) == []
+    raw = polite.as_string()
+    assert "No photo was available for this event." in raw
+    for internal in (lost_key, "No such file", "could not be read", str(notifier.snapshots_dir)):
+        assert internal not in raw
+    assert "could not be read" in notifier.log_text()  # the reason went to the log
+    metrics = notifier.metrics_text()
+    assert 'sightline_notifier_photos_missing_total{reason="unreadable"} 1.0' in metrics
+    assert "sightline_notifier_duplicates_total 1.0" in metrics  # the second with_photo

@@ -28,7 +28,7 @@ def test_an_event_is_collected_once_per_digest_whatever_the_period(tmp_path: Pat
     ]
 
     assert added == [True, False, True]
-    assert [(p.name, len(p.events())) for p in store.digest_periods()] == [
+    assert [(p.name, len(store.digest_events(p))) for p in store.digest_periods()] == [
         ("default", 1),
         ("nightly", 1),
     ]
@@ -53,16 +53,18 @@ def test_finished_state_older_than_the_retention_is_removed_and_pending_state_is
     now = 2_000_000_000.0
     store = StateStore(tmp_path)
     store.add_to_digest("default", 0, pending("e1"))
-    store.add_snapshot("e1", "{}")
+    store.add_snapshot("e1", "{}", b"\xff\xd8\xff photo")
     store.finish_immediate("e1", "car-in", "sent")
     [period] = store.digest_periods()
     if sent:
         store.finish_digest(period, "sent", 1)
-    for path in tmp_path.rglob("*.json"):
-        age(path, days_old * 86400, now)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            age(path, days_old * 86400, now)
 
     store.remove_older_than(now - 14 * 86400)
 
     assert bool(store.digest_periods()) is kept
-    assert store.snapshot("e1") is None if days_old > 14 else store.snapshot("e1") == "{}"
+    assert store.snapshot("e1") == ("{}" if kept else None)  # an unsent digest needs it
+    assert store.photo("e1") == (b"\xff\xd8\xff photo" if kept else None)
     assert store.immediate_done("e1") is (days_old <= 14)

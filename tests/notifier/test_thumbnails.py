@@ -50,7 +50,7 @@ def test_a_digest_carries_thumbnails_and_is_much_smaller_than_its_full_frames(
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
-        (SnapshotImage(None, note="none"), SnapshotImage(None, note="none")),
+        (SnapshotImage(None, reason="none"), SnapshotImage(None, reason="none")),
         (SnapshotImage(b"not an image", "x.jpg"), SnapshotImage(b"not an image", "x.jpg")),
     ],
 )

@@ -283,3 +283,52 @@ def engine_poison_cases() -> list[BadMessage]:
 def envelope_cases() -> list[BadMessage]:  # type: ignore[no-redef]
     """Bad envelopes for ``detections/cam-a`` (the engine), the engine's poison included."""
     return [*_envelope_cases_before_engine(), *engine_poison_cases()]
+
+
+# --- notifier cases
+
+
+def _good_announcement() -> dict[str, Any]:
+    event = make_event(3)
+    key = f"{event.camera_id}/{event.event_id}.jpg"
+    return {
+        "version": 1,
+        "event_id": event.event_id,
+        "camera_id": event.camera_id,
+        "frame_number": event.frame_number,
+        "timestamp": "2025-01-15T14:30:03.000Z",
+        "frame_ref": {"type": "file", "key": key},
+        "files": {"annotated": {"type": "file", "key": key}},
+        "image": {"encoding": "jpeg", "quality": 80, "base64": "/9j/4AAQSkZJRgABAQ=="},
+    }
+
+
+def snapshot_cases() -> list[BadMessage]:
+    """Bad announcements for ``events/driveway/snapshot`` (the notifier; the frame-store, which
+    publishes them, ignores that topic)."""
+    base = _good_announcement()
+    good = json.dumps(base).encode()
+    return [
+        *_common(good, 17_000_000),  # 17 MB: announcements carry a JPEG, held to 16 MiB
+        BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
+        BadMessage("no event_id", _edited(base, _drop("event_id")), ("event_id",)),
+        BadMessage("event_id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
+        BadMessage("event_id a path", _edited(base, _set("event_id", "a/../../b")), ("event_id",)),
+        BadMessage("other camera", _edited(base, _set("camera_id", "porch")), ("camera",)),
+        BadMessage("image not base64", _edited(base, _set("image.base64", "%%%")), ("base64",)),
+        BadMessage("image not a JPEG", _edited(base, _set("image.base64", "aGVsbG8=")), ("JPEG",)),
+        BadMessage("image encoding png", _edited(base, _set("image.encoding", "png")), ("encoding",)),
+        BadMessage("frame_ref type ftp", _edited(base, _set("frame_ref.type", "ftp")), ("type",)),
+    ]  # fmt: skip
+
+
+def notifier_event_cases() -> list[BadMessage]:
+    """Event ids no state file may carry, for ``events/driveway/line_cross`` (the notifier and
+    the frame-store both refuse them)."""
+    base = json.loads(make_event(4).model_dump_json())
+    return [
+        BadMessage("event_id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
+        BadMessage("event_id hidden", _edited(base, _set("event_id", ".sent")), ("event_id",)),
+        BadMessage("event_id a path", _edited(base, _set("event_id", "x/../../y")), ("event_id",)),
+        BadMessage("event_id a space", _edited(base, _set("event_id", "a b")), ("event_id",)),
+    ]  # fmt: skip

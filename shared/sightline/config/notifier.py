@@ -159,7 +159,10 @@ class NotifierSection(StrictModel):
     retention_days: int = Field(default=14, ge=1, description="Digest state kept this long.")
     snapshots_dir: Path = Field(
         default=Path("var/snapshots"),
-        description="The frame-store's file root; snapshot keys of type file are relative to it.",
+        description=(
+            "Only for a notifier that shares the frame-store's disk: its file root, read when an "
+            "announcement carries no image (snapshot keys of type file are relative to it)."
+        ),
     )
 
     @field_validator("timezone")
