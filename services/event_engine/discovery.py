@@ -32,7 +32,8 @@ from typing import Any
 from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
-from sightline.homeassistant import camera_device, node_id, slug
+from sightline.homeassistant import camera_device, node_id
+from sightline.ids import slug
 from sightline.topics import Topics
 
 EDGE_SERVICE = "edge-publisher"

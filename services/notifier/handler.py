@@ -24,7 +24,7 @@ from notifier.snapshots import decode_photo
 from notifier.state import PendingEvent, StateStore
 from sightline.config.notifier import DigestConfig
 from sightline.errors import MessageError, RetryLater, TopicError
-from sightline.ids import MAX_ID_LENGTH, validate_id
+from sightline.ids import file_safe
 from sightline.messages import Event, MessageLimits, decode_event, decode_snapshot, encode
 from sightline.mqtt import ReceivedMessage
 from sightline.topics import Topics
@@ -37,10 +37,8 @@ SNAPSHOT_MAX_BYTES = 16 * 1_048_576
 
 
 def check_event_id(event_id: str) -> str:
-    """``event_id`` if it can name a state file (the shared id rule); MessageError otherwise.
-
-    Event ids embed the camera id, so they may be longer than one id: the rule of
-    :func:`sightline.ids.validate_id` is applied to each :data:`MAX_ID_LENGTH` slice.
+    """``event_id`` if it can name a state file (:func:`sightline.ids.file_safe`, the one
+    rule); MessageError naming ``event_id`` otherwise.
 
     Example:
         >>> check_event_id("driveway-line_cross-0a1b")
@@ -48,16 +46,12 @@ def check_event_id(event_id: str) -> str:
         >>> check_event_id("..")
         Traceback (most recent call last):
         ...
-        sightline.errors.MessageError: event_id: '..' cannot name a file (it starts with '.')
+        sightline.errors.MessageError: event_id '..' cannot name a file: must start with a letter or a digit
     """
-    if event_id.startswith("."):
-        raise MessageError(f"event_id: {event_id!r} cannot name a file (it starts with '.')")
     try:
-        for start in range(0, max(len(event_id), 1), MAX_ID_LENGTH):
-            validate_id(event_id[start : start + MAX_ID_LENGTH], "event_id")
+        return file_safe(event_id, "event_id")
     except TopicError as exc:
-        raise MessageError(f"event_id: {event_id!r}: {exc}") from None
-    return event_id
+        raise MessageError(str(exc)) from None
 
 
 class EventHandler:

@@ -1,26 +1,27 @@
 """What every service shares about Home Assistant's MQTT discovery: one device per camera.
 
 The engine's zone and line entities and the frame-store's snapshot ``image`` must land on the
-same device, so both take its node id and device block from here.
+same device, so both take its node id and device block from here. :func:`slug` is
+:func:`sightline.ids.slug` (one rule; configs refuse names whose slugs collide or are empty).
 
 Example:
     >>> node_id("Front-Door")
     'sightline_front_door'
     >>> camera_device("Front-Door")["identifiers"]
     ['sightline_front_door']
+    >>> slug("Back Yard")
+    'back_yard'
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from sightline.ids import slug
+
+__all__ = ["NODE_PREFIX", "camera_device", "node_id", "slug"]
+
 NODE_PREFIX = "sightline"
-
-
-def slug(text: str) -> str:
-    """``text`` in Home Assistant's id alphabet: lower case ``[a-z0-9_]``."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
 
 
 def node_id(camera_id: str, prefix: str = NODE_PREFIX) -> str:

@@ -7,20 +7,23 @@ from pathlib import Path
 import pytest
 
 from frame_store.admission import CameraGate, checked_name, inside
-from sightline.errors import MessageError
+from sightline.errors import MessageError, TopicError
+from sightline.ids import file_safe
 
 
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        ("..", "must not start with '.'"),
-        (".", "must not start with '.'"),
-        (".hidden", "must not start with '.'"),
-        ("../x", "must not start with '.'"),
+        ("..", "must start with a letter or a digit"),
+        (".", "must start with a letter or a digit"),
+        (".hidden", "must start with a letter or a digit"),
+        ("-rf", "must start with a letter or a digit"),
+        ("../x", "'/'"),
         ("a/../../x", "'/'"),
         ("a b", "white space"),
         ("", "empty"),
         ("x" * 100 + "/", "'/'"),  # a long event id: the same characters are refused
+        ("x" * 129, "at most 128"),  # sightline.ids.MAX_EVENT_ID_LENGTH
     ],
 )
 def test_names_that_are_not_safe_file_names_are_refused_naming_the_field(
@@ -29,6 +32,9 @@ def test_names_that_are_not_safe_file_names_are_refused_naming_the_field(
     with pytest.raises(MessageError, match=words) as refused:
         checked_name(value, "event_id")
     assert refused.value.reason.startswith("event_id")
+    with pytest.raises(TopicError) as shared_rule:  # the one rule, not a copy of it
+        file_safe(value, "event_id")
+    assert refused.value.reason == str(shared_rule.value)
 
 
 def test_a_long_event_id_of_safe_characters_is_accepted() -> None:

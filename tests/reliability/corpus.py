@@ -1,5 +1,11 @@
 """Bad messages for every service's input topics, each with what its dead letter must name.
 
+One function per input topic, its cases grouped by what they try: the shape and size every
+JSON topic refuses (:func:`_common`), the topic's own fields, the one id rule
+(``sightline.ids``: an id that could leave a folder or hide a file), then what one service
+learned the hard way (the engine's poison values, the frame-store's bomb). New cases go into
+the group they belong to, with a comment when the reason is not obvious.
+
 Example:
     >>> [case.name for case in envelope_cases()][:2]
     ['not JSON', 'truncated JSON']
@@ -7,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Callable
@@ -93,6 +100,7 @@ def envelope_cases() -> list[BadMessage]:
     many = _edited(base, _set("detections", [_detection(n) for n in range(2000)]))
     return [
         *_common(good, 10_000_000),
+        # fields
         BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
         BadMessage("no source", _edited(base, _drop("source")), ("source",)),
         BadMessage("detections not a list", _edited(base, _set("detections", {})), ("detections",)),
@@ -111,150 +119,13 @@ def envelope_cases() -> list[BadMessage]:
         BadMessage("class name a number", _edited(base, _set("detections.0.class_name", 5)), ("class_name",)),
         BadMessage("bbox corner a word", _edited(base, _set("detections.0.bbox.x1", "left")), ("x1",)),
         BadMessage("unknown device", _edited(base, _set("source.device_id", "dev-zz")), ("device",)),
-    ]  # fmt: skip
-
-
-def frame_cases() -> list[BadMessage]:
-    """Bad frames for ``detections/cam-a/frame`` (the frame-store)."""
-    base = _good_envelope()
-    base["frame_data"] = {"encoding": "jpeg", "quality": 80, "base64": "aGVsbG8="}  # "hello"
-    good = json.dumps(base).encode()
-    return [
-        *_common(good, 17_000_000),
-        BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
-        BadMessage("no frame_data", _edited(base, _set("frame_data", None)), ("frame_data",)),
-        BadMessage("not a JPEG", good, ("JPEG",)),
-        BadMessage("base64 broken", _edited(base, _set("frame_data.base64", "%%%")), ("base64",)),
-        BadMessage("other camera", _edited(base, _set("source.camera_id", "cam-b")), ("camera",)),
-    ]
-
-
-def event_cases() -> list[BadMessage]:
-    """Bad events for ``events/driveway/line_cross`` (the notifier and the frame-store)."""
-    base = json.loads(make_event(3).model_dump_json())
-    good = json.dumps(base).encode()
-    return [
-        *_common(good, 10_000_000),  # 10 MB: every service holds events to 1 MiB
-        BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
-        BadMessage("unknown action", _edited(base, _set("actions.sms", True)), ("actions", "sms")),
-        BadMessage("digest not a list", _edited(base, _set("actions.email_digest", 3)), ("email_digest",)),
-        BadMessage("unknown event type", _edited(base, _set("event_type", "EXPLODE")), ("event_type",)),
-        BadMessage("timestamp a word", _edited(base, _set("timestamp", "noon")), ("timestamp",)),
-        BadMessage("confidence 3", _edited(base, _set("object.confidence", 3)), ("confidence",)),
-        BadMessage("other camera", _edited(base, _set("camera_id", "porch")), ("camera",)),
-        BadMessage("no event_id", _edited(base, _drop("event_id")), ("event_id",)),
-    ]  # fmt: skip
-
-
-def lenient_envelope_cases() -> list[BadMessage]:
-    """Envelopes DESIGN.md says must not be guessed at: no version, a number for a timestamp."""
-    base = _good_envelope()
-    return [
-        BadMessage("no version", _edited(base, _drop("version")), ("version",)),
-        BadMessage("timestamp a number", _edited(base, _set("source.timestamp", 12)), ("timestamp",)),
-    ]  # fmt: skip
-
-
-# --- ids cases
-# One id rule (sightline.ids): an id that could leave a folder or hide a file is refused by
-# name, in envelopes, frames and events alike. An event from a newer engine with an action
-# this release does not know is NOT bad input: it is kept whole and acted on, so the
-# "unknown action" case above leaves the bad events and becomes an accepted one
-# (accepted_event_cases; tests/reliability/test_strict_parsing.py proves it on the services).
-_envelope_cases_before_ids = envelope_cases
-_frame_cases_before_ids = frame_cases
-_event_cases_before_ids = event_cases
-
-
-def envelope_cases() -> list[BadMessage]:
-    """Bad envelopes for ``detections/cam-a`` (the engine), with the ids cases."""
-    base = _good_envelope()
-    return [
-        *_envelope_cases_before_ids(),
+        # ids: the one id rule
         BadMessage("camera id ..", _edited(base, _set("source.camera_id", "..")), ("camera_id",)),
         BadMessage("camera id .hidden", _edited(base, _set("source.camera_id", ".hidden")), ("camera_id",)),
         BadMessage("device id ../x", _edited(base, _set("source.device_id", "../x")), ("device_id",)),
+        # the engine's poison: valid envelopes that used to mute a camera
+        *engine_poison_cases(),
     ]  # fmt: skip
-
-
-def frame_cases() -> list[BadMessage]:
-    """Bad frames for ``detections/cam-a/frame`` (the frame-store), with the ids cases."""
-    base = _good_envelope()
-    base["frame_data"] = {"encoding": "jpeg", "quality": 80, "base64": "aGVsbG8="}
-    return [
-        *_frame_cases_before_ids(),
-        BadMessage("camera id ..", _edited(base, _set("source.camera_id", "..")), ("camera_id",)),
-    ]  # fmt: skip
-
-
-def event_cases() -> list[BadMessage]:
-    """Bad events for ``events/driveway/line_cross``, with the ids cases; an unknown action
-    is no longer among them (see :func:`accepted_event_cases`)."""
-    base = json.loads(make_event(3).model_dump_json())
-    return [
-        *(case for case in _event_cases_before_ids() if case.name != "unknown action"),
-        BadMessage("event id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
-        BadMessage("event id a path", _edited(base, _set("event_id", "../../x")), ("event_id",)),
-        BadMessage("camera id .hidden", _edited(base, _set("camera_id", ".hidden")), ("camera_id",)),
-    ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AcceptedMessage:
-    """A payload a consumer must handle as a good one: no dead letter."""
-
-    name: str
-    event_id: str
-    payload: bytes
-
-
-def accepted_event_cases() -> list[AcceptedMessage]:
-    """Events for ``events/driveway/line_cross`` from a newer engine: handled, not refused."""
-    newer = json.loads(make_event(4).model_dump_json())
-    newer["actions"].update({"json_log": True, "email_immediate": True, "sms": True})
-    newer["object"]["colour"] = "red"
-    return [AcceptedMessage("unknown action sms", newer["event_id"], json.dumps(newer).encode())]
-
-
-# --- frames cases
-
-_frame_cases_before_frames = frame_cases
-_event_cases_before_frames = event_cases
-
-
-def _frames_bomb() -> bytes:
-    """A good frame whose ~700-byte JPEG (and envelope) claim 12000x12000 pixels."""
-    import base64
-
-    from tests.frame_store.media import bomb
-
-    base = _good_envelope()
-    base["frame"].update(width=12000, height=12000)
-    base["frame_data"] = {"quality": 80, "base64": base64.b64encode(bomb()).decode()}
-    return json.dumps(base).encode()
-
-
-def frame_cases() -> list[BadMessage]:  # type: ignore[no-redef]
-    """Bad frames for ``detections/cam-a/frame``, with the frame-store's bomb and ``..``."""
-    base = _good_envelope()
-    base["frame_data"] = {"encoding": "jpeg", "quality": 80, "base64": "aGVsbG8="}
-    return [
-        *_frame_cases_before_frames(),
-        BadMessage("JPEG bomb, 12000x12000 in 700 bytes", _frames_bomb(), ("frame_data",)),
-    ]
-
-
-def event_cases() -> list[BadMessage]:  # type: ignore[no-redef]
-    """Bad events for ``events/driveway/line_cross``, with a ``..`` camera."""
-    base = json.loads(make_event(3).model_dump_json())
-    return [
-        *_event_cases_before_frames(),
-        BadMessage("camera ..", _edited(base, _set("camera_id", "..")), ("camera",)),
-    ]
-
-
-# --- engine cases
-_envelope_cases_before_engine = envelope_cases
 
 
 def engine_poison_cases() -> list[BadMessage]:
@@ -280,12 +151,99 @@ def engine_poison_cases() -> list[BadMessage]:
     ]  # fmt: skip
 
 
-def envelope_cases() -> list[BadMessage]:  # type: ignore[no-redef]
-    """Bad envelopes for ``detections/cam-a`` (the engine), the engine's poison included."""
-    return [*_envelope_cases_before_engine(), *engine_poison_cases()]
+def lenient_envelope_cases() -> list[BadMessage]:
+    """Envelopes DESIGN.md says must not be guessed at: no version, a number for a timestamp."""
+    base = _good_envelope()
+    return [
+        BadMessage("no version", _edited(base, _drop("version")), ("version",)),
+        BadMessage("timestamp a number", _edited(base, _set("source.timestamp", 12)), ("timestamp",)),
+    ]  # fmt: skip
 
 
-# --- notifier cases
+def _frames_bomb() -> bytes:
+    """A good frame whose ~700-byte JPEG (and envelope) claim 12000x12000 pixels."""
+    from tests.frame_store.media import bomb  # OpenCV: only for the frame cases
+
+    base = _good_envelope()
+    base["frame"].update(width=12000, height=12000)
+    base["frame_data"] = {"quality": 80, "base64": base64.b64encode(bomb()).decode()}
+    return json.dumps(base).encode()
+
+
+def frame_cases() -> list[BadMessage]:
+    """Bad frames for ``detections/cam-a/frame`` (the frame-store)."""
+    base = _good_envelope()
+    base["frame_data"] = {"encoding": "jpeg", "quality": 80, "base64": "aGVsbG8="}  # "hello"
+    good = json.dumps(base).encode()
+    return [
+        *_common(good, 17_000_000),
+        # fields
+        BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
+        BadMessage("no frame_data", _edited(base, _set("frame_data", None)), ("frame_data",)),
+        BadMessage("not a JPEG", good, ("JPEG",)),
+        BadMessage("base64 broken", _edited(base, _set("frame_data.base64", "%%%")), ("base64",)),
+        BadMessage("other camera", _edited(base, _set("source.camera_id", "cam-b")), ("camera",)),
+        # ids: the one id rule
+        BadMessage("camera id ..", _edited(base, _set("source.camera_id", "..")), ("camera_id",)),
+        # the frame-store's own: decoding it would take 412 MiB
+        BadMessage("JPEG bomb, 12000x12000 in 700 bytes", _frames_bomb(), ("frame_data",)),
+    ]  # fmt: skip
+
+
+def event_cases() -> list[BadMessage]:
+    """Bad events for ``events/driveway/line_cross`` (the notifier and the frame-store).
+
+    An event from a newer engine with an action this release does not know is NOT bad input:
+    it is kept whole and acted on (:func:`accepted_event_cases`;
+    tests/reliability/test_strict_parsing.py proves it on the services).
+    """
+    base = json.loads(make_event(3).model_dump_json())
+    good = json.dumps(base).encode()
+    return [
+        *_common(good, 10_000_000),  # 10 MB: every service holds events to 1 MiB
+        # fields
+        BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
+        BadMessage("digest not a list", _edited(base, _set("actions.email_digest", 3)), ("email_digest",)),
+        BadMessage("unknown event type", _edited(base, _set("event_type", "EXPLODE")), ("event_type",)),
+        BadMessage("timestamp a word", _edited(base, _set("timestamp", "noon")), ("timestamp",)),
+        BadMessage("confidence 3", _edited(base, _set("object.confidence", 3)), ("confidence",)),
+        BadMessage("other camera", _edited(base, _set("camera_id", "porch")), ("camera",)),
+        BadMessage("no event_id", _edited(base, _drop("event_id")), ("event_id",)),
+        # ids: the one id rule (see also notifier_event_cases)
+        BadMessage("event id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
+        BadMessage("event id a path", _edited(base, _set("event_id", "../../x")), ("event_id",)),
+        BadMessage("camera id .hidden", _edited(base, _set("camera_id", ".hidden")), ("camera_id",)),
+        BadMessage("camera ..", _edited(base, _set("camera_id", "..")), ("camera",)),
+    ]  # fmt: skip
+
+
+def notifier_event_cases() -> list[BadMessage]:
+    """Event ids no state file may carry, for ``events/driveway/line_cross`` (the notifier and
+    the frame-store both refuse them)."""
+    base = json.loads(make_event(4).model_dump_json())
+    return [
+        BadMessage("event_id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
+        BadMessage("event_id hidden", _edited(base, _set("event_id", ".sent")), ("event_id",)),
+        BadMessage("event_id a path", _edited(base, _set("event_id", "x/../../y")), ("event_id",)),
+        BadMessage("event_id a space", _edited(base, _set("event_id", "a b")), ("event_id",)),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    """A payload a consumer must handle as a good one: no dead letter."""
+
+    name: str
+    event_id: str
+    payload: bytes
+
+
+def accepted_event_cases() -> list[AcceptedMessage]:
+    """Events for ``events/driveway/line_cross`` from a newer engine: handled, not refused."""
+    newer = json.loads(make_event(4).model_dump_json())
+    newer["actions"].update({"json_log": True, "email_immediate": True, "sms": True})
+    newer["object"]["colour"] = "red"
+    return [AcceptedMessage("unknown action sms", newer["event_id"], json.dumps(newer).encode())]
 
 
 def _good_announcement() -> dict[str, Any]:
@@ -310,25 +268,16 @@ def snapshot_cases() -> list[BadMessage]:
     good = json.dumps(base).encode()
     return [
         *_common(good, 17_000_000),  # 17 MB: announcements carry a JPEG, held to 16 MiB
+        # fields
         BadMessage("version 2", _edited(base, _set("version", 2)), ("version",)),
         BadMessage("no event_id", _edited(base, _drop("event_id")), ("event_id",)),
+        # ids: the one id rule
         BadMessage("event_id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
         BadMessage("event_id a path", _edited(base, _set("event_id", "a/../../b")), ("event_id",)),
+        # the announcement's camera and picture
         BadMessage("other camera", _edited(base, _set("camera_id", "porch")), ("camera",)),
         BadMessage("image not base64", _edited(base, _set("image.base64", "%%%")), ("base64",)),
         BadMessage("image not a JPEG", _edited(base, _set("image.base64", "aGVsbG8=")), ("JPEG",)),
         BadMessage("image encoding png", _edited(base, _set("image.encoding", "png")), ("encoding",)),
         BadMessage("frame_ref type ftp", _edited(base, _set("frame_ref.type", "ftp")), ("type",)),
-    ]  # fmt: skip
-
-
-def notifier_event_cases() -> list[BadMessage]:
-    """Event ids no state file may carry, for ``events/driveway/line_cross`` (the notifier and
-    the frame-store both refuse them)."""
-    base = json.loads(make_event(4).model_dump_json())
-    return [
-        BadMessage("event_id ..", _edited(base, _set("event_id", "..")), ("event_id",)),
-        BadMessage("event_id hidden", _edited(base, _set("event_id", ".sent")), ("event_id",)),
-        BadMessage("event_id a path", _edited(base, _set("event_id", "x/../../y")), ("event_id",)),
-        BadMessage("event_id a space", _edited(base, _set("event_id", "a b")), ("event_id",)),
     ]  # fmt: skip

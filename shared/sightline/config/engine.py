@@ -1,4 +1,19 @@
-"""The event-engine's sections: lines, zones, rules, per device (the seed's ``devices:``)."""
+"""The event-engine's sections: lines, zones, rules, per device (the seed's ``devices:``).
+
+Zone and line labels and rule names become Home Assistant ids (slugged, see
+:func:`sightline.ids.slug`), so two of a kind whose slugs meet are refused here:
+
+Example:
+    >>> from pydantic import ValidationError
+    >>> from sightline.validation import describe_errors
+    >>> box = {"x1_pct": 0, "y1_pct": 0, "x2_pct": 50, "y2_pct": 50}
+    >>> zones = [{"name": "Back Yard", **box}, {"name": "back-yard", **box}]
+    >>> try:
+    ...     DeviceConfig.model_validate({"zones": zones})
+    ... except ValidationError as exc:
+    ...     print(*describe_errors(exc))
+    zones: 'Back Yard' and 'back-yard' would be the same Home Assistant id 'back_yard'; rename one
+"""
 
 from __future__ import annotations
 
@@ -8,7 +23,7 @@ from typing import Literal, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sightline.config.base import Anchor, StrictModel
-from sightline.ids import Identifier
+from sightline.ids import Identifier, refuse_slug_collisions
 from sightline.messages.event import Actions, Direction, EventType
 
 Units = Literal["px", "pct"]
@@ -241,6 +256,8 @@ class DeviceConfig(StrictModel):
             for index, label in enumerate(labels):
                 if label in labels[:index]:
                     raise ValueError(f"{kind}[{index}].name: {label!r} is used twice")
+            refuse_slug_collisions(labels, kind)  # each is a Home Assistant entity id
+        refuse_slug_collisions([rule.name for rule in self.events], "events")
         lines = {line.label: line for line in self.lines}
         zones = {zone.label: zone for zone in self.zones}
         rule_names: set[str] = set()

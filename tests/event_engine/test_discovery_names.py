@@ -1,0 +1,124 @@
+"""Zone, line and rule names become Home Assistant ids by the one slug rule (sightline.ids):
+names whose slugs meet are refused at config time, naming the key path and both names, and
+the entity ids of existing configs do not change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from event_engine.discovery import discovery_configs
+from sightline import homeassistant, ids
+from sightline.config import EngineSettings, load_config
+from sightline.errors import ConfigError
+from sightline.topics import Topics
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BOX = {"x1_pct": 10, "y1_pct": 10, "x2_pct": 60, "y2_pct": 60}
+
+
+def zone(name: str) -> dict[str, Any]:
+    return {"name": name, **BOX}
+
+
+def line(name: str) -> dict[str, Any]:
+    return {"type": "vertical", "position_pct": 50, "name": name}
+
+
+def rule(name: str) -> dict[str, Any]:
+    return {"name": name, "match": {"event_type": "LINE_CROSS"}}
+
+
+@pytest.mark.parametrize(
+    ("device", "problem"),
+    [
+        (
+            {"zones": [zone("Back Yard"), zone("back-yard")]},
+            "devices.pi.zones: 'Back Yard' and 'back-yard' would be the same Home Assistant "
+            "id 'back_yard'; rename one",
+        ),
+        (
+            {"lines": [line("gate"), {**line("x"), "name": None, "description": "Gate!"}]},
+            "devices.pi.lines: 'gate' and 'Gate!' would be the same Home Assistant id 'gate'",
+        ),
+        (
+            {"lines": [line("gate")], "events": [rule("car-in"), rule("car_in")]},
+            "devices.pi.events: 'car-in' and 'car_in' would be the same Home Assistant id",
+        ),
+        (
+            {"zones": [zone("***")]},
+            "devices.pi.zones: '***' has no letter or digit to make a Home Assistant id of",
+        ),
+    ],
+)
+def test_names_that_would_be_one_home_assistant_entity_are_refused_naming_both(
+    clean_env: pytest.MonkeyPatch, device: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(EngineSettings, None, devices={"pi": device})
+
+    assert [p for p in caught.value.problems if p.startswith(problem)], caught.value.problems
+
+
+def test_a_zone_and_a_line_may_share_a_slug_and_so_may_two_cameras_zones(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    device = {"zones": [zone("Gate")], "lines": [line("gate")]}  # zone_gate_*, line_gate_*
+    settings = load_config(EngineSettings, None, devices={"pi": device, "pi-2": device})
+
+    entities = {c.payload["unique_id"] for c in discovery_configs(settings, Topics(), "s")}
+
+    assert {"sightline_pi_zone_gate_occupied", "sightline_pi_line_gate_left_to_right"} <= entities
+    assert "sightline_pi_2_zone_gate_occupied" in entities
+
+
+@pytest.mark.parametrize(
+    ("fixture", "entities"),
+    [
+        (
+            "engine/processor.yaml",
+            [
+                "binary_sensor.sightline_driveway_edge_connected",
+                "sensor.sightline_driveway_edge_fps",
+                "sensor.sightline_driveway_line_driveway_entry_left_to_right",
+                "sensor.sightline_driveway_line_driveway_entry_right_to_left",
+                "event.sightline_driveway_rule_car_detected",
+                "binary_sensor.sightline_backyard_edge_connected",
+                "sensor.sightline_backyard_edge_fps",
+                "binary_sensor.sightline_backyard_zone_garden_occupied",
+                "sensor.sightline_backyard_zone_garden_count",
+                "event.sightline_backyard_rule_animal_in_garden",
+            ],
+        ),
+        (
+            "engine/pedestrians.yaml",
+            [
+                "binary_sensor.sightline_street_edge_connected",
+                "sensor.sightline_street_edge_fps",
+                "binary_sensor.sightline_street_zone_corner_occupied",
+                "sensor.sightline_street_zone_corner_count",
+                "sensor.sightline_street_line_kerb_in",
+                "sensor.sightline_street_line_kerb_out",
+                "event.sightline_street_rule_kerb_crossed",
+                "event.sightline_street_rule_corner_entered",
+                "event.sightline_street_rule_corner_left",
+            ],
+        ),
+    ],
+)
+def test_the_fixtures_keep_their_home_assistant_entity_ids(
+    clean_env: pytest.MonkeyPatch, fixture: str, entities: list[str]
+) -> None:
+    settings = load_config(EngineSettings, FIXTURES / fixture)
+
+    configs = discovery_configs(settings, Topics(), "s")
+
+    assert [c.payload["default_entity_id"] for c in configs] == entities
+
+
+def test_home_assistant_slugs_by_the_one_rule() -> None:
+    assert homeassistant.slug is ids.slug
+    assert homeassistant.node_id("Front-Door") == "sightline_front_door"
