@@ -32,7 +32,7 @@ from frame_store.ring import FrameTooLargeError, RecentFrame, RecentFrames
 from frame_store.storage import FileStore, PictureStore
 from frame_store.trouble import WriteTrouble, describe
 from sightline.config.frames import FrameStoreSection
-from sightline.errors import MessageError, RetryLater
+from sightline.errors import MessageError, RetryLater, TopicError
 from sightline.messages import (
     Event,
     FrameData,
@@ -103,7 +103,10 @@ class FrameStore:
     def handle_frame(self, message: ReceivedMessage) -> None:
         """Keep the frame; resolve the camera's pending events it decides."""
         self._catch_up()
-        camera_id = self.client.topics.parse_frames(message.topic)
+        try:
+            camera_id = self.client.topics.parse_frames(message.topic)
+        except TopicError as exc:
+            raise MessageError(f"topic: {exc}") from None
         envelope = decode_envelope(message.payload, self.limits)
         if envelope.camera_id != camera_id:
             raise MessageError(
@@ -129,7 +132,10 @@ class FrameStore:
 
     def handle_event(self, message: ReceivedMessage) -> None:
         """Store the event's snapshot now if its frame is here, else persist it as pending."""
-        camera_id, kind = self.client.topics.parse_event(message.topic)
+        try:
+            camera_id, kind = self.client.topics.parse_event(message.topic)
+        except TopicError as exc:
+            raise MessageError(f"topic: {exc}") from None
         if kind == "snapshot":
             return  # our own announcements
         self._catch_up()
