@@ -24,6 +24,7 @@ EDGE = "cam"  # an edge logs in with its camera id and may publish detections/ca
 USERS = (EDGE, "engine", "ops")
 ENGINE_LETTERS = "sightline/deadletter/event-engine"
 NOT_AUTHORIZED = "Not authorized (0x87)"
+BIG = b"x" * 5000  # more than a dead letter's excerpt
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_refused_publish_dead_letters_the_message_naming_topic_and_reason(
     client.start()
     assert client.wait_connected(5)
     try:
-        send_as_edge(broker, [envelope_bytes(number=1)])
+        send_as_edge(broker, [BIG])
         ops.wait_for(lambda ms: any(m.topic == ENGINE_LETTERS for m in ms))
         wait_until(lambda: client.metrics.handled._value.get() == 1, 10, "the ack")
     finally:
@@ -106,6 +107,7 @@ def test_a_refused_publish_dead_letters_the_message_naming_topic_and_reason(
     (letter,) = letters(ops)
     assert letter["reason"] == f"publish to {topic} refused: {NOT_AUTHORIZED}"
     assert letter["topic"] == f"detections/{EDGE}"
+    assert (letter["payload_size"], letter["truncated"]) == (len(BIG), True)
     assert refused == 1.0
     assert client.publishes_ok
     assert [m.topic for m in ops.on("events/")] == ["events/cam/line_cross"]
@@ -121,7 +123,7 @@ def test_a_refused_publish_dead_letters_the_message_naming_topic_and_reason(
         wait_until(lambda: len(handled) == 2, 10, "the next envelope")
     finally:
         again.stop()
-    assert handled == [envelope_bytes(number=1), envelope_bytes(number=2)]
+    assert handled == [BIG, envelope_bytes(number=2)]
 
 
 def test_when_the_dead_letter_is_refused_too_nothing_is_acknowledged_and_healthz_says_so(

@@ -161,6 +161,8 @@ class MqttClient:
 
         self._subscriptions: list[Subscription] = []
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._suback_mid: int | None = None
         self._worker: threading.Thread | None = None
         self._network_ident: int | None = None
         self._backoff = _Backoff(*self._reconnect_delays())
@@ -253,8 +255,12 @@ class MqttClient:
         return self.handling.publishes_ok
 
     def wait_connected(self, timeout: float) -> bool:
-        """Wait until connected; False on timeout."""
-        return self._connected.wait(timeout)
+        """Wait until connected and the broker has acknowledged the subscriptions (so what
+        is published from now on reaches the handlers); False on timeout."""
+        deadline = time.monotonic() + timeout
+        return self._connected.wait(timeout) and self._subscribed.wait(
+            max(0.0, deadline - time.monotonic())
+        )
 
     # -- paho callbacks (network thread) ----------------------------------------------------
 
@@ -288,8 +294,13 @@ class MqttClient:
             "resumed" if session_present else "new",
             extra={"broker": self.broker, "session_present": session_present},
         )
-        for sub in self._subscriptions:
-            client.subscribe(sub.topic_filter, options=SubscribeOptions(qos=1))
+        self._subscribed.clear()
+        if self._subscriptions:
+            _, self._suback_mid = client.subscribe(
+                [(sub.topic_filter, SubscribeOptions(qos=1)) for sub in self._subscriptions]
+            )
+        else:
+            self._subscribed.set()
         self.publish(self.status_topic, ONLINE, retain=True)
         self._connected.set()
         self.metrics.connected.set(1)
@@ -319,6 +330,7 @@ class MqttClient:
     ) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         self.metrics.connected.set(0)
         if self.stopping.is_set():
             return
@@ -339,9 +351,16 @@ class MqttClient:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        for reason in reasons:
+        for sub, reason in zip(self._subscriptions, reasons, strict=False):
             if reason.is_failure:
-                log.error("subscription refused: %s", reason, extra={"reason": str(reason)})
+                log.error(
+                    "subscription to %s refused: %s",
+                    sub.topic_filter,
+                    reason,
+                    extra={"topic_filter": sub.topic_filter, "reason": str(reason)},
+                )
+        if mid == self._suback_mid:
+            self._subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         self.handling.receive(
@@ -390,8 +409,11 @@ class MqttClient:
         if message.qos > 0:
             self._paho.ack(message.mid, message.qos)
 
-    def dead_letter(self, topic: str, payload: bytes, reason: str) -> PendingPublish:
-        """Publish a dead letter for a message this service could not use."""
+    def dead_letter(
+        self, topic: str, payload: bytes, reason: str, *, size: int | None = None
+    ) -> PendingPublish:
+        """Publish a dead letter for a message this service could not use (``size``: the
+        whole payload's, when ``payload`` is already an excerpt of it)."""
         letter = DeadLetter.from_payload(
             service=self.service,
             instance=self.instance,
@@ -399,6 +421,8 @@ class MqttClient:
             reason=reason,
             payload=payload,
         )
+        if size is not None and size > len(payload):
+            letter = letter.model_copy(update={"payload_size": size, "truncated": True})
         return self.publish(self.deadletter_topic, letter)
 
     # -- publishing -------------------------------------------------------------------------

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sightline.errors import MessageError, RetryLater
+from sightline.messages.deadletter import MAX_PAYLOAD_EXCERPT
 from sightline.mqtt.pending import Completion
 
 if TYPE_CHECKING:
@@ -111,7 +113,27 @@ class UnackedBound:
             self._cond.notify_all()
 
 
-AckItem = tuple[ReceivedMessage, list[Completion]]
+@dataclass(frozen=True)
+class Handled:
+    """A handled message waiting for its acknowledgement. Only what a dead letter carries
+    of its payload is kept (``size`` is the whole payload's)."""
+
+    message: ReceivedMessage
+    size: int
+    completions: list[Completion]
+
+    @classmethod
+    def of(cls, message: ReceivedMessage, completions: list[Completion]) -> Handled:
+        """Keep ``message`` for its acknowledgement, its payload cut to a dead letter's
+        excerpt.
+
+        >>> Handled.of(ReceivedMessage("t", b"x" * 5000), []).message.payload == b"x" * 4096
+        True
+        """
+        size = len(message.payload)
+        if size > MAX_PAYLOAD_EXCERPT:
+            message = dataclasses.replace(message, payload=message.payload[:MAX_PAYLOAD_EXCERPT])
+        return cls(message, size, completions)
 
 
 class Handling:
@@ -121,11 +143,13 @@ class Handling:
         self.client = client
         self.bound = UnackedBound(limit)
         self.inbox: queue.Queue[ReceivedMessage | None] = queue.Queue()
-        self.acks: queue.Queue[AckItem | None] = queue.Queue()
+        self.acks: queue.Queue[Handled | None] = queue.Queue()
         self.worker_done = threading.Event()
         self.acker_done = threading.Event()
         self.worker_ident: int | None = None
         self.awaited: list[Completion] = []
+        self.inbox_peak = 0
+        """The most messages ever received and not yet handled (at most ``limit``, see above)."""
         self.publishes_ok = True
         """False while a dead letter for a refused publish is refused too (for /healthz)."""
 
@@ -144,6 +168,7 @@ class Handling:
             )
         client.metrics.unacked.set(self.bound.count)
         self.inbox.put(message)
+        self.inbox_peak = max(self.inbox_peak, self.inbox.qsize())
 
     def _may_wait(self) -> bool:
         client = self.client
@@ -182,7 +207,7 @@ class Handling:
         client = self.client
         sub = client.dispatch(message)
         if sub is None:  # a retained message on a filter we no longer have
-            self.acks.put((message, []))
+            self.acks.put(Handled.of(message, []))
             return
         client.metrics.received.labels(sub.name).inc()
         delay = client.config.reconnect_min_s
@@ -210,18 +235,22 @@ class Handling:
             break
         # Acknowledged by the acker thread, in arrival order, once the broker has what the
         # handler published: the worker goes on with the next message meanwhile.
-        self.acks.put((message, self.awaited))
+        self.acks.put(Handled.of(message, self.awaited))
         self.awaited = []
 
-    def dead_letter(self, message: ReceivedMessage, reason: str, kind: str) -> Completion:
-        """Log, count and publish a dead letter for ``message``."""
+    def dead_letter(
+        self, message: ReceivedMessage, reason: str, kind: str, size: int | None = None
+    ) -> Completion:
+        """Log, count and publish a dead letter for ``message`` (whose payload was ``size``
+        bytes before it was cut to an excerpt, if it was)."""
+        size = len(message.payload) if size is None else size
         log.warning(
             "dead letter: %s",
             reason,
-            extra={"topic": message.topic, "reason": reason, "payload_size": len(message.payload)},
+            extra={"topic": message.topic, "reason": reason, "payload_size": size},
         )
         self.client.metrics.dead_letters.labels(kind).inc()
-        return self.client.dead_letter(message.topic, message.payload, reason)
+        return self.client.dead_letter(message.topic, message.payload, reason, size=size)
 
     # -- acker thread -----------------------------------------------------------------------
 
@@ -230,13 +259,12 @@ class Handling:
         client = self.client
         try:
             while (item := self.acks.get()) is not None:
-                message, completions = item
-                if not self._confirmed(completions):
+                if not self._confirmed(item.completions):
                     return  # stopping with the broker away: left to be redelivered
-                failed = [c for c in completions if c.failed]
-                if failed and not self._dead_letter_refused(message, failed):
+                failed = [c for c in item.completions if c.failed]
+                if failed and not self._dead_letter_refused(item, failed):
                     return  # stopping: left unacknowledged, to be redelivered
-                client.ack(message)
+                client.ack(item.message)
                 self.bound.release()
                 client.metrics.unacked.set(self.bound.count)
                 client.metrics.handled.inc()
@@ -254,14 +282,15 @@ class Handling:
                     return False
         return True
 
-    def _dead_letter_refused(self, message: ReceivedMessage, failed: list[Completion]) -> bool:
+    def _dead_letter_refused(self, item: Handled, failed: list[Completion]) -> bool:
         """Dead-letter a message whose handler's publishes were refused; True once the dead
         letter is accepted, False if stopping first (the message stays unacknowledged)."""
         client = self.client
+        message = item.message
         reason = "; ".join(f"{c.describe()} refused: {c.failure}" for c in failed)
         delay = client.config.reconnect_min_s
         while True:
-            letter = self.dead_letter(message, reason, kind="publish_refused")
+            letter = self.dead_letter(message, reason, kind="publish_refused", size=item.size)
             if not self._confirmed([letter]):
                 return False
             if not letter.failed:
