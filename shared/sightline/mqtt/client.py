@@ -7,8 +7,9 @@ What it guarantees, and the paho defaults it overrides to get there:
   process restart would wipe the session and its queued messages).
 * **Ack after the work.** ``manual_ack=True``: a message is acknowledged only once its handler
   has returned *and* everything the handler published has been acknowledged by the broker.
-  Handlers run one at a time on a worker thread, in arrival order; at most
-  ``receive_maximum`` messages are held unacknowledged (see :mod:`sightline.mqtt.handling`).
+  Handlers run one at a time on a worker thread, in arrival order; the client itself
+  keeps to ``receive_maximum`` messages received and unacknowledged, which Mosquitto 2.0
+  does not (see :mod:`sightline.mqtt.handling` for the one exception).
 * **Refusals are failures.** Every acknowledgement's MQTT v5 reason code is checked: only
   Success and "No matching subscribers" complete a publish; any other (e.g. "Not authorized"
   from the ACL) fails it, is logged and counted, and the handled message is dead-lettered
@@ -20,8 +21,8 @@ What it guarantees, and the paho defaults it overrides to get there:
 * **Loud when the broker is away.** Each failed connect and each back-off step is a WARNING
   naming the broker as ``host:port`` and the next delay.
 * **Dead letters.** A handler that raises gets the message sent to
-  ``sightline/deadletter/<service>`` with the reason; then the message is acknowledged and the
-  next one handled. :class:`~sightline.errors.RetryLater` instead handles it again later.
+  ``sightline/deadletter/<service>`` with the reason; the message is acknowledged once the
+  broker has accepted the dead letter, and the next one handled. :class:`~sightline.errors.RetryLater` instead handles it again later.
 * **Status.** ``sightline/<service>/<instance>/status`` is ``online`` (retained) on connect,
   ``offline`` as the last will and on a clean stop.
 * **Never blocks the camera.** :meth:`MqttClient.publish_nowait` goes through a bounded
@@ -154,8 +155,6 @@ class MqttClient:
         self.stopping = threading.Event()
         self.stop_deadline = float("inf")
         self.tracker = PublishTracker(on_refused=self._refused)
-        self.publisher_waits = False
-        """True while a caller of :meth:`publish` waits for the broker's confirmations."""
         self.handling = Handling(self, config.receive_maximum)
         self.on_connect_hooks: list[Callable[[bool], None]] = []
 
@@ -461,15 +460,9 @@ class MqttClient:
     def _wait_for_window(self) -> None:
         if threading.get_ident() == self._network_ident:
             return  # paho's thread reads the confirmations: it must never wait for them
-        if self.tracker.outstanding < PUBLISH_WINDOW:
-            return
-        self.publisher_waits = True
-        try:
-            while not self.tracker.wait_below(PUBLISH_WINDOW, 1.0):
-                if time.monotonic() > self.stop_deadline:
-                    return  # stopping: paho keeps it queued, as far as ids go
-        finally:
-            self.publisher_waits = False
+        while not self.tracker.wait_below(PUBLISH_WINDOW, 1.0):
+            if time.monotonic() > self.stop_deadline:
+                return  # stopping: paho keeps it queued, as far as ids go
 
     def ack_after(self, completion: Completion) -> None:
         """From inside a handler: acknowledge the message being handled only once

@@ -6,10 +6,16 @@ Three threads meet here:
   ``limit`` messages are received but not yet acknowledged it *waits* before taking another:
   it then reads nothing more from the socket, so the broker meets TCP back-pressure instead
   of filling our memory (Mosquitto 2.0 does not keep to the Receive Maximum we ask for).
-  It never waits while a publish awaits the broker's confirmation (the confirmation is
-  behind the messages on the same connection: waiting would deadlock); then only the
-  messages not yet handled are bounded. Nor longer than half the keep-alive, so paho still
-  sends acknowledgements and pings while a handler is slow.
+  The broker's answers to our publishes come on the same connection, behind the messages
+  held back, so it waits only
+
+  - for the acker while no publish awaits the broker's answer; otherwise only for the
+    handler (``limit`` messages not yet handled), and handled ones waiting for their
+    acknowledgement keep only a dead letter's excerpt (4 KiB) of their payload;
+  - not at all while the handler thread itself waits for the broker's answers (a full
+    publish window, or ``PendingPublish.wait``): it must read on for them, past the bound;
+  - never longer than half the keep-alive, so that paho still sends acknowledgements and
+    pings while a handler is slow (paho writes only from this thread).
 * the **handler** thread runs one handler at a time, in arrival order
   (:meth:`Handling.work`).
 * the **acker** thread acknowledges each handled message, in arrival order, once everything
@@ -175,7 +181,9 @@ class Handling:
         if client.stopping.is_set():
             return False
         if self.inbox.qsize() >= self.bound.limit:
-            return not client.publisher_waits  # the handler needs the network to go on
+            # unless the handler itself waits for the broker's answers (a full publish
+            # window, a publish it must see confirmed): they come after what we hold back
+            return not client.tracker.waits_for_broker(self.worker_ident)
         return client.tracker.outstanding == 0  # else the broker's confirmations must be read
 
     # -- handler thread ---------------------------------------------------------------------

@@ -19,9 +19,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -69,14 +71,22 @@ class PendingPublish(Completion):
     """A publish handed to paho; done once the broker has accepted it, failed if the broker
     answered with a failure reason code."""
 
-    def __init__(self, mid: int, topic: str = "") -> None:
+    def __init__(self, mid: int, topic: str = "", tracker: PublishTracker | None = None) -> None:
         super().__init__()
         self.mid = mid
         self.topic = topic
+        self._tracker = tracker
 
     def describe(self) -> str:
         """``publish to <topic>``."""
         return f"publish to {self.topic}"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the broker has answered; False on timeout."""
+        if self._tracker is None or self.done:
+            return super().wait(timeout)
+        with self._tracker.waiting_for_broker():
+            return super().wait(timeout)
 
 
 Refused = Callable[[PendingPublish], None]
@@ -94,10 +104,12 @@ class PublishTracker:
     cond: threading.Condition = field(default_factory=threading.Condition)
     pending: dict[int, PendingPublish] = field(default_factory=dict)
     early: dict[int, str | None] = field(default_factory=dict)
+    waiting: Counter[int] = field(default_factory=Counter)
+    """Threads (by ident) waiting now for the broker's answers."""
 
     def register(self, mid: int, topic: str = "") -> PendingPublish:
         """Track the publish paho numbered ``mid``."""
-        handle = PendingPublish(mid, topic)
+        handle = PendingPublish(mid, topic, self)
         with self.cond:
             if mid in self.early:
                 failure = self.early.pop(mid)
@@ -131,12 +143,34 @@ class PublishTracker:
         """Wait until fewer than ``limit`` publishes are outstanding; False on timeout."""
         deadline = time.monotonic() + timeout
         with self.cond:
+            if len(self.pending) < limit:
+                return True
+        with self.waiting_for_broker(), self.cond:
             while len(self.pending) >= limit:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self.cond.wait(remaining)
             return True
+
+    @contextlib.contextmanager
+    def waiting_for_broker(self) -> Iterator[None]:
+        """Mark the calling thread as waiting for the broker's answers meanwhile."""
+        ident = threading.get_ident()
+        with self.cond:
+            self.waiting[ident] += 1
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.waiting[ident] -= 1
+                if not self.waiting[ident]:
+                    del self.waiting[ident]
+
+    def waits_for_broker(self, ident: int | None) -> bool:
+        """Whether the thread ``ident`` waits now for the broker's answers."""
+        with self.cond:
+            return ident in self.waiting
 
     @property
     def outstanding(self) -> int:
