@@ -180,3 +180,29 @@ def _healthz(service: ServiceProcess) -> tuple[int, bytes]:
         return service.healthz()
     except OSError:
         return 0, b'"mqtt"'  # not listening yet
+
+
+def test_no_matching_subscribers_is_a_delivery_not_a_refusal(broker: LocalMosquitto) -> None:
+    client = engine_client(broker)  # nobody subscribes to events/#: the broker says 0x10
+
+    def handle(message: ReceivedMessage) -> None:
+        client.publish("events/cam/zone_enter", b"{}")
+
+    client.subscribe("detections/+", handle)
+    client.start()
+    try:
+        assert client.wait_connected(5)
+        send_as_edge(broker, [envelope_bytes(number=1)])
+        wait_until(lambda: client.metrics.handled._value.get() == 1, 10, "the ack")
+    finally:
+        client.stop()
+    counted = {
+        sample.name
+        for metric in client.metrics.registry.collect()
+        for sample in metric.samples
+        if sample.value
+    }
+
+    assert "sightline_mqtt_publish_refused_total" not in counted
+    assert "sightline_dead_letters_total" not in counted
+    assert "sightline_mqtt_published_total" in counted
