@@ -74,3 +74,32 @@ def test_losing_a_broker_is_a_warning_naming_it_then_each_failed_reconnect(
     assert said[0].startswith(f"lost the broker at {where}")
     assert RETRY.search(said[0])
     assert said[1].startswith(f"cannot reach the broker at {where}")
+
+
+def test_stopping_with_the_broker_away_says_what_it_never_delivered(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    broker = LocalMosquitto(tmp_path / "broker")
+    broker.start()
+    edge = MqttClient(
+        MqttConfig(url=broker.url, reconnect_min_s=1, reconnect_max_s=1),
+        service="edge-publisher",
+        instance="cam",
+    )
+    edge.start()
+    assert edge.wait_connected(5)
+    broker.stop()
+    wait_until(lambda: not edge.connected, 10, "the edge noticed")
+    for number in range(3):
+        edge.publish_nowait("detections/cam", f"envelope {number}")
+    edge.publish_nowait("detections/cam/frame", "jpeg", droppable=True)
+
+    left = edge.undelivered()
+    edge.stop(1)
+
+    assert left == {"essential": 3, "droppable": 1, "unconfirmed": 0}
+    said = warnings(caplog, f"127.0.0.1:{broker.port}")
+    assert said[-1] == (
+        f"stopped with messages the broker at 127.0.0.1:{broker.port} never confirmed: "
+        "4 queued (1 droppable), 0 sent but unconfirmed"
+    )

@@ -515,6 +515,11 @@ class MqttClient:
             self.metrics.published.inc()
             self.metrics.queue_depth.set(len(self.outbox))
 
+    def undelivered(self) -> dict[str, int]:
+        """What the broker does not have yet: queued by :meth:`publish_nowait` (essential,
+        droppable) and handed to paho but unconfirmed."""
+        return {**self.outbox.counts(), "unconfirmed": self.tracker.outstanding}
+
     def flush(self, timeout: float) -> bool:
         """Wait until the publish queue is empty and every publish is acknowledged."""
         deadline = time.monotonic() + timeout
@@ -545,8 +550,19 @@ class MqttClient:
             self.flush(max(0.0, deadline - time.monotonic()))
             handle = self.publish(self.status_topic, OFFLINE, retain=True)
             handle.wait(max(0.5, deadline - time.monotonic()))
+        left = self.undelivered()
         self._paho.disconnect()
         self._paho.loop_stop()
         self._connected.clear()
         self.metrics.connected.set(0)
+        if any(left.values()):
+            log.warning(
+                "stopped with messages the broker at %s never confirmed: %d queued "
+                "(%d droppable), %d sent but unconfirmed",
+                self.broker,
+                left["essential"] + left["droppable"],
+                left["droppable"],
+                left["unconfirmed"],
+                extra={"broker": self.broker, **{f"undelivered_{k}": v for k, v in left.items()}},
+            )
         log.info("disconnected", extra={"client_id": self.client_id})
