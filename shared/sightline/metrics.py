@@ -27,6 +27,8 @@ class ClientMetrics:
     handle_seconds: Histogram
     frame_gaps: Counter
     frames_missing: Counter
+    publish_refused: Counter
+    unacked: Gauge
 
     @classmethod
     def from_registry(cls, registry: CollectorRegistry) -> ClientMetrics:
@@ -81,6 +83,17 @@ class ClientMetrics:
                 "sightline_frames_missing",
                 "Frame numbers never received",
                 ["camera_id"],
+                registry=registry,
+            ),
+            publish_refused=Counter(
+                "sightline_mqtt_publish_refused",
+                "Publishes the broker answered with a failure reason code (e.g. Not authorized)",
+                ["reason"],
+                registry=registry,
+            ),
+            unacked=Gauge(
+                "sightline_mqtt_unacked",
+                "Messages received and not yet acknowledged (bounded by mqtt.receive_maximum)",
                 registry=registry,
             ),
         )

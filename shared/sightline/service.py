@@ -136,6 +136,7 @@ def run_service(
             {
                 "mqtt": lambda: client.connected,
                 "worker": lambda: client.worker_alive,
+                "publishes": lambda: client.publishes_ok,
                 "loop": heartbeat.fresh,
                 **ctx.health_checks,
             },

@@ -31,18 +31,20 @@ EXIT_THREAD_DIED = 70
 
 def die(name: str, exc: BaseException | None = None) -> None:
     """Log that the critical thread ``name`` died and end the process at once."""
-    log.critical(
-        "critical thread %s died%s: exiting so the supervisor restarts the service",
-        name,
-        f" ({type(exc).__name__}: {exc})" if exc is not None else "",
-        exc_info=exc,
-        extra={"thread": name},
-    )
-    for handler in logging.getLogger().handlers:
-        with contextlib.suppress(Exception):  # nothing more can be done on the way out
-            handler.flush()
-    sys.stderr.flush()
-    os._exit(EXIT_THREAD_DIED)
+    try:
+        log.critical(
+            "critical thread %s died%s: exiting so the supervisor restarts the service",
+            name,
+            f" ({type(exc).__name__}: {exc})" if exc is not None else "",
+            exc_info=exc,
+            extra={"critical_thread": name},
+        )
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):  # nothing more can be done on the way out
+                handler.flush()
+        sys.stderr.flush()
+    finally:  # whatever logging does, the process must not run on without the thread
+        os._exit(EXIT_THREAD_DIED)
 
 
 def start_critical(target: Callable[[], None], name: str) -> threading.Thread:

@@ -1,13 +1,16 @@
 """A real Mosquitto for tests: a testcontainers container when a Docker engine answers,
-else the local ``mosquitto`` binary; both with the same interface."""
+else the local ``mosquitto`` binary; both with the same interface. Also the shipped ACL
+(mosquitto/acl) on a local broker, with a password per user."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 from typing import Protocol
 
 from sightline.broker import LocalMosquitto, free_port, mosquitto_conf
+from tests.support.paths import REPO
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +84,26 @@ def make_broker(data_dir: Path) -> Broker:
     local = LocalMosquitto(data_dir)
     local.start()
     return local
+
+
+def password(user: str) -> str:
+    """The password :func:`acl_broker` gives ``user``."""
+    return f"pw-{user}"
+
+
+def acl_broker(root: Path, users: tuple[str, ...]) -> LocalMosquitto:
+    """A started local Mosquitto with the shipped ACL file; ``users`` log in with
+    :func:`password`, anonymous clients are refused."""
+    root.mkdir(parents=True, exist_ok=True)
+    passwd = root / "passwd"
+    for index, user in enumerate(users):
+        flags = ["-c"] if index == 0 else []
+        subprocess.run(
+            ["mosquitto_passwd", *flags, "-b", str(passwd), user, password(user)], check=True
+        )
+    passwd.chmod(0o600)
+    broker = LocalMosquitto(
+        root / "broker", password_file=passwd, extra_conf=f"acl_file {REPO / 'mosquitto' / 'acl'}\n"
+    )
+    broker.start()
+    return broker

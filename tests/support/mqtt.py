@@ -26,12 +26,21 @@ class Seen:
 class Collector:
     """Subscribes to filters and keeps every message; ``wait_for`` blocks until enough came."""
 
-    def __init__(self, host: str, port: int, *filters: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *filters: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.messages: list[Seen] = []
         self._cond = threading.Condition()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=f"collector-{next(_ids)}", protocol=paho.MQTTv5
         )
+        if username is not None:
+            self._client.username_pw_set(username, password)
         self._client.on_message = self._on_message
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *args: subscribed.set()
@@ -71,11 +80,22 @@ class Collector:
         self._client.loop_stop()
 
 
-def publish(host: str, port: int, topic: str, payloads: list[bytes], retain: bool = False) -> None:
+def publish(
+    host: str,
+    port: int,
+    topic: str,
+    payloads: list[bytes],
+    retain: bool = False,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+) -> None:
     """Publish each payload at QoS 1 and wait until the broker has them all."""
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=f"publisher-{next(_ids)}", protocol=paho.MQTTv5
     )
+    if username is not None:
+        client.username_pw_set(username, password)
     client.connect(host, port)
     client.loop_start()
     infos = [client.publish(topic, payload, qos=1, retain=retain) for payload in payloads]

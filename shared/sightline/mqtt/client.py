@@ -7,10 +7,22 @@ What it guarantees, and the paho defaults it overrides to get there:
   process restart would wipe the session and its queued messages).
 * **Ack after the work.** ``manual_ack=True``: a message is acknowledged only once its handler
   has returned *and* everything the handler published has been acknowledged by the broker.
-  Handlers run one at a time on a worker thread, in arrival order.
+  Handlers run one at a time on a worker thread, in arrival order; the client itself
+  keeps to ``receive_maximum`` messages received and unacknowledged, which Mosquitto 2.0
+  does not (see :mod:`sightline.mqtt.handling` for the one exception).
+* **Refusals are failures.** Every acknowledgement's MQTT v5 reason code is checked: only
+  Success and "No matching subscribers" complete a publish; any other (e.g. "Not authorized"
+  from the ACL) fails it, is logged and counted, and the handled message is dead-lettered
+  instead of being acknowledged as if delivered.
+* **Back-pressure, never a dead worker.** :meth:`MqttClient.publish` waits while
+  :data:`PUBLISH_WINDOW` publishes are unconfirmed (paho has only 65,535 message ids); the
+  handler, acker and sender threads are critical (:func:`sightline.threads.start_critical`):
+  one that dies ends the process with status 70 so its supervisor restarts it.
+* **Loud when the broker is away.** Each failed connect and each back-off step is a WARNING
+  naming the broker as ``host:port`` and the next delay.
 * **Dead letters.** A handler that raises gets the message sent to
-  ``sightline/deadletter/<service>`` with the reason; then the message is acknowledged and the
-  next one handled. :class:`~sightline.errors.RetryLater` instead handles it again later.
+  ``sightline/deadletter/<service>`` with the reason; the message is acknowledged once the
+  broker has accepted the dead letter, and the next one handled. :class:`~sightline.errors.RetryLater` instead handles it again later.
 * **Status.** ``sightline/<service>/<instance>/status`` is ``online`` (retained) on connect,
   ``offline`` as the last will and on a clean stop.
 * **Never blocks the camera.** :meth:`MqttClient.publish_nowait` goes through a bounded
@@ -28,13 +40,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -47,20 +57,39 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from sightline.config.mqtt import MqttConfig
-from sightline.errors import MessageError, RetryLater
 from sightline.messages.codec import encode
 from sightline.messages.deadletter import DeadLetter
 from sightline.metrics import ClientMetrics
+from sightline.mqtt.handling import Handler, Handling, ReceivedMessage, Subscription
 from sightline.mqtt.pending import Completion, PendingPublish, PublishTracker
 from sightline.mqtt.queue import PublishQueue
+from sightline.threads import start_critical
 from sightline.topics import Topic, Topics
+
+__all__ = ["OFFLINE", "ONLINE", "Handler", "MqttClient", "ReceivedMessage", "reason_failure"]
 
 log = logging.getLogger(__name__)
 
 ONLINE = b"online"
 OFFLINE = b"offline"
 PUBLISH_WINDOW = 500
-"""Publishes handed to paho but not yet acknowledged, at most (publish_nowait)."""
+"""Publishes handed to paho but not yet confirmed by the broker, at most (back-pressure)."""
+ACCEPTED = (0x00, 0x10)
+"""Reason codes of an acknowledgement that completes a publish: Success, No matching
+subscribers (MQTT v5 3.4.2.1)."""
+
+
+def reason_failure(reason: ReasonCode | None) -> str | None:
+    """None when an acknowledgement's reason code means delivered, else why it failed.
+
+    >>> reason_failure(ReasonCode(PacketTypes.PUBACK, identifier=0x10)) is None
+    True
+    >>> reason_failure(ReasonCode(PacketTypes.PUBACK, identifier=0x87))
+    'Not authorized (0x87)'
+    """
+    if reason is None or reason.value in ACCEPTED:
+        return None
+    return f"{reason} (0x{reason.value:02x})"
 
 
 def _not_reconnect_noise(record: logging.LogRecord) -> bool:
@@ -72,26 +101,19 @@ _PAHO_LOG = logging.getLogger("paho")
 _PAHO_LOG.addFilter(_not_reconnect_noise)
 
 
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """A message as a handler sees it."""
+class _Backoff:
+    """paho's reconnect delays, mirrored so that each warning can say the next one."""
 
-    topic: str
-    payload: bytes
-    retain: bool = False
-    duplicate: bool = False
-    mid: int = 0
-    qos: int = 1
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+        self.delay: int | None = None
 
+    def next(self) -> int:
+        self.delay = self.low if self.delay is None else min(self.delay * 2, self.high)
+        return self.delay
 
-Handler = Callable[[ReceivedMessage], None]
-
-
-@dataclass
-class _Subscription:
-    topic_filter: str
-    handler: Handler
-    name: str
+    def reset(self) -> None:
+        self.delay = None
 
 
 class MqttClient:
@@ -127,25 +149,29 @@ class MqttClient:
         self.deadletter_topic = self.topics.deadletter(service)
         self.metrics = ClientMetrics.from_registry(registry or CollectorRegistry())
         self.outbox = PublishQueue(publish_queue_size or config.publish_queue_size)
+        self.broker = f"{config.host}:{config.port}"
+        """The broker as ``host:port``, for log lines (never the URL: it may hold a password)."""
 
-        self._subscriptions: list[_Subscription] = []
-        self._inbox: queue.Queue[ReceivedMessage | None] = queue.Queue()
-        self._tracker = PublishTracker()
-        self._connected = threading.Event()
-        self._stopping = threading.Event()
-        self._worker_done = threading.Event()
-        self._acks: queue.Queue[tuple[ReceivedMessage, list[Completion]] | None] = queue.Queue()
-        self._acker_done = threading.Event()
-        self._worker: threading.Thread | None = None
-        self._sender: threading.Thread | None = None
-        self._worker_ident: int | None = None
-        self._awaited: list[Completion] = []
-        self._stop_deadline = float("inf")
-        self._started = False
-        self._paho = self._make_paho()
+        self.stopping = threading.Event()
+        self.stop_deadline = float("inf")
+        self.tracker = PublishTracker(on_refused=self._refused)
+        self.handling = Handling(self, config.receive_maximum)
         self.on_connect_hooks: list[Callable[[bool], None]] = []
 
+        self._subscriptions: list[Subscription] = []
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._suback_mid: int | None = None
+        self._worker: threading.Thread | None = None
+        self._network_ident: int | None = None
+        self._backoff = _Backoff(*self._reconnect_delays())
+        self._started = False
+        self._paho = self._make_paho()
+
     # -- set-up -----------------------------------------------------------------------------
+
+    def _reconnect_delays(self) -> tuple[int, int]:
+        return max(1, int(self.config.reconnect_min_s)), max(1, int(self.config.reconnect_max_s))
 
     def _make_paho(self) -> paho.Client:
         client = paho.Client(
@@ -167,12 +193,11 @@ class MqttClient:
             )
             client.tls_insecure_set(tls.insecure)
         client.will_set(str(self.status_topic), OFFLINE, qos=1, retain=True)
-        client.reconnect_delay_set(
-            max(1, int(self.config.reconnect_min_s)), max(1, int(self.config.reconnect_max_s))
-        )
+        client.reconnect_delay_set(*self._reconnect_delays())
         client.max_inflight_messages_set(100)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
@@ -184,7 +209,7 @@ class MqttClient:
         """Handle every message on ``topic_filter`` with ``handler`` (call before start)."""
         if self._started:
             raise RuntimeError("subscribe before start()")
-        self._subscriptions.append(_Subscription(topic_filter, handler, name or topic_filter))
+        self._subscriptions.append(Subscription(topic_filter, handler, name or topic_filter))
 
     def start(self) -> None:
         """Connect in the background (retrying with back-off) and start handling messages."""
@@ -201,25 +226,16 @@ class MqttClient:
             clean_start=False,
             properties=properties,
         )
-        self._paho.loop_start()
-        self._worker = threading.Thread(
-            target=self._work, name=f"{self.service}-handler", daemon=True
-        )
-        self._worker.start()
-        threading.Thread(
-            target=self._acknowledge, name=f"{self.service}-acker", daemon=True
-        ).start()
-        self._sender = threading.Thread(
-            target=self._send, name=f"{self.service}-sender", daemon=True
-        )
-        self._sender.start()
         log.info(
-            "connecting to %s:%d as %s",
-            self.config.host,
-            self.config.port,
+            "connecting to %s as %s",
+            self.broker,
             self.client_id,
-            extra={"broker": self.config.url, "client_id": self.client_id},
+            extra={"broker": self.broker, "client_id": self.client_id},
         )
+        self._paho.loop_start()
+        self._worker = start_critical(self.handling.work, f"{self.service}-handler")
+        start_critical(self.handling.acknowledge, f"{self.service}-acker")
+        start_critical(self._send, f"{self.service}-sender")
 
     @property
     def connected(self) -> bool:
@@ -231,13 +247,24 @@ class MqttClient:
         """Whether the handler thread is running (for /healthz)."""
         return self._worker is not None and self._worker.is_alive()
 
+    @property
+    def publishes_ok(self) -> bool:
+        """False while this client holds back acknowledgements because even the dead letter
+        of a refused publish was refused (for /healthz)."""
+        return self.handling.publishes_ok
+
     def wait_connected(self, timeout: float) -> bool:
-        """Wait until connected; False on timeout."""
-        return self._connected.wait(timeout)
+        """Wait until connected and the broker has acknowledged the subscriptions (so what
+        is published from now on reaches the handlers); False on timeout."""
+        deadline = time.monotonic() + timeout
+        return self._connected.wait(timeout) and self._subscribed.wait(
+            max(0.0, deadline - time.monotonic())
+        )
 
     # -- paho callbacks (network thread) ----------------------------------------------------
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._network_ident = threading.get_ident()
         # Small QoS 1 messages must not wait for Nagle's algorithm (~40 ms each).
         with contextlib.suppress(OSError, AttributeError):  # not a TCP socket
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -251,17 +278,29 @@ class MqttClient:
         properties: Properties | None,
     ) -> None:
         if reason.is_failure:
-            log.error("broker refused the connection: %s", reason, extra={"reason": str(reason)})
+            log.error(
+                "broker %s refused the connection: %s",
+                self.broker,
+                reason,
+                extra={"broker": self.broker, "reason": str(reason)},
+            )
             return
+        self._backoff.reset()
         session_present = bool(getattr(flags, "session_present", False))
         log.info(
-            "connected (session %s)",
+            "connected to %s (session %s)",
+            self.broker,
             "resumed" if session_present else "new",
-            extra={"session_present": session_present},
+            extra={"broker": self.broker, "session_present": session_present},
         )
-        for sub in self._subscriptions:
-            client.subscribe(sub.topic_filter, options=SubscribeOptions(qos=1))
-        client.publish(str(self.status_topic), ONLINE, qos=1, retain=True)
+        self._subscribed.clear()
+        if self._subscriptions:
+            _, self._suback_mid = client.subscribe(
+                [(sub.topic_filter, SubscribeOptions(qos=1)) for sub in self._subscriptions]
+            )
+        else:
+            self._subscribed.set()
+        self.publish(self.status_topic, ONLINE, retain=True)
         self._connected.set()
         self.metrics.connected.set(1)
         for hook in self.on_connect_hooks:
@@ -269,6 +308,16 @@ class MqttClient:
                 hook(session_present)
             except Exception:
                 log.exception("on-connect hook failed")
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        if self.stopping.is_set():
+            return
+        log.warning(
+            "cannot reach the broker at %s; trying again in %ds",
+            self.broker,
+            self._backoff.next(),
+            extra={"broker": self.broker, "retry_in_s": self._backoff.delay},
+        )
 
     def _on_disconnect(
         self,
@@ -280,13 +329,18 @@ class MqttClient:
     ) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         self.metrics.connected.set(0)
-        if not self._stopping.is_set() and was_connected:
-            log.warning(
-                "lost the broker (%s); reconnecting with back-off",
-                reason,
-                extra={"reason": str(reason)},
-            )
+        if self.stopping.is_set():
+            return
+        log.warning(
+            "%s the broker at %s (%s); trying again in %ds",
+            "lost" if was_connected else "no connection to",
+            self.broker,
+            reason,
+            self._backoff.next(),
+            extra={"broker": self.broker, "reason": str(reason), "retry_in_s": self._backoff.delay},
+        )
 
     def _on_subscribe(
         self,
@@ -296,12 +350,19 @@ class MqttClient:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        for reason in reasons:
+        for sub, reason in zip(self._subscriptions, reasons, strict=False):
             if reason.is_failure:
-                log.error("subscription refused: %s", reason, extra={"reason": str(reason)})
+                log.error(
+                    "subscription to %s refused: %s",
+                    sub.topic_filter,
+                    reason,
+                    extra={"topic_filter": sub.topic_filter, "reason": str(reason)},
+                )
+        if mid == self._suback_mid:
+            self._subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self._inbox.put(
+        self.handling.receive(
             ReceivedMessage(
                 topic=message.topic,
                 payload=bytes(message.payload),
@@ -320,103 +381,38 @@ class MqttClient:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._tracker.complete(mid)
+        self.tracker.complete(mid, reason_failure(reason))
 
-    # -- handling (worker thread) -----------------------------------------------------------
+    def _refused(self, handle: PendingPublish) -> None:
+        reason = handle.failure or "?"
+        log.warning(
+            "the broker refused a publish to %s: %s",
+            handle.topic,
+            reason,
+            extra={"topic": handle.topic, "reason": reason},
+        )
+        self.metrics.publish_refused.labels(reason).inc()
 
-    def _dispatch(self, message: ReceivedMessage) -> _Subscription | None:
+    # -- handling ---------------------------------------------------------------------------
+
+    def dispatch(self, message: ReceivedMessage) -> Subscription | None:
+        """The subscription ``message`` belongs to (the first that matches)."""
         topic = Topic(message.topic)
         for sub in self._subscriptions:
             if topic.matches(sub.topic_filter):
                 return sub
         return None
 
-    def _work(self) -> None:
-        self._worker_ident = threading.get_ident()
-        try:
-            while True:
-                try:
-                    message = self._inbox.get(timeout=0.2)
-                except queue.Empty:
-                    if self._stopping.is_set():
-                        return
-                    continue
-                if message is None or time.monotonic() > self._stop_deadline:
-                    return
-                self._handle(message)
-        finally:
-            self._worker_done.set()
-
-    def _handle(self, message: ReceivedMessage) -> None:
-        sub = self._dispatch(message)
-        if sub is None:  # a retained message on a filter we no longer have
-            self._acks.put((message, []))
-            return
-        self.metrics.received.labels(sub.name).inc()
-        delay = self.config.reconnect_min_s
-        while True:
-            self._awaited = []
-            started = time.perf_counter()
-            try:
-                sub.handler(message)
-            except RetryLater as exc:
-                self.metrics.retries.inc()
-                if self._stopping.is_set():
-                    log.info("stopping: leaving a message to be redelivered: %s", exc)
-                    return  # not acknowledged: the broker redelivers it
-                log.warning("handler asked to retry in %.1fs: %s", delay, exc)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, self.config.reconnect_max_s)
-                continue
-            except MessageError as exc:
-                self._dead_letter(message, exc.reason, kind=type(exc).__name__)
-            except Exception as exc:
-                log.exception("handler failed on %s", message.topic, extra={"topic": message.topic})
-                self._dead_letter(message, f"{type(exc).__name__}: {exc}", kind="handler_error")
-            finally:
-                self.metrics.handle_seconds.observe(time.perf_counter() - started)
-            break
-        # Acknowledged by the acker thread, in arrival order, once the broker has what the
-        # handler published: the worker goes on with the next message meanwhile.
-        self._acks.put((message, self._awaited))
-        self._awaited = []
-
-    def _acknowledge(self) -> None:
-        try:
-            while (item := self._acks.get()) is not None:
-                message, publishes = item
-                if not self._confirmed(publishes):
-                    return  # stopping with the broker away: left to be redelivered
-                self._ack(message)
-                self.metrics.handled.inc()
-        finally:
-            self._acker_done.set()
-
-    def _confirmed(self, publishes: list[Completion]) -> bool:
-        for handle in publishes:
-            while not handle.wait(1.0):
-                if self._stopping.is_set() and (
-                    not self.connected or time.monotonic() > self._stop_deadline
-                ):
-                    log.warning("stopping before the broker confirmed a publish: not acking")
-                    return False
-        return True
-
-    def _ack(self, message: ReceivedMessage) -> None:
+    def ack(self, message: ReceivedMessage) -> None:
+        """Acknowledge ``message`` to the broker (sent by paho's network thread)."""
         if message.qos > 0:
             self._paho.ack(message.mid, message.qos)
 
-    def _dead_letter(self, message: ReceivedMessage, reason: str, kind: str) -> None:
-        log.warning(
-            "dead letter: %s",
-            reason,
-            extra={"topic": message.topic, "reason": reason, "payload_size": len(message.payload)},
-        )
-        self.metrics.dead_letters.labels(kind).inc()
-        self.dead_letter(message.topic, message.payload, reason)
-
-    def dead_letter(self, topic: str, payload: bytes, reason: str) -> PendingPublish:
-        """Publish a dead letter for a message this service could not use."""
+    def dead_letter(
+        self, topic: str, payload: bytes, reason: str, *, size: int | None = None
+    ) -> PendingPublish:
+        """Publish a dead letter for a message this service could not use (``size``: the
+        whole payload's, when ``payload`` is already an excerpt of it)."""
         letter = DeadLetter.from_payload(
             service=self.service,
             instance=self.instance,
@@ -424,6 +420,8 @@ class MqttClient:
             reason=reason,
             payload=payload,
         )
+        if size is not None and size > len(payload):
+            letter = letter.model_copy(update={"payload_size": size, "truncated": True})
         return self.publish(self.deadletter_topic, letter)
 
     # -- publishing -------------------------------------------------------------------------
@@ -436,25 +434,35 @@ class MqttClient:
         qos: int = 1,
         retain: bool = False,
     ) -> PendingPublish:
-        """Hand a message to paho now (it is resent after a reconnect until acknowledged).
+        """Hand a message to paho (it is resent after a reconnect until acknowledged).
 
-        Called from inside a handler, the handled message is acknowledged only after this
-        publish is. Use :meth:`publish_nowait` where the caller must never wait.
+        Waits while :data:`PUBLISH_WINDOW` publishes are unconfirmed (never on paho's own
+        thread); never raises because of it. Called from inside a handler, the handled
+        message is acknowledged only after this publish is, and dead-lettered if the broker
+        refuses it. Use :meth:`publish_nowait` where the caller must never wait.
         """
         if isinstance(payload, BaseModel):
             payload = encode(payload)
         elif isinstance(payload, str):
             payload = payload.encode()
+        self._wait_for_window()
         info = self._paho.publish(str(topic), payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise RuntimeError(f"paho refused to publish to {topic}: {info.rc}")
-        handle = self._tracker.register(info.mid)
+        handle = self.tracker.register(info.mid, str(topic))
         if qos == 0:
             handle.mark_done()
         self.metrics.published.inc()
-        if threading.get_ident() == self._worker_ident:
-            self._awaited.append(handle)
+        if self.handling.on_worker():
+            self.handling.awaited.append(handle)
         return handle
+
+    def _wait_for_window(self) -> None:
+        if threading.get_ident() == self._network_ident:
+            return  # paho's thread reads the confirmations: it must never wait for them
+        while not self.tracker.wait_below(PUBLISH_WINDOW, 1.0):
+            if time.monotonic() > self.stop_deadline:
+                return  # stopping: paho keeps it queued, as far as ids go
 
     def ack_after(self, completion: Completion) -> None:
         """From inside a handler: acknowledge the message being handled only once
@@ -462,9 +470,9 @@ class MqttClient:
 
         Messages are still acknowledged in arrival order; the handler does not wait.
         """
-        if threading.get_ident() != self._worker_ident:
+        if not self.handling.on_worker():
             raise RuntimeError("ack_after is for handlers, on the handler thread")
-        self._awaited.append(completion)
+        self.handling.awaited.append(completion)
 
     def publish_nowait(
         self,
@@ -488,11 +496,10 @@ class MqttClient:
         self.metrics.queue_depth.set(len(self.outbox))
 
     def _send(self) -> None:
-        while not (self._stopping.is_set() and len(self.outbox) == 0):
+        while not (self.stopping.is_set() and len(self.outbox) == 0):
             if not self._connected.wait(0.2):
                 continue
-            if self._tracker.outstanding >= PUBLISH_WINDOW:  # let the broker catch up
-                time.sleep(0.005)
+            if not self.tracker.wait_below(PUBLISH_WINDOW, 0.2):  # let the broker catch up
                 continue
             item = self.outbox.get(timeout=0.2)
             if item is None:
@@ -504,15 +511,20 @@ class MqttClient:
             if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and item.qos == 0:
                 self.outbox.requeue_front(item)
                 continue
-            self._tracker.register(info.mid)
+            self.tracker.register(info.mid, item.topic)
             self.metrics.published.inc()
             self.metrics.queue_depth.set(len(self.outbox))
+
+    def undelivered(self) -> dict[str, int]:
+        """What the broker does not have yet: queued by :meth:`publish_nowait` (essential,
+        droppable) and handed to paho but unconfirmed."""
+        return {**self.outbox.counts(), "unconfirmed": self.tracker.outstanding}
 
     def flush(self, timeout: float) -> bool:
         """Wait until the publish queue is empty and every publish is acknowledged."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(self.outbox) == 0 and self._tracker.outstanding == 0:
+            if len(self.outbox) == 0 and self.tracker.outstanding == 0:
                 return True
             time.sleep(0.01)
         return False
@@ -528,17 +540,29 @@ class MqttClient:
         if not self._started:
             return
         deadline = time.monotonic() + timeout
-        self._stop_deadline = deadline
-        self._stopping.set()
-        self._worker_done.wait(max(0.0, deadline - time.monotonic()))
-        self._acks.put(None)
-        self._acker_done.wait(max(0.0, deadline - time.monotonic()))
+        self.stop_deadline = deadline
+        self.stopping.set()
+        handling = self.handling
+        handling.worker_done.wait(max(0.0, deadline - time.monotonic()))
+        handling.acks.put(None)
+        handling.acker_done.wait(max(0.0, deadline - time.monotonic()))
         if self.connected:
             self.flush(max(0.0, deadline - time.monotonic()))
             handle = self.publish(self.status_topic, OFFLINE, retain=True)
             handle.wait(max(0.5, deadline - time.monotonic()))
+        left = self.undelivered()
         self._paho.disconnect()
         self._paho.loop_stop()
         self._connected.clear()
         self.metrics.connected.set(0)
+        if any(left.values()):
+            log.warning(
+                "stopped with messages the broker at %s never confirmed: %d queued "
+                "(%d droppable), %d sent but unconfirmed",
+                self.broker,
+                left["essential"] + left["droppable"],
+                left["droppable"],
+                left["unconfirmed"],
+                extra={"broker": self.broker, **{f"undelivered_{k}": v for k, v in left.items()}},
+            )
         log.info("disconnected", extra={"client_id": self.client_id})

@@ -76,6 +76,11 @@ class PublishQueue:
             (self._droppable if droppable else self._essential).append(item)
             self._cond.notify()
 
+    def counts(self) -> dict[str, int]:
+        """How many messages of each class wait: ``{"essential": n, "droppable": m}``."""
+        with self._cond:
+            return {"essential": len(self._essential), "droppable": len(self._droppable)}
+
     def get(self, timeout: float | None) -> QueuedMessage | None:
         """The oldest message, waiting up to ``timeout`` seconds; None if there is none."""
         deadline = None if timeout is None else time.monotonic() + timeout
