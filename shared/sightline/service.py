@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
 
 EXIT_CONFIG = 2
+EXIT_STATE_DIR = 73
+"""The state directory cannot be created (EX_CANTCREAT); the supervisor tries again."""
 STOP_TIMEOUT_S = 20.0
 
 
@@ -110,7 +112,15 @@ def run_service(
     settings = load_or_exit(settings_cls, args.config)
     configure_logging(name, settings.instance, settings.log.level, settings.log.format)
     state_dir = settings.state_dir or default_state_dir(name)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only parent, a full disk: say which, no traceback
+        print(
+            f"sightline-{name}: cannot create its state directory {state_dir}: "
+            f"{exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_STATE_DIR) from None
 
     registry = CollectorRegistry()
     client = MqttClient(

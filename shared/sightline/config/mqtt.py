@@ -112,7 +112,11 @@ class MqttConfig(StrictModel):
         "messages) while it is offline.",
     )
     receive_maximum: int = Field(
-        default=200, ge=1, le=65535, description="Unacknowledged QoS 1 messages in flight to us."
+        default=200,
+        ge=1,
+        le=65535,
+        description="Messages received and not yet acknowledged, at most: asked of the broker "
+        "and kept to by the client itself (Mosquitto 2.0 does not).",
     )
     topic_prefix: str = Field(default="", description="Prefix of every Sightline topic.")
     discovery_prefix: str = Field(default="homeassistant", description="Home Assistant's.")
