@@ -46,6 +46,8 @@ def service_configs(
         "mqtt": {**plain(suite.mqtt), "url": mqtt_url},
         "log": plain(suite.log),
         "instance": suite.instance,
+        # each service keeps its own default port (9101-9104); on or off and where, as set
+        "health": {"enabled": suite.health.enabled, "host": suite.health.host},
     }
     devices = {device_id: plain(device) for device_id, device in suite.devices.items()}
     devices.setdefault(suite.device_id, plain(suite.own_device()))
