@@ -53,10 +53,10 @@ CENTRAL = ("event-engine", "notifier", "frame-store")
 # Peak RSS (VmHWM, MiB) measured on the bundled video and model, x86-64 (deploy/k3s/README.md):
 # each container's memory request covers its peak, its limit leaves headroom above it.
 MEASURED_PEAK_MIB = {
-    "edge-publisher": 1250,
-    "event-engine": 100,
-    "notifier": 110,
-    "frame-store": 190,
+    "edge-publisher": 1244,
+    "event-engine": 69,
+    "notifier": 53,
+    "frame-store": 126,
     "mosquitto": 10,
 }
 

@@ -12,6 +12,7 @@ import yaml
 from sightline.config import (
     EdgeSettings,
     EngineSettings,
+    FrameStoreSettings,
     NotifierSettings,
     ServiceSettings,
     SuiteSettings,
@@ -32,6 +33,8 @@ def settings_for(data: dict[str, Any]) -> type[ServiceSettings]:
         return EdgeSettings
     if mode == "processor" or "devices" in data:
         return EngineSettings
+    if "frame_store" in data:
+        return FrameStoreSettings
     return NotifierSettings
 
 
