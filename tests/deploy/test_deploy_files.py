@@ -189,13 +189,16 @@ def test_the_edge_image_builds_cpu_torch_by_default_with_args_for_cuda_and_jetso
     text = path.read_text()
 
     # CPU wheels unless told otherwise: PyTorch's CPU index, or a +cpu local version
-    cpu_index = "download.pytorch.org/whl/cpu" in defaults.get("TORCH_INDEX_URL", "")
+    index_args = [name for name in ("TORCH_INDEX", "TORCH_INDEX_URL") if name in defaults]
+    cpu_index = any("download.pytorch.org/whl/cpu" in defaults[name] for name in index_args)
     cpu_spec = "+cpu" in defaults.get("TORCH_SPEC", "")
     assert cpu_index or cpu_spec, f"edge image defaults to CUDA torch: {defaults}"
-    assert "TORCH_INDEX_URL" in defaults, "no build argument to choose CUDA wheels"
+    assert index_args, "no build argument to choose CUDA wheels"
     assert "BASE_IMAGE" in defaults, "no build argument for a Jetson L4T base"
     assert "L4T" in text
-    assert any("pip uninstall -y opencv-python" in run for run in instructions["RUN"])
+    assert any(
+        re.search(r"pip uninstall (-y|--yes) opencv-python", run) for run in instructions["RUN"]
+    )
 
 
 # --- compose ----------------------------------------------------------------------------
