@@ -56,8 +56,8 @@ MEASURED_PEAK_MIB = {
     "edge-publisher": 1244,
     "event-engine": 69,
     "notifier": 53,
-    "frame-store": 126,
-    "mosquitto": 10,
+    "frame-store": 139,
+    "mosquitto": 9,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -140,3 +141,22 @@ def test_services_get_their_config_not_the_suites_overrides(
     assert not [key for key in seen if key.startswith("SIGHTLINE_")]
     assert seen["X"] == "1"
     assert seen["PATH"] == os.environ["PATH"]
+
+
+def test_a_service_ended_by_the_stop_signal_itself_stopped_cleanly(tmp_path: Path) -> None:
+    # no handler: as a service still starting, or one already past its own clean exit
+    supervisor = Supervisor([script(tmp_path, "plain", "import time\nwhile True: time.sleep(0.1)")])
+    supervisor.start()
+    assert wait_until(lambda: supervisor.running("plain"))
+
+    assert supervisor.stop() == {"plain": 0}
+
+
+def test_a_service_that_crashed_before_the_stop_keeps_its_status(tmp_path: Path) -> None:
+    supervisor = Supervisor(
+        [script(tmp_path, "dies", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)")]
+    )
+    supervisor.start()
+    assert wait_until(lambda: not supervisor.running("dies"))
+
+    assert supervisor.stop() == {"dies": -signal.SIGTERM}

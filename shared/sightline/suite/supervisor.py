@@ -149,11 +149,17 @@ class Supervisor:
             self.stop()
 
     def stop(self, timeout_s: float = 30.0) -> dict[str, int]:
-        """SIGTERM each service, newest first, and wait; SIGKILL what does not stop."""
+        """SIGTERM each service, newest first, and wait; SIGKILL what does not stop.
+
+        A service that the SIGTERM ended before or after its handler ran (while starting, or
+        already on its way out) stopped as asked: it counts as 0, not as -15.
+        """
         with self._lock:
-            for running in reversed(list(self._running.values())):
+            signalled = set()
+            for name, running in reversed(list(self._running.items())):
                 if running.process.poll() is None:
                     running.process.send_signal(signal.SIGTERM)
+                    signalled.add(name)
             deadline = time.monotonic() + timeout_s
             for name, running in self._running.items():
                 try:
@@ -162,6 +168,8 @@ class Supervisor:
                     log.error("%s did not stop in time: killing it", name)
                     running.process.kill()
                     code = running.process.wait()
+                if code == -signal.SIGTERM and name in signalled:
+                    code = 0
                 self.finished[name] = code
             self._running.clear()
         return dict(self.finished)
