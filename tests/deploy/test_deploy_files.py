@@ -176,7 +176,11 @@ def test_each_dockerfile_runs_its_console_script_and_checks_its_health_port(serv
         assert (REPO / source).exists(), f"{service}.Dockerfile copies missing {source}"
 
 
-@pytest.mark.parametrize("path", sorted(DEPLOY.glob("*.Dockerfile")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(DEPLOY.glob("*.Dockerfile")), *sorted(BALENA.glob("*.Dockerfile"))],
+    ids=lambda p: str(p.relative_to(DEPLOY)),
+)
 def test_every_base_image_is_fully_qualified_so_podman_pulls_it(path: Path) -> None:
     for name in base_images(path):
         assert fully_qualified(name), f"{path.name}: FROM {name} (write docker.io/library/...)"
