@@ -12,6 +12,7 @@ import yaml
 from sightline.config import (
     EdgeSettings,
     EngineSettings,
+    FrameStoreSettings,
     NotifierSettings,
     ServiceSettings,
     SuiteSettings,
@@ -32,6 +33,8 @@ def settings_for(data: dict[str, Any]) -> type[ServiceSettings]:
         return EdgeSettings
     if mode == "processor" or "devices" in data:
         return EngineSettings
+    if "frame_store" in data:
+        return FrameStoreSettings
     return NotifierSettings
 
 
@@ -69,3 +72,33 @@ def test_each_config_shown_in_the_docs_is_valid(
     settings = load_config(settings_for(data), None, **data)
 
     assert settings.effective_mqtt().url
+
+
+def named_blocks(doc: Path) -> dict[str, dict[str, Any]]:
+    """The YAML blocks of ``doc`` whose first line is a comment naming their file."""
+    named = {}
+    for block in BLOCK.findall(doc.read_text()):
+        first = block.lstrip().splitlines()[0]
+        if first.startswith("# ") and first.endswith(".yaml"):
+            named[first[2:].strip()] = yaml.safe_load(block)
+    return named
+
+
+def test_edge_and_central_shows_every_config_the_commands_name() -> None:
+    doc = REPO / "docs" / "edge-and-central.md"
+    text = doc.read_text()
+    blocks = named_blocks(doc)
+
+    for name in blocks:
+        assert f"--config {name}" in text, f"{name} is shown but never run"
+    assert set(re.findall(r"--config (\S+\.yaml)", text)) == set(blocks)
+    engine, edge = blocks["processor.yaml"], blocks["jetson-01.yaml"]
+    assert engine["devices"][edge["device_id"]]["camera_id"] == edge["camera_id"]
+    # the shell loop creates /etc/sightline/mqtt-<user> for each user, and the broker user
+    (loop,) = re.findall(r"for user in ([^;]+); do", text)
+    users = loop.split()
+    for name, data in blocks.items():
+        mqtt = data["mqtt"]
+        assert mqtt["username"] in users, name
+        assert mqtt["password_file"] == f"/etc/sightline/mqtt-{mqtt['username']}", name
+    assert edge["mqtt"]["username"] == edge["camera_id"]  # mosquitto/acl: user = camera id

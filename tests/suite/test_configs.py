@@ -64,3 +64,33 @@ def test_secrets_reach_the_service_configs_unmasked(
 
     assert configs["notifier"]["mqtt"]["password"] == "p4ss"
     assert "**" not in yaml.safe_dump(configs)
+
+
+def test_each_service_keeps_its_own_state_dir_and_health_port_under_env_overrides(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("SIGHTLINE_STATE_DIR", str(tmp_path / "box"))
+    clean_env.setenv("SIGHTLINE_HEALTH__HOST", "127.0.0.1")
+    suite = load_config(SuiteSettings, None, **demo_config(tmp_path / "demo"))
+
+    configs = service_configs(suite, "mqtt://127.0.0.1:1", tmp_path / "box")
+
+    assert {c["state_dir"] for c in configs.values()} == {
+        str(tmp_path / "box" / name) for name in SETTINGS
+    }
+    assert {c["health"]["host"] for c in configs.values()} == {"127.0.0.1"}
+    assert all("port" not in c["health"] for c in configs.values())
+
+
+def test_a_one_box_keeps_its_log_outbox_and_snapshots_under_its_state_dir(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    suite = load_config(SuiteSettings, None, mode="local", camera_id="porch")
+
+    configs = service_configs(suite, "mqtt://127.0.0.1:1", tmp_path / "box")
+
+    notifier = configs["notifier"]["notifier"]
+    assert notifier["json_log"]["directory"] == str(tmp_path / "box" / "events")
+    assert notifier["smtp"]["outbox_dir"] == str(tmp_path / "box" / "outbox")
+    root = configs["frame-store"]["frame_store"]["storage"]["root"]
+    assert root == notifier["snapshots_dir"] == str(tmp_path / "box" / "snapshots")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from sightline.suite.supervisor import ServiceProcess, Supervisor
 
@@ -111,3 +116,47 @@ def test_a_service_that_refuses_its_config_is_not_restarted_and_stops_the_suite(
     assert not runner.is_alive(), "the suite kept running with a service that cannot start"
     assert supervisor.refused == ["fussy"]
     assert supervisor.finished["fussy"] == 2
+
+
+PRINTS_ENV = """
+import json, os, pathlib, sys
+pathlib.Path(sys.argv[0]).with_suffix(".env").write_text(json.dumps(dict(os.environ)))
+"""
+
+
+def test_services_get_their_config_not_the_suites_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGHTLINE_STATE_DIR", str(tmp_path / "shared"))
+    monkeypatch.setenv("SIGHTLINE_HEALTH__PORT", "9999")
+    spec = script(tmp_path, "env", PRINTS_ENV)
+    supervisor = Supervisor([ServiceProcess(spec.name, spec.args, spec.log_file, env={"X": "1"})])
+    supervisor.start()
+    try:
+        assert wait_until(lambda: (supervisor.poll(), "env" in supervisor.finished)[1])
+    finally:
+        supervisor.stop()
+
+    seen = json.loads((tmp_path / "env.env").read_text())
+    assert not [key for key in seen if key.startswith("SIGHTLINE_")]
+    assert seen["X"] == "1"
+    assert seen["PATH"] == os.environ["PATH"]
+
+
+def test_a_service_ended_by_the_stop_signal_itself_stopped_cleanly(tmp_path: Path) -> None:
+    # no handler: as a service still starting, or one already past its own clean exit
+    supervisor = Supervisor([script(tmp_path, "plain", "import time\nwhile True: time.sleep(0.1)")])
+    supervisor.start()
+    assert wait_until(lambda: supervisor.running("plain"))
+
+    assert supervisor.stop() == {"plain": 0}
+
+
+def test_a_service_that_crashed_before_the_stop_keeps_its_status(tmp_path: Path) -> None:
+    supervisor = Supervisor(
+        [script(tmp_path, "dies", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)")]
+    )
+    supervisor.start()
+    assert wait_until(lambda: not supervisor.running("dies"))
+
+    assert supervisor.stop() == {"dies": -signal.SIGTERM}

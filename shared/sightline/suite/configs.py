@@ -46,6 +46,8 @@ def service_configs(
         "mqtt": {**plain(suite.mqtt), "url": mqtt_url},
         "log": plain(suite.log),
         "instance": suite.instance,
+        # each service keeps its own default port (9101-9104); on or off and where, as set
+        "health": {"enabled": suite.health.enabled, "host": suite.health.host},
     }
     devices = {device_id: plain(device) for device_id, device in suite.devices.items()}
     devices.setdefault(suite.device_id, plain(suite.own_device()))
@@ -68,12 +70,12 @@ def service_configs(
         "frame-store": {
             **common,
             "state_dir": str(state_root / "frame-store"),
-            "frame_store": plain(suite.frame_store),
+            "frame_store": _frame_store_under(suite, state_root),
         },
         "notifier": {
             **common,
             "state_dir": str(state_root / "notifier"),
-            "notifier": _notifier_reading_snapshots(suite),
+            "notifier": _notifier_under(suite, state_root),
         },
     }
 
@@ -89,10 +91,27 @@ def write_service_configs(configs: dict[str, dict[str, Any]], directory: Path) -
     return paths
 
 
-def _notifier_reading_snapshots(suite: SuiteSettings) -> dict[str, Any]:
-    """The notifier's section, reading snapshots where this box's frame-store writes them."""
-    section = plain(suite.notifier)
+def _frame_store_under(suite: SuiteSettings, state_root: Path) -> dict[str, Any]:
+    """The frame-store's section; snapshots under the suite's state dir unless placed."""
+    section = plain(suite.frame_store)
     storage = suite.frame_store.storage
-    if storage.type == "file" and "snapshots_dir" not in suite.notifier.model_fields_set:
-        section["snapshots_dir"] = str(storage.root)
+    if storage.type == "file" and "root" not in storage.model_fields_set:
+        section["storage"]["root"] = str(state_root / "snapshots")
+    return section
+
+
+def _notifier_under(suite: SuiteSettings, state_root: Path) -> dict[str, Any]:
+    """The notifier's section: its JSON log and outbox under the suite's state dir unless
+    placed, and the frame-store's root as a second source of photos (the same disk; the
+    photo itself comes in each snapshot announcement)."""
+    section = plain(suite.notifier)
+    notifier = suite.notifier
+    if "directory" not in notifier.json_log.model_fields_set:
+        section["json_log"]["directory"] = str(state_root / "events")
+    if "outbox_dir" not in notifier.smtp.model_fields_set:
+        section["smtp"]["outbox_dir"] = str(state_root / "outbox")
+    if "snapshots_dir" not in notifier.model_fields_set:
+        snapshots = _frame_store_under(suite, state_root)["storage"]
+        if snapshots["type"] == "file":
+            section["snapshots_dir"] = snapshots["root"]
     return section

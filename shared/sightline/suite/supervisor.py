@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,20 @@ log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
 """A service that exits 2 refused its config: restarting it cannot help."""
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a service the suite starts: its own, less ``SIGHTLINE_*``.
+
+    The suite already applied those overrides to its settings, and each service's generated
+    config carries the result (its own state dir, its own health port); passed on, one
+    ``SIGHTLINE_STATE_DIR`` would put every service in the same directory.
+
+    Example:
+        >>> child_environment({"PATH": "/bin", "SIGHTLINE_STATE_DIR": "/srv"})
+        {'PATH': '/bin'}
+    """
+    return {key: value for key, value in environ.items() if not key.startswith("SIGHTLINE_")}
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ class Supervisor:
                 [sys.executable, *spec.args],
                 stdout=out,
                 stderr=out,
-                env={**os.environ, **spec.env},
+                env={**child_environment(os.environ), **spec.env},
             )
         finally:
             if out is not None:
@@ -134,11 +149,17 @@ class Supervisor:
             self.stop()
 
     def stop(self, timeout_s: float = 30.0) -> dict[str, int]:
-        """SIGTERM each service, newest first, and wait; SIGKILL what does not stop."""
+        """SIGTERM each service, newest first, and wait; SIGKILL what does not stop.
+
+        A service that the SIGTERM ended before or after its handler ran (while starting, or
+        already on its way out) stopped as asked: it counts as 0, not as -15.
+        """
         with self._lock:
-            for running in reversed(list(self._running.values())):
+            signalled = set()
+            for name, running in reversed(list(self._running.items())):
                 if running.process.poll() is None:
                     running.process.send_signal(signal.SIGTERM)
+                    signalled.add(name)
             deadline = time.monotonic() + timeout_s
             for name, running in self._running.items():
                 try:
@@ -147,6 +168,8 @@ class Supervisor:
                     log.error("%s did not stop in time: killing it", name)
                     running.process.kill()
                     code = running.process.wait()
+                if code == -signal.SIGTERM and name in signalled:
+                    code = 0
                 self.finished[name] = code
             self._running.clear()
         return dict(self.finished)
