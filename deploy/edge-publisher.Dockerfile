@@ -6,7 +6,7 @@
 #
 # CPU by default. ultralytics needs torch and torchvision even to run the OpenVINO model, and
 # PyPI's torch is the CUDA build (about 7 GB of image); the default takes both from PyTorch's
-# CPU wheel index instead (image under 2 GB). Other builds, by build argument:
+# CPU wheel index instead (about 1.9 GB of image). Other builds, by build argument:
 #   NVIDIA GPU (x86_64):  --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128
 #                         (or https://pypi.org/simple, whose torch is a CUDA build)
 #   Jetson (L4T, arm64):  --build-arg BASE_IMAGE=<L4T image with Python 3.11+ as python3 and

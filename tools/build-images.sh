@@ -67,6 +67,10 @@ bootstrap_base() {
   chroot "$rootfs" apt-get clean
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
     "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* "$rootfs"/var/log/*.log
+  # like the official image: no compiled bytecode, no test suites
+  find "$rootfs"/usr/lib/python3* "$rootfs"/usr/local/lib \
+    \( -name __pycache__ -o -name test -o -name tests -o -name idle_test \) -prune \
+    -exec rm -rf {} +
   tar --numeric-owner -C "$rootfs" -cf - . | podman import \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' \
