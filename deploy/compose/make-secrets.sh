@@ -25,4 +25,8 @@ for pair in engine:mqtt_engine frames:mqtt_frames notifier:mqtt_notifier \
   $passwd_cmd -b passwd "$user" "$(secret "$file")"
 done
 chmod 644 passwd  # the broker runs as its own user and must read it
+# The services run as uid 10001 and read their password through a bind mount: the files must be
+# readable by them; the folder stays private to the owner.
+chmod 644 secrets/*
+chmod 700 secrets
 echo "secrets/ and passwd are ready; Home Assistant logs in as homeassistant with secrets/mqtt_homeassistant"

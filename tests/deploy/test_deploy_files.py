@@ -214,8 +214,18 @@ def compose_file() -> dict[str, Any]:
 
 def compose_config(service: str) -> Path:
     compose = compose_file()
-    (config,) = compose["services"][service]["configs"]
-    return (COMPOSE / compose["configs"][config["source"]]["file"]).resolve()
+    return (COMPOSE / compose_config_mount(compose["services"][service])).resolve()
+
+
+def compose_config_mount(spec: dict[str, Any]) -> str:
+    """The host side of the one bind mount onto /etc/sightline/config.yaml."""
+    (source,) = [
+        str(v).split(":")[0]
+        for v in spec["volumes"]
+        if str(v).split(":")[1:2] == ["/etc/sightline/config.yaml"]
+    ]
+    assert str(source).startswith("./config/"), source
+    return source
 
 
 def test_compose_runs_the_broker_and_the_four_services_with_health_checks(tmp_path: Path) -> None:
@@ -228,8 +238,7 @@ def test_compose_runs_the_broker_and_the_four_services_with_health_checks(tmp_pa
         port = DEFAULT_PORTS[service]
         assert f"127.0.0.1:{port}/healthz" in " ".join(spec["healthcheck"]["test"])
         assert spec["command"] == ["--config", "/etc/sightline/config.yaml"]
-        (config,) = spec["configs"]
-        assert config["target"] == "/etc/sightline/config.yaml"
+        assert any(str(v).endswith(":/etc/sightline/config.yaml:ro") for v in spec["volumes"])
         config_file = compose_config(service)
         assert config_file.is_relative_to(COMPOSE), "compose ships its own configs"
         settings = validate(settings_cls, config_file, tmp_path)
@@ -319,7 +328,11 @@ def test_make_secrets_writes_every_compose_secret_and_the_broker_users(tmp_path:
     for name, secret in compose["secrets"].items():
         path = work / secret["file"]
         assert path.is_file(), name
-        assert path.stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+        # the services (uid 10001) read the file through its bind mount; on the host only the
+        # owner can reach it, through the private folder
+        assert path.stat().st_mode & 0o044 == 0o044, f"{name} is not readable by the services"
+        assert path.stat().st_mode & 0o022 == 0, f"{name} is writable by others"
+        assert path.parent.stat().st_mode & 0o077 == 0, "secrets/ is open to others"
     users = {line.split(":")[0] for line in (work / "passwd").read_text().splitlines()}
     assert users == {"engine", "frames", "notifier", "driveway", "homeassistant", "ops"}
     assert users - {"driveway"} <= acl_users()
@@ -662,3 +675,11 @@ def test_balena_edge_config_with_its_device_variables_is_known_to_the_central_en
     assert edge.effective_camera_id == examples["SIGHTLINE_CAMERA_ID"] == edge.instance
     assert engine.devices[edge.device_id].camera_id == edge.effective_camera_id
     assert edge.effective_mqtt().host == "mosquitto"
+
+
+def test_k3s_pods_run_as_the_images_non_root_user_with_writable_volumes() -> None:
+    for service in SERVICES:
+        documents = [d for d in yaml.safe_load_all((K3S / f"{service}.yaml").read_text()) if d]
+        (workload,) = [d for d in documents if d["kind"] in ("Deployment", "DaemonSet")]
+        context = workload["spec"]["template"]["spec"]["securityContext"]
+        assert context == {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001}, service

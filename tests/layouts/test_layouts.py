@@ -128,8 +128,11 @@ def k3s_env(workload: str) -> dict[str, str]:
 def compose_service(name: str) -> Service:
     compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
     spec = compose["services"][name]
-    (config,) = spec["configs"]
-    source = COMPOSE / compose["configs"][config["source"]]["file"]
+    (source,) = [
+        COMPOSE / str(v).split(":")[0]
+        for v in spec["volumes"]
+        if str(v).split(":")[1:2] == ["/etc/sightline/config.yaml"]
+    ]
     env = {k: str(v) for k, v in spec.get("environment", {}).items()}
     return Service(name, source, env)
 
