@@ -30,6 +30,7 @@ from sightline.messages.base import MessageLimits
 from sightline.messages.event import Event
 from sightline.mqtt import Completion
 from sightline.topics import Topics
+from sightline.writes import WriteEpisodes
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ before the checkpoint may hold the tracks as ended."""
 MAX_UNKNOWN_DEVICES = 64
 """Unknown device ids dead-lettered and counted by name; any more count as :data:`OTHER_DEVICES`."""
 OTHER_DEVICES = "(other)"
+SAVE_RETRY_MIN_S = 0.1
 SAVE_RETRY_MAX_S = 5.0
 """Longest wait between two tries of a checkpoint that failed (doubling from 0.1 s)."""
 
@@ -119,10 +121,17 @@ class EnvelopeHandler:
         self._started = time.monotonic()
         self._owed: list[Completion] = []
         """Completions of checkpoints that failed: done with the next one that holds."""
-        self.save_failed: str | None = None
-        """Why the last checkpoint failed (None: it held); /healthz is not ok meanwhile."""
-        self.save_retry_s = 0.1
-        self._retry_at = 0.0
+        self.writes = WriteEpisodes(
+            log,
+            "cannot write the checkpoint {where} ({reason}): nothing more is acknowledged "
+            "until it is written; retrying with back-off",
+            "checkpoint {where} written again after {count} failed attempt(s); resuming",
+            where=str(checkpoint.path) if checkpoint is not None else "",
+            min_delay_s=SAVE_RETRY_MIN_S,
+            max_delay_s=SAVE_RETRY_MAX_S,
+            on_failure=lambda part: self.metrics.checkpoint_failures.inc(),
+        )
+        """Failed checkpoints: said once per episode, counted, backed off; ``/healthz``."""
         self._saved_again = threading.Condition()
         self.stopping = threading.Event()
 
@@ -272,11 +281,11 @@ class EnvelopeHandler:
                 self.publish_state(*self._changed.pop())
         if not force and now - self._flushed_at < self._flush_every_s:
             return
-        if not force and self.save_failed is not None and now < self._retry_at:
+        if not force and not self.writes.may_try(now):
             return
         self._flushed_at = now
-        if self.dirty and not self.save():
-            self._retry_at = time.monotonic() + self.save_retry_s
+        if self.dirty:
+            self.save()
 
     def _mark_dirty(self) -> Completion:
         """The state changed: the next save is owed; return what completes with it."""
@@ -313,39 +322,21 @@ class EnvelopeHandler:
             except OSError as exc:
                 with self.engine.lock:
                     self.dirty = True
-                self._failed(exc)
+                self.writes.failed(exc, time.monotonic())
                 return False
             owed, self._owed = self._owed, []
         for completion in owed:
             completion.mark_done()
-        if self.save_failed is not None:
-            log.warning(
-                "checkpoint %s written again after %s; resuming",
-                self.checkpoint.path,
-                self.save_failed,
-                extra={"path": str(self.checkpoint.path)},
-            )
-            self.save_failed = None
-            self.save_retry_s = 0.1
+        if self.writes.recovered():
             self.connected()  # listening again: silence counts from now
             with self._saved_again:
                 self._saved_again.notify_all()
         return True
 
-    def _failed(self, exc: OSError) -> None:
-        assert self.checkpoint is not None
-        reason = f"{type(exc).__name__}: {exc.strerror or exc}"
-        self.metrics.checkpoint_failures.inc()
-        if self.save_failed is None:
-            log.error(
-                "cannot write the checkpoint %s (%s): nothing more is acknowledged until it "
-                "is written; retrying with back-off",
-                self.checkpoint.path,
-                reason,
-                extra={"path": str(self.checkpoint.path), "reason": reason},
-            )
-        self.save_failed = reason
-        self.save_retry_s = min(self.save_retry_s * 2, SAVE_RETRY_MAX_S)
+    @property
+    def save_failed(self) -> str | None:
+        """Why the last checkpoint failed (None: it held); /healthz is not ok meanwhile."""
+        return self.writes.last_error
 
     def _wait_for_checkpoint(self) -> None:
         """While the checkpoint fails, take no new work (its state could not be kept)."""

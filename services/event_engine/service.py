@@ -8,11 +8,8 @@ Example:
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import threading
-from pathlib import Path
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
@@ -26,6 +23,7 @@ from sightline.sequence import FrameGapDetector
 from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext
 from sightline.threads import start_critical
 from sightline.topics import Topics
+from sightline.writes import probe_writable
 
 STATE_FILE = "engine-state.json"
 DISCOVERY_FILE = "discovery-topics.json"
@@ -45,29 +43,12 @@ def edge_topic_filter(topics: Topics, kind: str) -> str:
     return example[: -len("x/status")] + "+/" + kind
 
 
-def check_writable(state_dir: Path) -> str | None:
-    """Why the engine cannot write its state in ``state_dir`` (None: it can).
-
-    A full disk is not refused here (the checkpoint waits for space, unhealthy); a
-    read-only or forbidden directory is, since no wait mends it.
-    """
-    try:
-        fd, probe = tempfile.mkstemp(dir=state_dir, prefix=".probe-")
-    except OSError as exc:
-        if exc.errno == 28:  # ENOSPC: not even a name; the checkpoint waits for space
-            return None
-        return f"{exc.strerror or exc}"
-    os.close(fd)
-    os.unlink(probe)
-    return None
-
-
 def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the envelope handler, set up discovery, return the checkpointing loop."""
     settings = ctx.settings
     assert isinstance(settings, EngineSettings)
     client = ctx.client
-    problem = check_writable(ctx.state_dir)
+    problem = probe_writable(ctx.state_dir, full_ok=True)  # a full disk: wait for space
     if problem is not None:
         print(
             f"sightline: state_dir {ctx.state_dir} is not writable ({problem}); the engine "
@@ -95,7 +76,7 @@ def build(ctx: ServiceContext) -> MainLoop:
         state_every_s=STATE_EVERY_S,
     )
     handler.stopping = ctx.stopping
-    ctx.health_checks["checkpoint"] = lambda: handler.save_failed is None
+    ctx.health_checks["checkpoint"] = handler.writes.ok
 
     def on_envelope(message: ReceivedMessage) -> None:
         handler.handle(message.topic, message.payload, retain=message.retain)

@@ -30,7 +30,6 @@ from frame_store.pictures import StoredPictures, announced_image, frame_of, stor
 from frame_store.retention import DAY_S, RetentionPolicy, apply_retention
 from frame_store.ring import FrameTooLargeError, RecentFrame, RecentFrames
 from frame_store.storage import FileStore, PictureStore
-from frame_store.trouble import WriteTrouble, describe
 from sightline.config.frames import FrameStoreSection
 from sightline.errors import MessageError, RetryLater, TopicError
 from sightline.messages import (
@@ -42,6 +41,7 @@ from sightline.messages import (
     decode_event,
 )
 from sightline.mqtt import MqttClient, PendingPublish, ReceivedMessage
+from sightline.writes import WriteEpisodes, describe
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,15 @@ class FrameStore:
         self.ledger = AnnouncedLedger(state_dir / "announced")
         self.retention = RetentionPolicy.from_config(config.retention)
         self.cameras = CameraGate(config.cameras, config.max_cameras)
-        self.trouble = WriteTrouble()
+        self.trouble = WriteEpisodes(
+            log,
+            "cannot {what}: {described}; retrying with back-off, nothing is acknowledged meanwhile",
+            "writing again after {count} failed attempts",
+            min_delay_s=0.5,
+            max_delay_s=30.0,
+            on_failure=lambda part: metrics.write_failures.inc(),
+            on_health=lambda ok: metrics.storage_writable.set(int(ok)),
+        )
         self._resolving = threading.Lock()
         self._announced_unrecorded: set[str] = set()
 
@@ -195,7 +203,7 @@ class FrameStore:
     @property
     def healthy(self) -> bool:
         """False from a failed write until a write succeeds (``/healthz``)."""
-        return self.trouble.ok
+        return self.trouble.ok()
 
     def apply_retention(self) -> None:
         """Delete what retention says must go; forget ids announced longer ago than that."""
@@ -346,7 +354,7 @@ class FrameStore:
 
     def _catch_up(self) -> None:
         """In a disk episode, take no new message before what is due is stored."""
-        if self.trouble.ok:
+        if self.trouble.ok():
             return
         try:
             self.expire()
@@ -354,21 +362,10 @@ class FrameStore:
             raise RetryLater(f"still cannot write: {describe(exc)}") from exc
 
     def _write_failed(self, exc: OSError, what: str) -> None:
-        self.metrics.write_failures.inc()
-        self.metrics.storage_writable.set(0)
-        if self.trouble.failed(exc, time.monotonic()):
-            log.error(
-                "cannot %s: %s; retrying with back-off, nothing is acknowledged meanwhile",
-                what,
-                describe(exc),
-                extra={"path": exc.filename, "errno": exc.errno},
-            )
+        self.trouble.failed(exc, time.monotonic(), what=what)  # counted; said once
 
     def _write_succeeded(self) -> None:
-        failures = self.trouble.failures
-        if self.trouble.recovered():
-            self.metrics.storage_writable.set(1)
-            log.warning("writing again after %d failed attempts", failures)
+        self.trouble.recovered()
 
     def _publish_discovery(self, camera_id: str) -> None:
         if not self.config.publish_latest:

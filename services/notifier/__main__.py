@@ -18,7 +18,6 @@ import logging
 import sys
 import time
 
-from notifier.diskhealth import EXIT_CANT_CREATE, DiskHealth, probe_writable
 from notifier.dispatch import Dispatcher
 from notifier.handler import EventHandler
 from notifier.housekeeping import Housekeeping
@@ -26,9 +25,16 @@ from notifier.jsonlog import JsonLog
 from notifier.mailer import make_mailer
 from notifier.metrics import NotifierMetrics
 from notifier.smtphealth import SmtpHealth
-from notifier.state import StateStore
+from notifier.state import StateStore, disk_health
 from sightline.config import NotifierSettings
-from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
+from sightline.service import (
+    EXIT_STATE_DIR,
+    MainLoop,
+    ServiceContext,
+    argument_parser,
+    run_service,
+)
+from sightline.writes import probe_writable
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +56,9 @@ def build(ctx: ServiceContext) -> MainLoop:
                 f"sightline-notifier: cannot write its {what} {directory}: {problem}",
                 file=sys.stderr,
             )
-            raise SystemExit(EXIT_CANT_CREATE)
+            raise SystemExit(EXIT_STATE_DIR)
     metrics = NotifierMetrics(ctx.registry)
-    disk = DiskHealth(ctx.registry, f"{ctx.state_dir} (or {section.json_log.directory})")
+    disk = disk_health(ctx.registry, f"{ctx.state_dir} (or {section.json_log.directory})")
     ctx.health_checks["state"] = disk.ok
     store = StateStore(ctx.state_dir, metrics)
     json_log = JsonLog(section.json_log, section.timezone)

@@ -13,7 +13,7 @@ in between), the loop keeps it in memory and sends nothing else until it is writ
 remains at least once: a process that dies between the send and the record (SIGKILL, power,
 or a stop while the disk is still full) finds the "sending" record at its restart and sends
 that one e-mail again, with the same Message-ID, saying so in its log. While writes fail,
-:class:`~notifier.diskhealth.DiskHealth` fails ``/healthz`` and the loop backs off.
+:func:`~notifier.state.disk_health` fails ``/healthz`` and the loop backs off.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from notifier.diskhealth import DiskHealth
 from notifier.letters import LetterWriter
 from notifier.mailer import Mailer, PermanentMailError, SmtpSetupError, TransientMailError
 from notifier.ratelimit import HOUR_S, RateLimiter
 from notifier.schedule import schedule_of
 from notifier.smtphealth import SmtpHealth
-from notifier.state import DigestPeriod, PendingEvent, StateStore
+from notifier.state import HELD, DigestPeriod, PendingEvent, StateStore, disk_health
 from sightline.config.notifier import NotifierSection
 from sightline.errors import MessageError
 from sightline.messages import decode_event
+from sightline.writes import WriteEpisodes
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ class Dispatcher:
         dead_letter: DeadLetter,
         smtp_health: SmtpHealth,
         now: float,
-        disk: DiskHealth | None = None,
+        disk: WriteEpisodes | None = None,
     ) -> None:
         self.section = section
         self.store = store
         self.mailer = mailer
         self.dead_letter = dead_letter
         self.smtp_health = smtp_health
-        self.disk = disk or DiskHealth()
+        self.disk = disk or disk_health()
         self.letters = LetterWriter(section, store)
         self.began: set[str] = set()
         """E-mails whose sending this process began (a "sending" record of another was a crash)."""
@@ -99,8 +99,8 @@ class Dispatcher:
             log.warning("mail server unavailable, retrying in %.0f s: %s", self.backoff_s, exc)
             self._back_off(now)
             return
-        except OSError as exc:  # DiskHealth logs it once per episode
-            self.disk.failed("e-mails", exc)
+        except OSError as exc:  # said once per episode
+            self.disk.failed(exc, now, "e-mails", HELD["e-mails"])
             self._back_off(now)
             return
         self.disk.recovered("e-mails")

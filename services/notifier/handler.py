@@ -4,7 +4,7 @@ Nothing slow happens here; the :mod:`notifier.dispatch` loop sends from the stat
 A snapshot announcement's photo is stored (atomically, durably) before it is acknowledged.
 A write that fails raises :class:`~sightline.errors.RetryLater`: the message is not
 acknowledged and the MQTT client handles it again after a back-off, taking no new work
-meanwhile; :class:`~notifier.diskhealth.DiskHealth` says so on ``/healthz`` and in the log.
+meanwhile; :func:`~notifier.state.disk_health` says so on ``/healthz`` and in the log.
 An event whose every action was already done (a redelivery) is counted in
 ``sightline_notifier_duplicates_total`` and logged at debug.
 """
@@ -16,18 +16,18 @@ import logging
 import time
 from collections.abc import Callable
 
-from notifier.diskhealth import DiskHealth
 from notifier.jsonlog import JsonLog
 from notifier.metrics import NotifierMetrics
 from notifier.schedule import schedule_of
 from notifier.snapshots import decode_photo
-from notifier.state import PendingEvent, StateStore
+from notifier.state import HELD, PendingEvent, StateStore, disk_health
 from sightline.config.notifier import DigestConfig
 from sightline.errors import MessageError, RetryLater, TopicError
 from sightline.ids import file_safe
 from sightline.messages import Event, MessageLimits, decode_event, decode_snapshot, encode
 from sightline.mqtt import ReceivedMessage
 from sightline.topics import Topics
+from sightline.writes import WriteEpisodes
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,11 @@ class EventHandler:
         topics: Topics,
         limits: MessageLimits,
         clock: Callable[[], float] = time.time,
-        disk: DiskHealth | None = None,
+        disk: WriteEpisodes | None = None,
         metrics: NotifierMetrics | None = None,
     ) -> None:
         self.store = store
-        self.disk = disk or DiskHealth()
+        self.disk = disk or disk_health()
         self.metrics = metrics or store.metrics
         self.json_log = json_log
         self.digests = {digest.name: digest for digest in digests}
@@ -88,7 +88,7 @@ class EventHandler:
         try:
             self.handle(message)
         except OSError as exc:
-            self.disk.failed("events", exc)
+            self.disk.failed(exc, time.monotonic(), "events", HELD["events"])
             raise RetryLater(f"cannot write the notifier's state: {exc}") from exc
         self.disk.recovered("events")
 

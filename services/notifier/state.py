@@ -15,7 +15,8 @@ rename) before the message that caused it is acknowledged::
 Event files always end in ``.json`` and markers never do, so no event id can name a marker.
 A file that cannot be read (truncated, not JSON, fields missing) is set aside as
 ``<name>.bad``, logged and counted, and everything else goes on. Write errors (``OSError``)
-reach the caller, which holds the work until the disk takes writes again.
+reach the caller, which holds the work until the disk takes writes again; the caller reports
+them to :func:`disk_health` under its part (``events``, ``e-mails``).
 
 Example:
     >>> import tempfile, pathlib
@@ -37,8 +38,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
 from notifier.metrics import NotifierMetrics
 from sightline.atomic import read_json, write_bytes, write_json
+from sightline.writes import WriteEpisodes
 
 log = logging.getLogger(__name__)
 
@@ -315,3 +319,42 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except FileNotFoundError:
         return float("inf")
+
+
+HELD = {"events": "new events", "e-mails": "e-mails"}
+"""What each part that writes holds while its writes fail (the words of the log)."""
+
+
+def disk_health(
+    registry: CollectorRegistry | None = None, where: str = "the state directory"
+) -> WriteEpisodes:
+    """Whether the notifier can write its state and JSON log, per part: ``/healthz``'s
+    ``state`` check (``ok``), the failures counted by part, a gauge, one log line each way.
+
+    Example:
+        >>> health = disk_health(CollectorRegistry())
+        >>> health.failed(OSError(28, "No space left on device"), 0.0, "events", HELD["events"])
+        True
+        >>> health.ok(), health.recovered("events"), health.ok()
+        (False, 1, True)
+    """
+    failures = Counter(
+        "sightline_notifier_state_write_failures",
+        "Writes of the state or the JSON log that failed (disk full, read-only, I/O error).",
+        ["part"],
+        registry=registry,
+    )
+    writable = Gauge(
+        "sightline_notifier_state_writable",
+        "1 while the notifier can write its state and JSON log; 0 while it holds its work.",
+        registry=registry,
+    )
+    return WriteEpisodes(
+        log,
+        "cannot write {path}: {reason}; holding {what} until the disk takes writes again "
+        "(retrying with back-off, nothing is acknowledged or sent meanwhile)",
+        "writes work again ({part}) after {count} failed attempt(s)",
+        where=where,
+        on_failure=lambda part: failures.labels(part).inc(),
+        on_health=lambda ok: writable.set(int(ok)),
+    )
