@@ -111,8 +111,10 @@ class Announcing(Completion):
         """Whether the broker has answered every publish of the announcement."""
         return all(p.done for p in self.publishes)
 
-    def settle(self) -> bool:
-        """Record the event if every publish is confirmed; True once done."""
+    def settle(self, *, quiet: bool = False) -> bool:
+        """Record the event if every publish is confirmed; True once done. ``quiet``: a
+        failed ``record`` is not passed to ``on_error`` (the caller raises
+        :attr:`last_error` itself)."""
         with self._settling:
             if self.done:
                 return True
@@ -128,7 +130,7 @@ class Announcing(Completion):
             except OSError as exc:
                 self.errors += 1
                 self.last_error = exc
-                if self.on_error is not None:
+                if self.on_error is not None and not quiet:
                     self.on_error(exc)
                 return False
             if self.errors and self.on_recovered is not None:

@@ -245,9 +245,11 @@ class FrameStore:
         bound. The event's message is acknowledged once the announcement is on disk.
         """
         with self._resolving:
-            for announcing in self._announcing.values():
-                if announcing.last_error is not None:  # no new one while the ledger fails
-                    raise announcing.last_error
+            failing = [a for a in self._announcing.values() if a.last_error is not None]
+        for announcing in failing:  # no new announcement while the ledger cannot record
+            if not announcing.settle(quiet=True) and announcing.last_error is not None:
+                raise announcing.last_error
+        with self._resolving:
             if event.event_id not in self.ledger and event.event_id not in self.outbox:
                 self.outbox.add(event.event_id, self._announce(event, frame))
             self.pending.remove(event.event_id)
@@ -284,7 +286,6 @@ class FrameStore:
                 event_id,
                 handles,
                 self._record_announced,
-                on_error=self._record_failed,
                 on_refused=self._announcement_refused,
                 on_recovered=self._write_succeeded,
             )
@@ -297,7 +298,11 @@ class FrameStore:
         still unconfirmed."""
         with self._resolving:
             announcing = list(self._announcing.values())
-        return sum(not a.settle() for a in announcing)
+        unsettled = [a for a in announcing if not a.settle(quiet=True)]
+        errors = [a.last_error for a in unsettled if a.last_error is not None]
+        if errors:  # one failed write per pass, for the back-off
+            self._record_failed(errors[0])
+        return len(unsettled)
 
     def _record_announced(self, event_id: str) -> None:
         """The broker confirmed the announcement: say so in the ledger, then forget it."""

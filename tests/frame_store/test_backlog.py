@@ -1,6 +1,7 @@
 """The frame-store draining a backlog of events on a real Mosquitto: its handler never waits
 for the broker, so the client keeps to its bound of unacknowledged messages, and each event
-is announced once and recorded in the ledger only after the broker confirmed it.
+is announced once and recorded in the ledger only after the broker confirmed it (also when
+the broker is away, and for what a previous run left to send).
 
 Durations are printed (run with ``-s``), never asserted: speed belongs to bench/.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from frame_store.metrics import FrameStoreMetrics
+from frame_store.pending import Outgoing
 from frame_store.service import FrameStore
 from frame_store.storage import FileStore
 from sightline.config import MqttConfig
@@ -29,8 +31,11 @@ from tests.support.waiting import wait_until
 CAMERA = "plaza"
 BACKLOG = 3_000
 BOUND = 50
-SLACK = 10
-"""Messages the network thread may take past the bound while confirmations are due."""
+SLACK = BOUND
+"""Handled messages whose acknowledgement the acker has not sent yet, taken past the bound
+while the main loop's announcements await their confirmations (the client reads on for them;
+see :mod:`sightline.mqtt.handling`): a few, more on a loaded machine. A handler that waited
+for its confirmations held 2,551 unhandled and 3,570 unacknowledged of this backlog."""
 
 
 def frame_store(broker: Broker, state_dir: Path, root: Path) -> FrameStore:
@@ -113,4 +118,41 @@ def test_a_backlog_of_events_is_announced_once_each_holding_about_the_bound(
     assert all(e.event_id in store.ledger for e in events)
     assert len(store.pending) == 0
     assert list((state_dir / "announcing").iterdir()) == []
+    assert handling.inbox_peak <= BOUND
     assert handling.bound.peak <= BOUND + SLACK
+
+
+def test_an_announcement_is_recorded_only_once_the_broker_confirmed_it_and_survives_a_restart(
+    broker: Broker, tmp_path: Path
+) -> None:
+    state_dir, root = tmp_path / "state", tmp_path / "snapshots"
+    topic = f"events/{CAMERA}/snapshot"
+    left = frame_store(broker, state_dir, root)  # a run that died before sending "left"
+    left.outbox.add("left", [Outgoing(topic, b'{"left": true}')])
+
+    store = frame_store(broker, state_dir, root)
+    assert "left" in store.outbox  # reloaded
+    snapshots = Collector(broker.host, broker.port, topic)
+    stopping = threading.Event()
+    store.client.start()
+    loop = main_loop(store, stopping)
+    try:
+        wait_until(lambda: "left" in store.ledger, 30, "what the last run left, recorded")
+        snapshots.wait_for(lambda ms: len(ms) >= 1, 30)
+        broker.stop()
+        wait_until(lambda: not store.client.connected, 30, "the broker gone")
+        store.outbox.add("away", [Outgoing(topic, b'{"away": true}')])
+        wait_until(lambda: store.settle_announcements() == 1, 30, "sent while away")
+        assert "away" not in store.ledger  # paho holds it in memory only
+        assert "away" in store.outbox
+        broker.start()
+        wait_until(lambda: "away" in store.ledger, 60, "recorded once confirmed")
+    finally:
+        stopping.set()
+        loop.join()
+        store.client.stop()
+        snapshots.close()
+
+    assert len(store.outbox) == 0
+    payloads = Counter(m.payload for m in snapshots.messages)
+    assert payloads[b'{"left": true}'] == 1  # (the collector is not back in time for "away")

@@ -192,6 +192,8 @@ def test_an_announcement_is_not_repeated_when_recording_it_failed(
             for marker in filler.iterdir():
                 marker.unlink()
             announced_once(collector, held)
+            # recorded at the main loop's next try, after the back-off (at most 30 s)
+            wait_until(lambda: service.health_status() == 200, 40, "the ledger recording")
             back_to_normal(service)
             wait_until(
                 lambda: {e.event_id for e in held} <= {p.name for p in ledger.iterdir()},
