@@ -2,7 +2,8 @@
 
 Handlers run on the MQTT worker thread and never wait for a late frame: an event whose frame
 has not come yet is persisted as pending and resolved by a later frame or, after
-``frame_wait_s``, by :meth:`FrameStore.expire` on the main loop.
+``frame_wait_s``, by :meth:`FrameStore.expire` on the main loop. Nor for the broker: an
+announcement goes to a durable outbox that the main loop sends (:meth:`FrameStore.expire`).
 
 A write that fails (``OSError``: disk full, read-only, I/O error, S3 away) is never
 acknowledged nor dead-lettered: the handler raises :class:`~sightline.errors.RetryLater` (the
@@ -23,9 +24,9 @@ from pathlib import Path
 
 from frame_store.admission import CameraGate, checked_name, inside
 from frame_store.homeassistant import image_discovery
-from frame_store.ledger import AnnouncedLedger
+from frame_store.ledger import AnnouncedLedger, Announcing
 from frame_store.metrics import FrameStoreMetrics
-from frame_store.pending import PendingEvent, PendingEvents
+from frame_store.pending import Outgoing, PendingAnnouncements, PendingEvent, PendingEvents
 from frame_store.pictures import StoredPictures, announced_image, frame_of, store_pictures
 from frame_store.retention import DAY_S, RetentionPolicy, apply_retention
 from frame_store.ring import FrameTooLargeError, RecentFrame, RecentFrames
@@ -39,13 +40,12 @@ from sightline.messages import (
     SnapshotAnnouncement,
     decode_envelope,
     decode_event,
+    encode,
 )
-from sightline.mqtt import MqttClient, PendingPublish, ReceivedMessage
+from sightline.mqtt import MqttClient, ReceivedMessage
 from sightline.writes import WriteEpisodes, describe
 
 log = logging.getLogger(__name__)
-
-PUBLISH_CONFIRM_S = 5.0
 
 
 class FrameStore:
@@ -81,6 +81,7 @@ class FrameStore:
         self.ring = RecentFrames(config.ring.max_frames, config.ring.max_bytes)
         self.pending = PendingEvents(state_dir / "pending")
         self.ledger = AnnouncedLedger(state_dir / "announced")
+        self.outbox = PendingAnnouncements(state_dir / "announcing")
         self.retention = RetentionPolicy.from_config(config.retention)
         self.cameras = CameraGate(config.cameras, config.max_cameras)
         self.trouble = WriteEpisodes(
@@ -93,7 +94,8 @@ class FrameStore:
             on_health=lambda ok: metrics.storage_writable.set(int(ok)),
         )
         self._resolving = threading.Lock()
-        self._announced_unrecorded: set[str] = set()
+        self._announcing: dict[str, Announcing] = {}
+        """Sent from :attr:`outbox`, not yet confirmed by the broker and recorded."""
 
     def subscribe(self) -> None:
         """Subscribe the handlers; reload what a previous run left pending."""
@@ -101,6 +103,9 @@ class FrameStore:
         self.metrics.pending.set(reloaded)
         if reloaded:
             log.info("reloaded %d pending events", reloaded)
+        unsent = self.outbox.load()
+        if unsent:
+            log.info("reloaded %d announcements to send", unsent)
         topics = self.client.topics
         self.client.subscribe(topics.all_frames, self.handle_frame, "frames")
         self.client.subscribe(topics.all_events, self.handle_event, "events")
@@ -156,7 +161,7 @@ class FrameStore:
         self._check_event_id(event)
         if not event.actions.snapshot:
             return
-        if event.event_id in self.ledger or event.event_id in self.pending:
+        if self._already_handled(event.event_id):
             self.metrics.duplicates.inc()
             log.debug("event already handled", extra={"event_id": event.event_id})
             return
@@ -178,11 +183,15 @@ class FrameStore:
     # -- main loop --------------------------------------------------------------------------
 
     def expire(self) -> int:
-        """Resolve the pending events whose wait is over, with the nearest frame or none.
+        """Resolve the pending events whose wait is over, with the nearest frame or none; on
+        the main loop, also send the outbox's announcements (:meth:`send_announcements`).
 
         Raises:
             OSError: a write failed (counted in :attr:`trouble`); the rest stay pending.
         """
+        on_main_loop = not self.client.handling.on_worker()  # the handler never sends
+        if on_main_loop:
+            self.send_announcements()
         expired = self.pending.expired(self.clock())
         window = self.config.window_frames
         for pending in expired:
@@ -194,6 +203,8 @@ class FrameStore:
                 self._write_failed(exc, "store the snapshot of an expired wait")
                 raise
             self._write_succeeded()
+        if on_main_loop:
+            self.send_announcements()
         return len(expired)
 
     def may_expire(self) -> bool:
@@ -234,22 +245,91 @@ class FrameStore:
         return False, None
 
     def _resolve(self, event: Event, frame: RecentFrame | None) -> None:
-        with self._resolving:
-            if event.event_id in self.ledger:
-                self.pending.remove(event.event_id)
-                return
-            if event.event_id not in self._announced_unrecorded:  # not again on a retry
-                handles = self._announce(event, frame)
-                for handle in handles:
-                    if not handle.wait(PUBLISH_CONFIRM_S):
-                        log.warning("announcement not confirmed yet; the session will resend it")
-                self._announced_unrecorded.add(event.event_id)
-            self.ledger.record(event.event_id)
-            self._announced_unrecorded.discard(event.event_id)
-            self.pending.remove(event.event_id)
-            self.metrics.pending.set(len(self.pending))
+        """Store ``event``'s pictures and put its announcement in :attr:`outbox` (durably);
+        :meth:`send_announcements` sends it.
 
-    def _announce(self, event: Event, frame: RecentFrame | None) -> list[PendingPublish]:
+        The handler never waits for the broker: the broker's confirmations come behind the
+        messages the client holds back, so waiting for them would make it read on past its
+        bound. The event's message is acknowledged once the announcement is on disk.
+        """
+        with self._resolving:
+            failing = [a for a in self._announcing.values() if a.last_error is not None]
+        for announcing in failing:  # no new announcement while the ledger cannot record
+            if not announcing.settle(quiet=True) and announcing.last_error is not None:
+                raise announcing.last_error
+        with self._resolving:
+            if event.event_id not in self.ledger and event.event_id not in self.outbox:
+                self.outbox.add(event.event_id, self._announce(event, frame))
+            self.pending.remove(event.event_id)
+        self.metrics.pending.set(len(self.pending))
+
+    def _already_handled(self, event_id: str) -> bool:
+        """Whether ``event_id`` is announced, about to be, or pending."""
+        return event_id in self.ledger or event_id in self.outbox or event_id in self.pending
+
+    def send_announcements(self, limit: int = 200) -> int:
+        """Send what :attr:`outbox` holds (at most ``limit`` unconfirmed at a time, so the
+        caller never waits for the client's publish window) and record in the ledger what
+        the broker has confirmed; return how many are sent and not confirmed yet.
+
+        An announcement is recorded as announced only once the broker confirmed every
+        publish of it (paho keeps in-flight publishes in memory only); if the process dies
+        first, the next run sends it again (same ``event_id``: consumers dedupe).
+        """
+        self.settle_announcements()
+        for event_id in self.outbox.ids():
+            with self._resolving:
+                if len(self._announcing) >= limit:
+                    break
+                if event_id in self._announcing:
+                    continue
+            try:
+                outgoing = self.outbox.read(event_id)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("unreadable announcement of %s dropped: %s", event_id, exc)
+                self.outbox.remove(event_id)
+                continue
+            handles = [self.client.publish(o.topic, o.payload, retain=o.retain) for o in outgoing]
+            announcing = Announcing(
+                event_id,
+                handles,
+                self._record_announced,
+                on_refused=self._announcement_refused,
+                on_recovered=self._write_succeeded,
+            )
+            with self._resolving:
+                self._announcing[event_id] = announcing
+        return self.settle_announcements()
+
+    def settle_announcements(self) -> int:
+        """Record the announcements the broker has confirmed since; return how many are
+        still unconfirmed."""
+        with self._resolving:
+            announcing = list(self._announcing.values())
+        unsettled = [a for a in announcing if not a.settle(quiet=True)]
+        errors = [a.last_error for a in unsettled if a.last_error is not None]
+        if errors:  # one failed write per pass, for the back-off
+            self._record_failed(errors[0])
+        return len(unsettled)
+
+    def _record_announced(self, event_id: str) -> None:
+        """The broker confirmed the announcement: say so in the ledger, then forget it."""
+        with self._resolving:
+            self.ledger.record(event_id)
+            self.outbox.remove(event_id)
+            self._announcing.pop(event_id, None)
+
+    def _announcement_refused(self, event_id: str) -> None:
+        """The broker refused the announcement (the client says so): not sent again."""
+        log.error("the broker refused the announcement of %s: dropped", event_id)
+        with self._resolving:
+            self.outbox.remove(event_id)
+            self._announcing.pop(event_id, None)
+
+    def _record_failed(self, exc: OSError) -> None:
+        self._write_failed(exc, "record an announcement in the ledger")
+
+    def _announce(self, event: Event, frame: RecentFrame | None) -> list[Outgoing]:
         if frame is None:
             reason = (
                 f"frame {event.frame_number} (or one within {self.config.window_frames} frames) "
@@ -266,7 +346,7 @@ class FrameStore:
 
     def _announce_stored(
         self, event: Event, frame_number: int, stored: StoredPictures
-    ) -> list[PendingPublish]:
+    ) -> list[Outgoing]:
         topics = self.client.topics
         image = self._image(event, stored.annotated_jpeg)
         announcement = SnapshotAnnouncement(
@@ -278,16 +358,16 @@ class FrameStore:
             files=stored.files,
             image=image,
         )
-        handles = []
+        outgoing = []
         if self.config.publish_latest:  # first, so it is in place when announced
             latest = topics.latest_snapshot(event.camera_id)
-            handles.append(self.client.publish(latest, stored.annotated_jpeg, retain=True))
-        handles.append(self.client.publish(topics.snapshot(event.camera_id), announcement))
+            outgoing.append(Outgoing(str(latest), stored.annotated_jpeg, retain=True))
+        outgoing.append(Outgoing(str(topics.snapshot(event.camera_id)), encode(announcement)))
         self.metrics.snapshots.inc()
         log.info("snapshot stored", extra={"event_id": event.event_id, "key": stored.annotated.key})
-        return handles
+        return outgoing
 
-    def _announce_missing(self, event: Event, reason: str) -> list[PendingPublish]:
+    def _announce_missing(self, event: Event, reason: str) -> list[Outgoing]:
         announcement = SnapshotAnnouncement(
             event_id=event.event_id,
             camera_id=event.camera_id,
@@ -298,7 +378,8 @@ class FrameStore:
         )
         self.metrics.snapshots_missing.inc()
         log.warning("snapshot missing", extra={"event_id": event.event_id, "reason": reason})
-        return [self.client.publish(self.client.topics.snapshot(event.camera_id), announcement)]
+        topic = str(self.client.topics.snapshot(event.camera_id))
+        return [Outgoing(topic, encode(announcement))]
 
     def _image(self, event: Event, jpeg: bytes) -> FrameData | None:
         try:
