@@ -85,7 +85,7 @@ def load_or_exit(settings_cls: type[S], path: Path | None) -> S:
     """Load the config, or print each problem and exit with status 2."""
     try:
         settings = load_config(settings_cls, path)
-        settings.effective_mqtt()
+        settings.effective_mqtt().resolved_password()  # an unreadable secret is said now
     except (ConfigError, TransportError) as exc:
         print(f"sightline: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None

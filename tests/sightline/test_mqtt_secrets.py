@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -257,3 +258,31 @@ def test_the_engine_process_logs_in_with_the_password_in_its_url_and_never_print
     log = engine.log_text()
     assert "connecting to" in log
     assert SECRET not in log
+
+
+def test_an_unreadable_password_file_is_one_line_naming_it_and_exit_2(tmp_path: Path) -> None:
+    secret = tmp_path / "mqtt-engine"
+    secret.write_bytes(b"\xff\xfe not text")  # root reads any mode: undecodable is unreadable
+    config = tmp_path / "engine.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt": {
+                    "url": "mqtt://127.0.0.1:1",
+                    "username": "engine",
+                    "password_file": str(secret),
+                }
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGHTLINE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "event_engine", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"password_file: cannot read '{secret}'" in done.stderr

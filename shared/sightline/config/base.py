@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from sightline.errors import ConfigError
+
 
 class StrictModel(BaseModel):
     """Base of every config section: unknown keys are errors (a typo must not be ignored)."""
@@ -75,6 +77,12 @@ ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 def read_secret(password: SecretStr | None, password_file: Path | None) -> str | None:
     """The secret: the first line of ``password_file`` when given, else ``password``."""
     if password_file is not None:
-        lines = password_file.read_text().splitlines()
+        try:
+            lines = password_file.read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:  # unreadable: one line, never a traceback
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(
+                [f"password_file: cannot read {str(password_file)!r}: {why}"]
+            ) from None
         return lines[0] if lines else ""
     return password.get_secret_value() if password else None
