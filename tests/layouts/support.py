@@ -36,6 +36,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sightline.broker import free_port
+from tests.support.waiting import settle
 
 CLIP_FRAMES = 40
 """Frames of samples/pedestrians.avi each edge run reads: 3 line crossings, 11 zone entries."""
@@ -338,12 +339,8 @@ def clean_environment() -> dict[str, str]:
 
 
 def wait_for(check: Any, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
+    """:func:`tests.support.waiting.settle`, polling every 0.2 s by default."""
+    return settle(check, timeout, interval)
 
 
 def iter_blocks(markdown: str, language: str = "yaml") -> Iterator[tuple[str, str]]:
