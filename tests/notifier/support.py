@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import os
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +20,9 @@ import cv2
 
 from sightline.broker import free_port
 from sightline.messages import Event, SnapshotAnnouncement, encode, make_event_id
+from tests.support.disk import fill as fill  # re-exported for the notifier tests
+from tests.support.disk import remount as remount_tmpfs
+from tests.support.disk import tmpfs
 from tests.support.paths import REPO
 
 T0 = datetime(2025, 1, 15, 14, 30, 0, tzinfo=UTC)
@@ -285,32 +286,10 @@ def running(server: Server) -> Iterator[Server]:
 @contextmanager
 def small_disk(mountpoint: Path, size: str = "2m") -> Iterator[Path]:
     """A real tmpfs of ``size`` at ``mountpoint`` (root only), unmounted after the block."""
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], check=True
-    )
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    with tmpfs(mountpoint, size) as mounted:
+        yield mounted
 
 
 def remount(mountpoint: Path, mode: str) -> None:
     """Remount ``mountpoint`` ``ro`` or ``rw``."""
-    subprocess.run(["mount", "-o", f"remount,{mode}", str(mountpoint)], check=True)
-
-
-def fill(mountpoint: Path) -> Path:
-    """Fill the disk at ``mountpoint`` to the last byte; return the file that holds the space."""
-    filler = mountpoint / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for chunk in (65536, 1):
-            try:
-                while os.write(fd, b"\0" * chunk):
-                    pass
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
+    remount_tmpfs(mountpoint, read_only=mode == "ro")

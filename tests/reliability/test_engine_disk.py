@@ -10,8 +10,6 @@ exit status 2, no traceback.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,45 +24,19 @@ from tests.event_engine.engine_process import STATUS_TOPIC as ENGINE_STATUS
 from tests.reliability.stream import CAMERAS, Stream, engine_config
 from tests.reliability.suite import Publisher, bus_events
 from tests.support.broker import Broker
+from tests.support.disk import NEEDS_ROOT, fill, remount, tmpfs
 from tests.support.mqtt import Collector
 from tests.support.service_process import ServiceProcess, service_env, status_now
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-
-
-def mount_tmpfs(directory: Path, size: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], check=True
-    )
+pytestmark = NEEDS_ROOT
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs, unmounted at the end."""
-    mount = tmp_path / "disk"
-    mount_tmpfs(mount, "256k")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Fill the file system of ``directory`` to the last byte; the filler file."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for chunk in (65536, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * chunk)
-            except OSError:
-                continue
-    finally:
-        os.close(fd)
-    return filler
+    with tmpfs(tmp_path / "disk", "256k") as mounted:
+        yield mounted
 
 
 def engine_on(broker: Broker, tmp_path: Path, state_dir: Path) -> ServiceProcess:
@@ -131,7 +103,7 @@ def test_a_full_disk_stops_acknowledgements_says_why_and_loses_nothing_when_spac
 def test_a_read_only_state_dir_stops_the_engine_with_one_line_naming_it(
     broker: Broker, tmp_path: Path, small_disk: Path
 ) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    remount(small_disk, read_only=True)
     engine = engine_on(broker, tmp_path, small_disk)
     engine.start()
     assert engine.wait(30) == 2

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from sightline.messages import BBox, Event, SnapshotAnnouncement
-from tests.frame_store.disk import fill, fill_inodes, free_bytes, remount, tmpfs
 from tests.frame_store.media import line_event
 from tests.frame_store.process import FrameStoreProcess
 from tests.frame_store.test_service import CAMERA, announcements, send_event, send_frames
 from tests.support.broker import Broker
+from tests.support.disk import fill, fill_inodes, free_bytes, remount, tmpfs
 from tests.support.mqtt import Collector
 from tests.support.paths import REPO
 from tests.support.service_process import service_env

@@ -11,20 +11,17 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+from tests.support.disk import NEEDS_ROOT, tmpfs
+
+pytestmark = NEEDS_ROOT
 
 SERVICES = ["event_engine", "notifier", "frame_store"]
 
 
 @pytest.fixture
 def read_only_parent(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
+    with tmpfs(tmp_path / "ro", "1m", read_only=True) as mounted:
+        yield mounted
 
 
 @pytest.mark.parametrize("module", SERVICES)

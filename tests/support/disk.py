@@ -1,6 +1,7 @@
-"""Real disk conditions for the frame-store's tests: a small tmpfs, filled, freed, read-only.
+"""Real disk conditions for the tests: a small tmpfs, filled to the last byte, freed, read-only.
 
-The tests run as root (``mount`` needs it); every mount is undone when the context ends.
+The tests run as root (``mount`` needs it; :data:`NEEDS_ROOT` skips them otherwise); every
+mount is undone when the context ends.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-FILLER = "filler.bin"
+import pytest
+
+FILLER = "filler"
+NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
 
 @contextmanager
@@ -38,12 +42,12 @@ def remount(directory: Path, *, read_only: bool) -> None:
 
 
 def fill(directory: Path) -> Path:
-    """Write a file under ``directory`` until the disk is full; return it."""
+    """Write a file under ``directory`` until the disk is full to the last byte; return it."""
     filler = directory / FILLER
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         size = 1 << 20
-        while size >= 512:
+        while size >= 1:
             try:
                 os.write(fd, b"\1" * size)
             except OSError as exc:
