@@ -12,9 +12,7 @@ Example:
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ from typing import Protocol
 
 from sightline.atomic import write_bytes
 from sightline.messages import FrameRef
+from sightline.writes import probe_writable
 
 JPEG_CONTENT_TYPE = "image/jpeg"
 
@@ -43,17 +42,9 @@ def check_writable(directory: Path) -> None:
     Raises:
         StorageError: it cannot (read-only, not permitted, ...), naming the directory.
     """
-    probe = directory / f".probe-{os.getpid()}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC and directory.is_dir():
-            log.warning("%s is full; writes will be retried until there is room", directory)
-            return
-        reason = exc.strerror or str(exc)
-        raise StorageError(f"cannot write in {directory}: {reason}") from None
+    problem = probe_writable(directory, full_ok=True)
+    if problem is not None:
+        raise StorageError(f"cannot write in {directory}: {problem}")
 
 
 class PictureKind(StrEnum):

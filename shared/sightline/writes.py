@@ -38,6 +38,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 
 def reason(exc: OSError) -> str:
     """``No space left on device`` (the system's words, else the exception's name)."""
@@ -169,7 +171,8 @@ class WriteEpisodes:
 def probe_writable(directory: Path, full_ok: bool = False) -> str | None:
     """None if a file can be created, synced and removed in ``directory``; else why not.
 
-    With ``full_ok``, a full disk is not refused (the service waits for space, unhealthy);
+    With ``full_ok``, a full disk is not refused, only warned about (the service waits for
+    space, unhealthy);
     a read-only or forbidden directory is, since no wait mends it.
 
     Example:
@@ -188,7 +191,8 @@ def probe_writable(directory: Path, full_ok: bool = False) -> str | None:
             os.close(fd)
             probe.unlink()
     except OSError as exc:
-        if full_ok and exc.errno == errno.ENOSPC:
+        if full_ok and exc.errno == errno.ENOSPC and directory.is_dir():
+            log.warning("%s is full; writes will be retried until there is room", directory)
             return None
         return reason(exc)
     return None
