@@ -169,6 +169,15 @@ class PendingAnnouncements:
             for p in record
         ]
 
+    def set_aside(self, event_id: str) -> None:
+        """Rename an unreadable announcement to ``<event_id>.bad`` (kept for a look, never
+        sent), as :meth:`PendingEvents.load` does with an unreadable pending event."""
+        with self._lock:
+            self._ids.pop(event_id, None)
+            path = self._path(event_id)
+            if path.exists():
+                path.rename(path.with_suffix(".bad"))
+
     def remove(self, event_id: str) -> None:
         """Forget the announcement once it is confirmed and recorded (or refused)."""
         with self._lock:

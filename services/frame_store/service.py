@@ -286,8 +286,8 @@ class FrameStore:
             try:
                 outgoing = self.outbox.read(event_id)
             except (ValueError, KeyError, TypeError) as exc:
-                log.error("unreadable announcement of %s dropped: %s", event_id, exc)
-                self.outbox.remove(event_id)
+                log.error("unreadable announcement of %s set aside: %s", event_id, exc)
+                self.outbox.set_aside(event_id)
                 continue
             handles = [self.client.publish(o.topic, o.payload, retain=o.retain) for o in outgoing]
             announcing = Announcing(

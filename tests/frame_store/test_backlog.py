@@ -156,3 +156,31 @@ def test_an_announcement_is_recorded_only_once_the_broker_confirmed_it_and_survi
     assert len(store.outbox) == 0
     payloads = Counter(m.payload for m in snapshots.messages)
     assert payloads[b'{"left": true}'] == 1  # (the collector is not back in time for "away")
+
+
+def test_an_unreadable_announcement_left_by_a_crash_is_set_aside_and_the_rest_is_sent(
+    broker: Broker, tmp_path: Path
+) -> None:
+    state_dir, root = tmp_path / "state", tmp_path / "snapshots"
+    topic = f"events/{CAMERA}/snapshot"
+    left = frame_store(broker, state_dir, root)
+    left.outbox.add("cut", [Outgoing(topic, b'{"cut": true}')])
+    left.outbox.add("whole", [Outgoing(topic, b'{"whole": true}')])
+    cut = state_dir / "announcing" / "cut.json"
+    cut.write_bytes(cut.read_bytes()[:10])  # truncated by the crash
+
+    store = frame_store(broker, state_dir, root)
+    stopping = threading.Event()
+    store.client.start()
+    loop = main_loop(store, stopping)
+    try:
+        wait_until(lambda: "whole" in store.ledger, 30, "the readable one, sent and recorded")
+        wait_until(lambda: "cut" not in store.outbox, 30, "the unreadable one, set aside")
+    finally:
+        stopping.set()
+        loop.join()
+        store.client.stop()
+
+    assert "cut" not in store.ledger
+    assert (state_dir / "announcing" / "cut.bad").exists()
+    assert not cut.exists()
