@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -133,6 +134,9 @@ class FrameStore:
                 f"most {self.config.ring.max_bytes} bytes per camera"
             )
         self._admit(camera_id, "source.camera_id")
+        newest = self.ring.newest_number(camera_id)
+        if newest is not None and frame.number < newest:  # a new edge run empties the ring
+            self._end_of_run(camera_id, envelope.source.timestamp)
         try:
             self.ring.add(camera_id, frame)
         except FrameTooLargeError as exc:  # pragma: no cover - checked above
@@ -142,6 +146,17 @@ class FrameStore:
             decided, chosen = self._choose(pending.event)
             if decided:  # the frame is not acknowledged until its events are stored
                 self._writing("store the snapshot", partial(self._resolve, pending.event, chosen))
+
+    def _end_of_run(self, camera_id: str, new_run_started: datetime) -> None:
+        """The camera's edge started a new run: no later frame of the old one will come, so
+        its pending events (those before the new run's first frame) take their nearest frame
+        now, before the ring is emptied for the new run."""
+        window = self.config.window_frames
+        for pending in self.pending.of_camera(camera_id):
+            event = pending.event
+            if event.timestamp < new_run_started:
+                chosen = self.ring.nearest(camera_id, event.frame_number, window)
+                self._writing("store the snapshot", partial(self._resolve, event, chosen))
 
     def handle_event(self, message: ReceivedMessage) -> None:
         """Store the event's snapshot now if its frame is here, else persist it as pending."""

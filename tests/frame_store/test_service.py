@@ -271,3 +271,25 @@ def test_a_frame_that_does_not_decode_gives_an_announcement_saying_so(
     assert announced.frame_ref is None
     assert announced.reason is not None
     assert "frame 40 could not be used" in announced.reason
+
+
+def test_a_pending_event_takes_its_runs_nearest_frame_when_the_edge_starts_a_new_run(
+    broker: Broker, collector: Collector, start_frame_store: object
+) -> None:
+    service: FrameStoreProcess = start_frame_store(frame_wait_s=60)  # type: ignore[operator]
+    send_frames(broker, [30, 35])  # the last JPEGs of the run (frames are rate-limited)
+    event = line_event(CAMERA, 38, BBox(x1=500, y1=200, x2=560, y2=330))
+    send_event(broker, event)  # waits for a frame nearer than 35 that this run never sends
+    pending_file = service.state_dir / "pending" / f"{event.event_id}.json"
+    assert settle(pending_file.exists, 10, interval=0.05)
+
+    restarted = json.loads(frame_message(CAMERA, 0, video_frames()[0]))
+    restarted["source"]["timestamp"] = "2099-01-01T00:00:00.000Z"  # after the event: a new run
+    publish(
+        broker.host, broker.port, f"detections/{CAMERA}/frame", [json.dumps(restarted).encode()]
+    )
+
+    [announced] = wait_announced(collector)  # before the 60 s wait: the run has ended
+    assert announced.event_id == event.event_id
+    assert announced.frame_number == 35
+    assert announced.frame_ref is not None
