@@ -33,6 +33,15 @@ if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0');
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad >/dev/null
 fi
 
+# 1c. promtool (Prometheus' rule checker) for the operations tests.
+if ! command -v promtool >/dev/null 2>&1; then
+  say "installing prometheus (for promtool)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 # 2. The virtual environment.
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV with $("$PYTHON" --version)"

@@ -271,6 +271,8 @@ class CameraTracker:
             return []
         key = f"{line.config.label}|{direction}"
         self.state.crossings[key] = self.state.crossings.get(key, 0) + 1
+        by_class = f"{key}|{track.object_class}"
+        self.state.class_crossings[by_class] = self.state.class_crossings.get(by_class, 0) + 1
         ref = LineRef(
             name=line.config.label, direction=direction, points=list(line.geometry.points)
         )

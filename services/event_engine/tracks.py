@@ -44,6 +44,11 @@ class TrackState:
     """``line|direction`` -> end of that crossing's cool-down."""
     zones: dict[str, ZoneVisit] = field(default_factory=dict)
 
+    @property
+    def object_class(self) -> str:
+        """The class this track is taken to be for rules, events and counts."""
+        return self.detection.class_name
+
     def occupied_zones(self) -> list[str]:
         """Names of the zones this track is in."""
         return [name for name, visit in self.zones.items() if visit.occupied]
@@ -60,6 +65,8 @@ class CameraState:
     """``rule|track_id`` -> end of that rule's cool-down for that track."""
     crossings: dict[str, int] = field(default_factory=dict)
     """``line|direction`` -> crossings counted since the engine first ran."""
+    class_crossings: dict[str, int] = field(default_factory=dict)
+    """``line|direction|class`` -> crossings of objects of that class since the engine first ran."""
     device_id: str | None = None
     """The device whose envelopes it was filed under last."""
     frame_size: tuple[int, int] | None = None
