@@ -54,8 +54,8 @@ def add_vote(votes: dict[str, float], name: str, confidence: float, memory: floa
         scale = memory / total
         for key in votes:
             votes[key] *= scale
-    if len(votes) > MAX_CLASSES:
-        weakest = min(votes, key=lambda key: (votes[key], key))
+    if len(votes) > MAX_CLASSES:  # forget the weakest other class, never this frame's
+        weakest = min((key for key in votes if key != name), key=lambda key: (votes[key], key))
         del votes[weakest]
 
 
