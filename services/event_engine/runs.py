@@ -36,7 +36,7 @@ Example:
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -120,11 +120,14 @@ class Run:
         """Remember ``number`` as processed; forget numbers beyond the window."""
         if self.seen_from is None:
             self.seen_from, self.seen = number, []
-        if number not in self.seen:
-            insort(self.seen, number)
+        seen = self.seen
+        if not seen or number > seen[-1]:
+            seen.append(number)
+        elif number not in seen:
+            insort(seen, number)
         floor = self.last[0] - window.frames
-        if self.seen and self.seen[0] < floor:
-            self.seen = [n for n in self.seen if n >= floor]
+        if seen[0] < floor:
+            del seen[: bisect_left(seen, floor)]
 
     def holds(self, number: int, moment: int) -> bool:
         """Whether ``(number, moment)`` may be a frame of this run already processed."""

@@ -41,6 +41,8 @@ FrameOrder = Order
 
 MAX_CLASSES = 8
 """Classes a track's vote remembers (the weakest beyond are forgotten: memory stays flat)."""
+TRAIL_FRAMES = 5
+"""A track's speed is measured from a box centre at least this many frames back."""
 MIN_VOTE = 0.01
 """The least confidence a detection votes with (a detector that reports 0 still counts)."""
 
@@ -63,9 +65,10 @@ def winner(votes: dict[str, float], latest: str) -> str:
     """The class with the most votes (ties: ``latest`` if among them, else by name)."""
     if not votes:
         return latest
-    best = max(votes.values())
-    tied = sorted(name for name, vote in votes.items() if vote >= best - 1e-9)
-    return latest if latest in tied else tied[0]
+    best = max(votes.values()) - 1e-9
+    if votes.get(latest, -1.0) >= best:
+        return latest
+    return min(name for name, vote in votes.items() if vote >= best)
 
 
 @dataclass
@@ -96,8 +99,11 @@ class TrackState:
     """Class name -> summed (and scaled) confidence of the detections labelled so."""
     raw_class: str = ""
     """The class the detector gave the last detection ("" before the first)."""
-    velocity: tuple[float, float] = (0.0, 0.0)
-    """Box centre speed, px/s (smoothed): where the track was heading when lost."""
+    position: tuple[float, float] | None = None
+    """Box centre at :attr:`last_seen` (None before the first update)."""
+    marks: list[tuple[int, float, float, datetime]] = field(default_factory=list)
+    """``(frame, x, y, time)`` of the box centre every :data:`TRAIL_FRAMES` frames (the last
+    two): the speed is measured over 5 to 10 frames, so box jitter hardly moves it."""
     continued_from: int | None = None
     """The id this object had when the engine first saw it, if the tracker switched it."""
 
@@ -110,20 +116,37 @@ class TrackState:
         """Names of the zones this track is in."""
         return [name for name, visit in self.zones.items() if visit.occupied]
 
+    @property
+    def velocity(self) -> tuple[float, float]:
+        """Box centre speed in px/s, from the oldest mark to the last position."""
+        if not self.marks or self.position is None:
+            return 0.0, 0.0
+        _, x0, y0, then = self.marks[0]
+        elapsed = (self.last_seen - then).total_seconds()
+        if elapsed <= 0:
+            return 0.0, 0.0
+        return (self.position[0] - x0) / elapsed, (self.position[1] - y0) / elapsed
+
     def update(self, detection: Detection, number: int, now: datetime, memory: float) -> None:
         """Take this frame's detection: its vote, the speed, and (with the voted class) as
         the track's detection."""
-        elapsed = (now - self.last_seen).total_seconds()
-        if elapsed > 0 and self.raw_class:
-            (x0, y0), (x1, y1) = centre(self.detection), centre(detection)
-            vx, vy = (x1 - x0) / elapsed, (y1 - y0) / elapsed
-            if self.velocity != (0.0, 0.0):
-                vx, vy = (vx + self.velocity[0]) / 2, (vy + self.velocity[1]) / 2
-            self.velocity = (vx, vy)
-        add_vote(self.class_votes, detection.class_name, detection.confidence, memory)
-        self.raw_class = detection.class_name
-        voted = self.object_class
-        if voted != detection.class_name:
+        box = detection.bbox
+        x, y = (box.x1 + box.x2) * 0.5, (box.y1 + box.y2) * 0.5
+        self.position = (x, y)
+        marks = self.marks
+        if not marks or number - marks[-1][0] >= TRAIL_FRAMES:
+            marks.append((number, x, y, now))
+            if len(marks) > 2:
+                del marks[0]
+        name, votes = detection.class_name, self.class_votes
+        if len(votes) == 1 and name in votes:  # the usual case: one class all along
+            votes[name] = min(memory, votes[name] + max(detection.confidence, MIN_VOTE))
+            voted = name
+        else:
+            add_vote(votes, name, detection.confidence, memory)
+            voted = winner(votes, name)
+        self.raw_class = name
+        if voted != name:
             detection = detection.model_copy(update={"class_name": voted})
         self.last_seen, self.last_frame, self.detection = now, number, detection
 
@@ -145,15 +168,19 @@ def heading_distance(lost: TrackState, detection: Detection, now: datetime) -> f
     ...     return Detection.model_validate({"track_id": 1, "class_id": 0, "class_name": "car",
     ...         "confidence": 0.9, "bbox": {"x1": x, "y1": 0, "x2": x + 30, "y2": 40},
     ...         "center": {"x": x + 15, "y": 20}})
-    >>> lost = TrackState(1, t0, 10, box(0), velocity=(100.0, 0.0))
-    >>> heading_distance(lost, box(100), t0 + timedelta(seconds=1))   # where it was heading
+    >>> lost = TrackState(1, t0, 0, box(0))
+    >>> lost.update(box(0), 0, t0, 30.0)
+    >>> lost.update(box(10), 1, t0 + timedelta(seconds=0.1), 30.0)  # 100 px/s to the right
+    >>> later = t0 + timedelta(seconds=1.1)
+    >>> heading_distance(lost, box(110), later)  # where it was heading
     0.0
-    >>> heading_distance(lost, box(-100), t0 + timedelta(seconds=1))  # behind it: 100 px / 50
+    >>> heading_distance(lost, box(-90), later)  # behind it: 100 px / 50 px
     2.0
     """
     (x0, y0), (x, y) = centre(lost.detection), centre(detection)
     elapsed = max(0.0, (now - lost.last_seen).total_seconds())
-    dx, dy = lost.velocity[0] * elapsed, lost.velocity[1] * elapsed
+    vx, vy = lost.velocity
+    dx, dy = vx * elapsed, vy * elapsed
     length = dx * dx + dy * dy
     t = 0.0 if length == 0 else min(1.0, max(0.0, ((x - x0) * dx + (y - y0) * dy) / length))
     box = lost.detection.bbox
@@ -278,7 +305,7 @@ class CameraState:
         new.zones = old.zones
         new.class_votes = dict(old.class_votes)
         new.raw_class = old.raw_class
-        new.velocity = old.velocity
+        new.position, new.marks = old.position, list(old.marks)
         new.continued_from = old.continued_from if old.continued_from is not None else old.track_id
         self.tracks.pop(old.track_id, None)
         suffix, renamed = f"|{old.track_id}", f"|{new.track_id}"
