@@ -4,6 +4,7 @@ reorder window; a true duplicate is still ignored, and a gap filled late is not 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,22 @@ def test_a_late_frame_is_recognised_after_a_restart_of_the_engine(tmp_path: Path
     assert [str(o.order) for o in outcomes] == ["late", "duplicate", "duplicate", "next"]
     events: list[Event] = [e for o in outcomes for e in o.events]
     assert [(e.object.track_id, e.frame_number) for e in events] == [(2, 5)]
+
+
+def test_a_checkpoint_from_before_late_frames_takes_every_earlier_frame_as_seen(
+    tmp_path: Path,
+) -> None:
+    store = Checkpoint(tmp_path / "state.json")
+    first = make_engine({})
+    for env in numbered(MISSED, [0, 1, 2, 3, 4, 6], "run-1"):
+        first.process(env)
+    store.save(first.states)
+    saved = json.loads(store.path.read_text())
+    run = saved["cam"]["runs"]["current"]
+    del run["seen"], run["seen_from"]  # written by an engine that knew no late frames
+    store.path.write_text(json.dumps(saved))
+    again = make_engine({})
+    again.states.update(store.load())
+    late, after, late_after = numbered(MISSED, [5, 7, 5], "run-1")
+    assert [str(again.process(env).order) for env in (late, after)] == ["duplicate", "next"]
+    assert str(again.process(late_after).order) == "duplicate"  # behind the first frame seen
