@@ -128,6 +128,18 @@ CASES: list[tuple[str, dict[str, Any], list[list[Box]], list[tuple[str, int, str
         [],
     ),
     (
+        "a newcomer in the very next frame is not how ByteTrack switches (lost_frames 2)",
+        {},
+        walk(1, along([560, 580, 600, 620])) + walk(2, along([640, 660, 680])),
+        [],
+    ),
+    (
+        "... unless lost_frames is 1",
+        {"tracking": {"lost_frames": 1}},
+        walk(1, along([560, 580, 600, 620])) + walk(2, along([640, 660, 680])),
+        [("LINE_CROSS", 2, "left_to_right", 1)],
+    ),
+    (
         "one lost track, two newcomers: only the nearest continues it",
         {},
         walk(1, along([560, 580, 600, 620]))
@@ -208,7 +220,7 @@ def test_a_switched_track_keeps_its_voted_class_and_its_counts_follow() -> None:
     assert engine.states["cam"].crossings == {"mid|left_to_right": 1}
 
 
-RESTARTED = [0, 3, 13]  # a split crossing, a dwell, a cool-down carried over
+RESTARTED = [0, 3, 15]  # a split crossing, a dwell, a cool-down carried over
 
 
 @pytest.mark.parametrize("case", RESTARTED, ids=[CASES[i][0] for i in RESTARTED])

@@ -215,7 +215,7 @@ class TrackingConfig(StrictModel):
     """How the engine mends what a tracker breaks: id switches, late frames, class flicker.
 
     Example (YAML, the defaults): ``tracking: {continue_within_s: 1.5, continue_distance: 1.0,
-    lost_frames: 1, reorder_frames: 50, reorder_s: 5.0, class_memory: 30}``
+    lost_frames: 2, reorder_frames: 50, reorder_s: 5.0, class_memory: 30}``
     """
 
     continue_within_s: float = Field(
@@ -232,10 +232,11 @@ class TrackingConfig(StrictModel):
         "centre must be to the path from the lost box to where it was heading.",
     )
     lost_frames: int = Field(
-        default=1,
+        default=2,
         ge=1,
         description="A track counts as lost (and may be continued) once it has been missing "
-        "from this many of the camera's frames; a track in the current frame never is.",
+        "from this many of the camera's frames, the current one included (ByteTrack shows a "
+        "new id from its second frame on); a track in the current frame never is.",
     )
     reorder_frames: int = Field(
         default=50,
