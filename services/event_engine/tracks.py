@@ -99,8 +99,6 @@ class TrackState:
     """Class name -> summed (and scaled) confidence of the detections labelled so."""
     raw_class: str = ""
     """The class the detector gave the last detection ("" before the first)."""
-    position: tuple[float, float] | None = None
-    """Box centre at :attr:`last_seen` (None before the first update)."""
     marks: list[tuple[int, float, float, datetime]] = field(default_factory=list)
     """``(frame, x, y, time)`` of the box centre every :data:`TRAIL_FRAMES` frames (the last
     two): the speed is measured over 5 to 10 frames, so box jitter hardly moves it."""
@@ -118,29 +116,30 @@ class TrackState:
 
     @property
     def velocity(self) -> tuple[float, float]:
-        """Box centre speed in px/s, from the oldest mark to the last position."""
-        if not self.marks or self.position is None:
+        """Box centre speed in px/s, from the oldest mark to the last box."""
+        if not self.marks:
             return 0.0, 0.0
         _, x0, y0, then = self.marks[0]
         elapsed = (self.last_seen - then).total_seconds()
         if elapsed <= 0:
             return 0.0, 0.0
-        return (self.position[0] - x0) / elapsed, (self.position[1] - y0) / elapsed
+        x, y = centre(self.detection)
+        return (x - x0) / elapsed, (y - y0) / elapsed
 
     def update(self, detection: Detection, number: int, now: datetime, memory: float) -> None:
         """Take this frame's detection: its vote, the speed, and (with the voted class) as
         the track's detection."""
-        box = detection.bbox
-        x, y = (box.x1 + box.x2) * 0.5, (box.y1 + box.y2) * 0.5
-        self.position = (x, y)
         marks = self.marks
         if not marks or number - marks[-1][0] >= TRAIL_FRAMES:
-            marks.append((number, x, y, now))
+            marks.append((number, *centre(detection), now))
             if len(marks) > 2:
                 del marks[0]
         name, votes = detection.class_name, self.class_votes
         if len(votes) == 1 and name in votes:  # the usual case: one class all along
-            votes[name] = min(memory, votes[name] + max(detection.confidence, MIN_VOTE))
+            vote = votes[name]
+            if vote < memory:
+                vote += detection.confidence
+                votes[name] = vote if vote < memory else memory
             voted = name
         else:
             add_vote(votes, name, detection.confidence, memory)
@@ -305,7 +304,7 @@ class CameraState:
         new.zones = old.zones
         new.class_votes = dict(old.class_votes)
         new.raw_class = old.raw_class
-        new.position, new.marks = old.position, list(old.marks)
+        new.marks = list(old.marks)
         new.continued_from = old.continued_from if old.continued_from is not None else old.track_id
         self.tracks.pop(old.track_id, None)
         suffix, renamed = f"|{old.track_id}", f"|{new.track_id}"
