@@ -137,12 +137,11 @@ class CameraTracker:
         number, now = envelope.frame.number, envelope.source.timestamp
         self._gaps.observe(self.camera_id, number, window.frames)
         self.state.accept(decided, number, now, window)
+        tracks = self.state.tracks
         news = [
             detection
             for detection in _tracked(envelope.detections)
-            if (track := self.state.tracks.get(detection.track_id or 0)) is not None
-            and track.track_id == detection.track_id
-            and track.last_frame < number
+            if detection.track_id in tracks and tracks[detection.track_id].last_frame < number
         ]
         size = (envelope.frame.width, envelope.frame.height)
         occurrences = self._observe(news, self.scene(*size), size, number, now)
