@@ -211,6 +211,53 @@ class RuleConfig(StrictModel):
     actions: Actions = Field(default_factory=Actions)
 
 
+class TrackingConfig(StrictModel):
+    """How the engine mends what a tracker breaks: id switches, late frames, class flicker.
+
+    Example (YAML, the defaults): ``tracking: {continue_within_s: 1.5, continue_distance: 1.0,
+    lost_frames: 2, reorder_frames: 50, reorder_s: 5.0, class_memory: 30}``
+    """
+
+    continue_within_s: float = Field(
+        default=1.5,
+        ge=0,
+        description="A new track that appears at most this long (message time) after a lost "
+        "track of the same class was last seen, near where it was heading, continues it; "
+        "0 turns id-switch mending off.",
+    )
+    continue_distance: float = Field(
+        default=1.0,
+        ge=0,
+        description="How near, in diagonals of the lost track's last box, the new track's box "
+        "centre must be to the path from the lost box to where it was heading.",
+    )
+    lost_frames: int = Field(
+        default=2,
+        ge=1,
+        description="A track counts as lost (and may be continued) once it has been missing "
+        "from this many of the camera's frames, the current one included (ByteTrack shows a "
+        "new id from its second frame on); a track in the current frame never is.",
+    )
+    reorder_frames: int = Field(
+        default=50,
+        ge=0,
+        description="A frame that arrives late, at most this many frame numbers behind the "
+        "last one processed, is still used (0: late frames are dropped as duplicates).",
+    )
+    reorder_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="... and captured at most this many seconds before the last one.",
+    )
+    class_memory: float = Field(
+        default=30.0,
+        gt=0,
+        description="A track's class is a confidence-weighted vote; the votes are scaled down "
+        "to sum to at most this (about this many confident frames), so a track can still "
+        "change its mind slowly.",
+    )
+
+
 class DeviceConfig(StrictModel):
     """One edge device's camera and what to watch for in it."""
 
@@ -218,6 +265,10 @@ class DeviceConfig(StrictModel):
     lines: list[LineConfig] = Field(default_factory=list)
     zones: list[ZoneConfig] = Field(default_factory=list)
     events: list[RuleConfig] = Field(default_factory=list, description="The rules.")
+    tracking: TrackingConfig = Field(
+        default_factory=TrackingConfig,
+        description="Id switches, late frames and class votes (see docs/engine-behaviour.md).",
+    )
     track_timeout_s: float = Field(
         default=5.0, gt=0, description="A track unseen this long (message time) has ended."
     )

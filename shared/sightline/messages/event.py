@@ -99,6 +99,12 @@ class EventObject(Message):
     """The tracked object the event is about."""
 
     track_id: int = Field(ge=0)
+    continued_from: int | None = Field(
+        default=None,
+        ge=0,
+        description="The id the tracker first gave this object, if it "
+        "switched ids and the engine continued the track (optional; absent: no switch).",
+    )
     class_name: str = Field(min_length=1, max_length=64)
     confidence: float = Field(ge=0.0, le=1.0)
     bbox: BBox
