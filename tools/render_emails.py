@@ -66,7 +66,7 @@ def busy_hour() -> list[Scene]:
     """40 events over an hour: a burst of gate crossings in the first three minutes, then
     crossings, porch visits (entered, later left: one track) and a long stay now and then."""
     scenes: list[Scene] = []
-    directions = ["left_to_right", "right_to_left"]
+    directions = ["top_to_bottom", "bottom_to_top"]
     for index in range(13):  # the burst
         line = {"line": {"name": "gate", "direction": directions[index % 2], "points": GATE}}
         scenes.append((15 + 13 * index, "driveway", "gate-crossings", "LINE_CROSS", line, index))

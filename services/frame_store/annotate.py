@@ -154,7 +154,7 @@ def _draw_line(
         thickness + 1,
         tipLength=0.35,
     )
-    name = f"{line.name} ({line.direction.value})"
+    name = f"{line.name} ({line.direction.value.replace('_', ' ')})"
     _label(image, name, (round(head[0]) + 8, round(head[1])), LINE_COLOUR, scale, above=False)
 
 
