@@ -1,0 +1,88 @@
+"""The console's settings: where its page listens, and the token that guards it.
+
+The page binds ``127.0.0.1`` unless told otherwise; bound to any other address it needs a
+token (``console.token_file``, first line), and refuses to start without one.
+
+Example:
+    >>> from pydantic import ValidationError
+    >>> from sightline.validation import describe_errors
+    >>> ConsoleSection().host, ConsoleSection().port
+    ('127.0.0.1', 8090)
+    >>> try:
+    ...     ConsoleSettings.model_validate({"console": {"host": "0.0.0.0"}})
+    ... except ValidationError as exc:
+    ...     print(*describe_errors(exc))  # doctest: +ELLIPSIS
+    console.token_file: the console listens on '0.0.0.0', beyond this machine: ...
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from sightline.config.base import ExistingFile, StrictModel, read_secret
+from sightline.config.settings import ServiceSettings
+from sightline.messages.base import MessageLimits
+
+DEFAULT_PORT = 8090
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ConsoleSection(StrictModel):
+    """The setup-and-watch page."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the page binds; anything but loopback needs a token.",
+    )
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="0 picks a free port.")
+    token: SecretStr | None = Field(default=None, description="Prefer token_file.")
+    token_file: ExistingFile | None = Field(
+        default=None, description="First line is the password asked by the page."
+    )
+    events_kept: int = Field(default=30, ge=1, le=1000, description="Last events shown.")
+    save_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a save waits for the broker's acknowledgement."
+    )
+
+    def resolved_token(self) -> str | None:
+        """The token, read from ``token_file`` when given; None when none is set."""
+        token = read_secret(self.token, self.token_file)
+        return token or None
+
+
+class ConsoleSettings(ServiceSettings):
+    """The console service."""
+
+    console: ConsoleSection = Field(default_factory=ConsoleSection)
+    max_payload_bytes: int = Field(
+        default=MessageLimits.for_frames().max_payload_bytes,
+        ge=1024,
+        description="Largest message read (frames carry a base64 JPEG).",
+    )
+
+    @model_validator(mode="after")
+    def _exposed_needs_token(self) -> Self:
+        section = self.console
+        if not is_loopback(section.host) and section.token is None and section.token_file is None:
+            raise ValueError(
+                f"console.token_file: the console listens on {section.host!r}, beyond this "
+                "machine: give console.token_file (or bind console.host: 127.0.0.1)"
+            )
+        return self
