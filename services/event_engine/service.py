@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
@@ -17,6 +18,7 @@ from event_engine.discovery import EDGE_SERVICE, discovery_configs
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
+from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
 from sightline.config import EngineSettings
 from sightline.mqtt import ReceivedMessage
 from sightline.sequence import FrameGapDetector
@@ -62,6 +64,15 @@ def build(ctx: ServiceContext) -> MainLoop:
     if problems:
         print("sightline: " + "\n".join(problems), file=sys.stderr)
         raise SystemExit(EXIT_CONFIG)
+    # Live changes (the console's config/<camera>/set, SIGHUP, an edited YAML file).
+    reconfigurer = Reconfigurer(
+        engine,
+        SavedChanges(ctx.state_dir / CONFIG_DIR),
+        publish=lambda topic, payload, retain: client.publish(topic, payload, retain=retain),
+        topics=client.topics,
+        config_path=getattr(ctx.args, "config", None),
+    )
+    reconfigurer.restore()
     handler = EnvelopeHandler(
         engine,
         publish=lambda topic, payload, retain: client.publish(topic, payload, retain=retain),
@@ -81,27 +92,38 @@ def build(ctx: ServiceContext) -> MainLoop:
     def on_envelope(message: ReceivedMessage) -> None:
         handler.handle(message.topic, message.payload, retain=message.retain)
 
-    cameras = {device.camera_id or device_id for device_id, device in settings.devices.items()}
-
     def on_edge_status(message: ReceivedMessage) -> None:
         camera = message.topic.split("/")[-2]
-        if camera in cameras or camera in engine.states:  # bounded: known cameras only
+        # bounded: known cameras only
+        if engine.device_of(camera) is not None or camera in engine.states:
             handler.edge_status(camera, message.payload)
+
+    def on_config_set(message: ReceivedMessage) -> None:
+        reconfigurer.on_set(message.topic, message.payload, message.retain)
 
     client.subscribe(client.topics.all_detections, on_envelope, "detections")
     client.subscribe(edge_topic_filter(client.topics, "status"), on_edge_status, "edge-status")
+    client.subscribe(config_topic(client.topics, "+", "set"), on_config_set, "config")
     client.on_connect_hooks.append(lambda session_present: handler.connected())
+    client.on_connect_hooks.append(lambda session_present: reconfigurer.publish_all())
+    signal.signal(signal.SIGHUP, lambda signum, frame: reconfigurer.request_reload())
     if settings.homeassistant.enabled:
         announcer = DiscoveryAnnouncer(
             client,
-            discovery_configs(settings, client.topics, str(client.status_topic)),
+            discovery_configs(engine.settings, client.topics, str(client.status_topic)),
             ctx.state_dir / DISCOVERY_FILE,
         )
 
         def announce() -> None:
+            # the configs follow live changes of lines, zones and rules
+            announcer.configs = discovery_configs(
+                engine.settings, client.topics, str(client.status_topic)
+            )
             announcer.announce()
-            for device_id, device in settings.devices.items():
+            for device_id, device in engine.settings.devices.items():
                 handler.publish_state(device_id, device.camera_id or device_id)
+
+        reconfigurer.on_change.append(announce)
 
         def on_ha_status(message: ReceivedMessage) -> None:
             if message.payload.strip() == b"online":
@@ -133,5 +155,6 @@ def build(ctx: ServiceContext) -> MainLoop:
         while not ctx.stopping.wait(TICK_S):
             ctx.heartbeat.beat()
             handler.tick(client.connected)
+            reconfigurer.poll()
 
     return loop
