@@ -90,11 +90,14 @@ def test_draw_a_line_and_save_it(broker: Broker, tmp_path: Path) -> None:
     assert y2 == pytest.approx(55, abs=1.5)
     # what the engine had is kept: its line and its rules
     assert [line.label for line in config.lines] == ["kerb", "walkway"]
+    # and the new line raises events: its crossing rule came with it
     assert [rule.name for rule in config.events] == [
         "kerb-crossed",
         "corner-entered",
         "corner-left",
+        "walkway-crossed",
     ]
+    assert config.events[-1].match.line == "walkway"
 
 
 def test_wrong_password_is_refused_and_nothing_is_saved(broker: Broker, tmp_path: Path) -> None:

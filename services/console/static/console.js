@@ -239,6 +239,8 @@ function renderProps() {
   $("props-title").textContent = sel.kind === "lines" ? "Line" : "Zone";
   if (document.activeElement !== $("shape-name")) $("shape-name").value = label(shape);
   const isLine = sel.kind === "lines";
+  $("rule-label").textContent = isLine ? "Event on each crossing" : "Events on enter and exit";
+  $("rule-toggle").checked = ownRules(sel.kind, label(shape)).length > 0;
   $("row-type").hidden = !isLine; $("row-inside").hidden = !isLine || shape.type !== "polyline";
   $("row-position").hidden = !isLine || shape.type === "polyline";
   if (isLine) {
@@ -285,6 +287,36 @@ function uniqueName(kind, stem) {
   for (let n = state.draft[kind].length + 1; ; n++) if (!names.has(`${stem}-${n}`)) return `${stem}-${n}`;
 }
 
+// A line's crossing rule, a zone's enter and exit rules: the rules that match only it.
+const RULE_TYPES = { lines: ["LINE_CROSS"], zones: ["ZONE_ENTER", "ZONE_EXIT"] };
+const RULE_SUFFIX = { LINE_CROSS: "crossed", ZONE_ENTER: "entered", ZONE_EXIT: "left" };
+const KEY = { lines: "line", zones: "zone" };
+const ruleId = (text) => text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 100) || "shape";
+function ownRules(kind, name) {
+  return (state.draft.events || []).filter((r) => r.match && r.match[KEY[kind]] === name && RULE_TYPES[kind].includes(r.match.event_type));
+}
+function setOwnRules(kind, name, wanted) {
+  state.draft.events ||= [];
+  if (!wanted) { state.draft.events = state.draft.events.filter((r) => !ownRules(kind, name).includes(r)); return; }
+  const taken = new Set(state.draft.events.map((r) => r.name));
+  for (const type of RULE_TYPES[kind]) {
+    if (ownRules(kind, name).some((r) => r.match.event_type === type)) continue;
+    let rule = `${ruleId(name)}-${RULE_SUFFIX[type]}`;
+    for (let n = 2; taken.has(rule); n++) rule = `${ruleId(name)}-${RULE_SUFFIX[type]}-${n}`;
+    taken.add(rule);
+    state.draft.events.push({ name: rule, match: { event_type: type, [KEY[kind]]: name }, actions: { json_log: true } });
+  }
+}
+function renameInRules(kind, before, after) {
+  const taken = new Set((state.draft.events || []).map((r) => r.name));
+  for (const rule of state.draft.events || []) {
+    if (!rule.match || rule.match[KEY[kind]] !== before) continue;
+    rule.match[KEY[kind]] = after;
+    const suffix = RULE_SUFFIX[rule.match.event_type], fresh = `${ruleId(after)}-${suffix}`;
+    if (suffix && rule.name === `${ruleId(before)}-${suffix}` && !taken.has(fresh)) { taken.delete(rule.name); rule.name = fresh; taken.add(fresh); }
+  }
+}
+
 function startDrawing(kind) {
   if (!state.draft) return;
   state.drawing = { kind, points: [], units: "pct" };
@@ -306,6 +338,7 @@ function finishDrawing() {
     ? { type: "polyline", name: uniqueName("lines", "line"), points: d.points, units: "pct", in_side: "left" }
     : { name: uniqueName("zones", "zone"), points: d.points, units: "pct" };
   state.draft[d.kind].push(shape);
+  setOwnRules(d.kind, shape.name, true);  // a new shape raises events unless unticked
   stopDrawing();
   state.selected = { kind: d.kind, index: state.draft[d.kind].length - 1 };
   changed();
@@ -412,7 +445,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("shape-name").addEventListener("input", () => {
     const shape = currentShape(); if (!shape) return;
-    shape.name = $("shape-name").value; delete shape.description; changed();
+    const before = label(shape);
+    shape.name = $("shape-name").value; delete shape.description;
+    renameInRules(state.selected.kind, before, shape.name);
+    changed();
   });
   $("line-type").addEventListener("change", () => {
     const shape = currentShape(); if (!shape) return;
@@ -426,8 +462,13 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("position").addEventListener("input", () => { const shape = currentShape(); if (shape) { shape.position_pct = Number($("position").value); changed(); } });
   $("in-side").addEventListener("change", () => { const shape = currentShape(); if (shape) { shape.in_side = $("in-side").value; changed(); } });
+  $("rule-toggle").addEventListener("change", () => {
+    const shape = currentShape(); if (!shape) return;
+    setOwnRules(state.selected.kind, label(shape), $("rule-toggle").checked); changed();
+  });
   $("delete-shape").addEventListener("click", () => {
     const s = state.selected; if (!s) return;
+    setOwnRules(s.kind, label(state.draft[s.kind][s.index]), false);
     state.draft[s.kind].splice(s.index, 1); state.selected = null; changed();
   });
   $("save").addEventListener("click", save);
