@@ -151,7 +151,7 @@ def build(ctx: ServiceContext) -> MainLoop:
     client.subscribe(f"{edge}/stats", handlers.edge, "edge stats")
     client.subscribe(config_topic(topics, "+", "state"), handlers.engine_state, "engine state")
     client.subscribe(topics.all_events, handlers.event, "events")
-    api = Api(board, Auth(section.resolved_token()), publisher(ctx, section.save_timeout_s))
+    api = Api(board, Auth(section.resolved_password()), publisher(ctx, section.save_timeout_s))
     try:
         server = ConsoleServer(section.host, section.port, api)
     except OSError as exc:

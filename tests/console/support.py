@@ -24,11 +24,11 @@ STATE_TOPIC = "sightline/event-engine/config/street/state"
 class ConsoleProcess(ServiceProcess):
     """``python -m console`` on ``broker``, its page on a free port of 127.0.0.1."""
 
-    def __init__(self, broker: Broker, tmp: Path, token_file: Path | None, **env: str) -> None:
+    def __init__(self, broker: Broker, tmp: Path, password_file: Path | None, **env: str) -> None:
         self.port = free_port()
         extra = {"SIGHTLINE_CONSOLE__PORT": str(self.port), **env}
-        if token_file is not None:
-            extra["SIGHTLINE_CONSOLE__TOKEN_FILE"] = str(token_file)
+        if password_file is not None:
+            extra["SIGHTLINE_CONSOLE__PASSWORD_FILE"] = str(password_file)
         super().__init__(
             "console",
             [],

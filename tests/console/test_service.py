@@ -27,7 +27,7 @@ def test_an_exposed_console_without_a_token_does_not_start(broker: Broker, tmp_p
         [sys.executable, "-m", "console"], cwd=REPO, env=env, capture_output=True, timeout=60
     )
     assert done.returncode == 2
-    assert b"console.token_file: the console listens on '0.0.0.0'" in done.stderr
+    assert b"console.password_file: the console listens on '0.0.0.0'" in done.stderr
 
 
 def test_status_health_and_dead_letters(

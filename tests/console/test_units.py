@@ -69,11 +69,15 @@ def test_a_frame_that_is_not_base64_is_refused_naming_the_field() -> None:
 def test_an_exposed_console_needs_a_token(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         ConsoleSettings.model_validate({"console": {"host": "0.0.0.0"}})
-    assert describe_errors(info.value)[0].startswith("console.token_file: the console listens on")
+    assert describe_errors(info.value)[0].startswith(
+        "console.password_file: the console listens on"
+    )
     token = tmp_path / "token"
     token.write_text("s3cret\n")
-    exposed = ConsoleSettings.model_validate({"console": {"host": "0.0.0.0", "token_file": token}})
-    assert exposed.console.resolved_token() == "s3cret"
+    exposed = ConsoleSettings.model_validate(
+        {"console": {"host": "0.0.0.0", "password_file": token}}
+    )
+    assert exposed.console.resolved_password() == "s3cret"
     assert ConsoleSettings().console.host == "127.0.0.1"
 
 

@@ -1,7 +1,7 @@
 """The console's settings: where its page listens, and the token that guards it.
 
 The page binds ``127.0.0.1`` unless told otherwise; bound to any other address it needs a
-token (``console.token_file``, first line), and refuses to start without one.
+password (``console.password_file``, first line), and refuses to start without one.
 
 Example:
     >>> from pydantic import ValidationError
@@ -12,7 +12,7 @@ Example:
     ...     ConsoleSettings.model_validate({"console": {"host": "0.0.0.0"}})
     ... except ValidationError as exc:
     ...     print(*describe_errors(exc))  # doctest: +ELLIPSIS
-    console.token_file: the console listens on '0.0.0.0', beyond this machine: ...
+    console.password_file: the console listens on '0.0.0.0', beyond this machine: ...
 """
 
 from __future__ import annotations
@@ -49,22 +49,22 @@ class ConsoleSection(StrictModel):
 
     host: str = Field(
         default="127.0.0.1",
-        description="Address the page binds; anything but loopback needs a token.",
+        description="Address the page binds; anything but loopback needs a password.",
     )
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="0 picks a free port.")
-    token: SecretStr | None = Field(default=None, description="Prefer token_file.")
-    token_file: ExistingFile | None = Field(
-        default=None, description="First line is the password asked by the page."
+    password: SecretStr | None = Field(default=None, description="Prefer password_file.")
+    password_file: ExistingFile | None = Field(
+        default=None, description="First line is the password (token) the page asks for."
     )
     events_kept: int = Field(default=30, ge=1, le=1000, description="Last events shown.")
     save_timeout_s: float = Field(
         default=10.0, gt=0, description="How long a save waits for the broker's acknowledgement."
     )
 
-    def resolved_token(self) -> str | None:
-        """The token, read from ``token_file`` when given; None when none is set."""
-        token = read_secret(self.token, self.token_file)
-        return token or None
+    def resolved_password(self) -> str | None:
+        """The password, read from ``password_file`` when given; None when none is set."""
+        password = read_secret(self.password, self.password_file)
+        return password or None
 
 
 class ConsoleSettings(ServiceSettings):
@@ -80,9 +80,13 @@ class ConsoleSettings(ServiceSettings):
     @model_validator(mode="after")
     def _exposed_needs_token(self) -> Self:
         section = self.console
-        if not is_loopback(section.host) and section.token is None and section.token_file is None:
+        if (
+            not is_loopback(section.host)
+            and section.password is None
+            and section.password_file is None
+        ):
             raise ValueError(
-                f"console.token_file: the console listens on {section.host!r}, beyond this "
-                "machine: give console.token_file (or bind console.host: 127.0.0.1)"
+                f"console.password_file: the console listens on {section.host!r}, beyond this "
+                "machine: give console.password_file (or bind console.host: 127.0.0.1)"
             )
         return self
