@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -24,6 +25,7 @@ from tests.console.support import (
 )
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
@@ -127,3 +129,73 @@ def test_wrong_password_is_refused_and_nothing_is_saved(broker: Broker, tmp_path
     assert [
         json.loads(m.payload)["config"]["lines"][0]["name"] for m in sets if m.topic == SET_TOPIC
     ] == ["door"]
+
+
+def _centre(page: Any, selector: str) -> tuple[float, float]:
+    """The centre of an overlay element (the overlay is redrawn at each poll: the element
+    may be replaced between finding and measuring it, so measure until it holds still)."""
+    boxes: list[dict[str, float]] = []
+
+    def measured() -> bool:
+        box = page.locator(selector).bounding_box(timeout=2000)
+        if box is not None:
+            boxes.append(box)
+        return box is not None
+
+    wait_until(measured, 10, f"{selector} on the page")
+    box = boxes[-1]
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_draw_and_edit_a_zone_with_the_mouse(broker: Broker, tmp_path: Path) -> None:
+    publish(broker.host, broker.port, STATE_TOPIC, [engine_state()], retain=True)
+    shots = shots_dir()
+    with running(ConsoleProcess(broker, tmp_path, None)) as console, browser_page() as page:
+        feed(broker, count=20, frame_every=5)
+        page.goto(console.url)  # no password set: loopback only, no login
+        expect(page.locator("#frame")).to_have_js_property("naturalWidth", 1280)
+        frame = page.locator("#frame").bounding_box()
+        assert frame is not None
+
+        def at(fx: float, fy: float) -> tuple[float, float]:
+            return frame["x"] + frame["width"] * fx, frame["y"] + frame["height"] * fy
+
+        page.click("#new-zone")
+        for fx, fy in ((0.6, 0.6), (0.9, 0.6), (0.9, 0.9), (0.6, 0.9)):
+            page.mouse.click(*at(fx, fy))
+        page.keyboard.press("Enter")
+        page.fill("#shape-name", "plaza")
+        # move the third corner
+        page.mouse.move(*_centre(page, "#overlay circle.handle[data-point='2']"))
+        page.mouse.down()
+        page.mouse.move(*at(0.93, 0.93), steps=5)
+        page.mouse.move(*at(0.95, 0.95), steps=5)
+        page.mouse.up()
+        # a point in the middle of the first side, then the first corner deleted
+        page.mouse.click(*_centre(page, "#overlay circle.insert[data-insert='0']"))
+        expect(page.locator("#overlay circle.handle")).to_have_count(5)
+        page.dblclick("#overlay circle.handle[data-point='0']")
+        expect(page.locator("#overlay circle.handle")).to_have_count(4)
+        expect(page.locator("#yaml")).to_contain_text("name: plaza")
+        expect(page.locator("#errors li")).to_have_count(0)
+        if shots:
+            page.screenshot(path=str(shots / "console-zone.png"))
+        page.click("#save")
+        expect(page.locator("#save-status")).to_contain_text("Saved to the broker")
+
+    later = Collector(broker.host, broker.port, SET_TOPIC)
+    try:
+        seen = later.wait_for(lambda ms: any(m.topic == SET_TOPIC for m in ms))
+    finally:
+        later.close()
+    config = DeviceConfig.model_validate(json.loads(seen[-1].payload)["config"])
+    plaza = next(zone for zone in config.zones if zone.label == "plaza")
+    assert plaza.points == [
+        pytest.approx((75, 60), abs=1.5),
+        pytest.approx((90, 60), abs=1.5),
+        pytest.approx((95, 95), abs=1.5),
+        pytest.approx((60, 90), abs=1.5),
+    ]
+    rules = {rule.name: rule.match for rule in config.events}
+    assert rules["plaza-entered"].zone == "plaza"
+    assert rules["plaza-left"].event_type == "ZONE_EXIT"

@@ -209,8 +209,8 @@ function drawHandles(nodes, font) {
   const closed = kind === "zones";
   for (let i = 0; i < pts.length - (closed ? 0 : 1); i++) {
     const a = pts[i], b = pts[(i + 1) % pts.length];
-    nodes.push(el("svg:circle", { cx: (a[0] + b[0]) / 2, cy: (a[1] + b[1]) / 2, r: font * 0.35, fill: "#1d2128", stroke: "#4ea1ff", class: "insert", "data-insert": i }));
-    nodes.push(el("svg:text", { x: (a[0] + b[0]) / 2, y: (a[1] + b[1]) / 2 + font * 0.25, fill: "#4ea1ff", "font-size": font * 0.7, "text-anchor": "middle" }, "+"));
+    nodes.push(el("svg:circle", { cx: (a[0] + b[0]) / 2, cy: (a[1] + b[1]) / 2, r: font * 0.5, fill: "#1d2128", stroke: "#4ea1ff", class: "insert", "data-insert": i }));
+    nodes.push(el("svg:text", { x: (a[0] + b[0]) / 2, y: (a[1] + b[1]) / 2 + font * 0.35, fill: "#4ea1ff", "font-size": font, "text-anchor": "middle" }, "+"));
   }
   pts.forEach((p, i) => nodes.push(el("svg:circle", { cx: p[0], cy: p[1], r: font * 0.45, fill: "#4ea1ff", stroke: "#fff", class: "handle", "data-point": i })));
 }
@@ -328,7 +328,7 @@ function startDrawing(kind) {
 }
 function stopDrawing() {
   state.drawing = null; $("stage").classList.remove("drawing"); $("finish").hidden = true; $("cancel-draw").hidden = true;
-  $("hint").textContent = "Select a line or zone to edit it: drag a point to move it, click a + to add one, double-click a point to delete it.";
+  $("hint").textContent = "Select a line or zone to edit it: drag a point to move it, click a + to add one, double-click or right-click a point to delete it.";
 }
 function finishDrawing() {
   const d = state.drawing;
@@ -382,12 +382,18 @@ function onPointerMove(event) {
   if (!state.drag || !state.selected) return;
   const shape = state.draft[state.selected.kind][state.selected.index], pts = editablePoints(shape, state.selected.kind);
   pts[state.drag.point] = fromPx(shape, svgPoint(event));
-  state.dirty = true; renderOverlay();
+  state.drag.moved = true; state.dirty = true; renderOverlay();
 }
-function onPointerUp() { if (state.drag) { state.drag = null; changed(); } }
-function onDoubleClick(event) {
-  const target = event.target;
+function onPointerUp() {
+  const drag = state.drag;
+  state.drag = null;
+  if (drag && drag.moved) changed();  // a plain click leaves the handles in place (dblclick)
+}
+function onDeletePoint(event) {
+  // the svg holds the pointer capture since the press: ask what lies under the pointer
+  const target = document.elementFromPoint(event.clientX, event.clientY) || event.target;
   if (!state.selected || target.dataset.point === undefined) return;
+  event.preventDefault();
   const shape = state.draft[state.selected.kind][state.selected.index], pts = editablePoints(shape, state.selected.kind);
   if (pts.length <= (state.selected.kind === "zones" ? 3 : 2)) { $("hint").textContent = "That is the fewest points this shape can have."; return; }
   pts.splice(Number(target.dataset.point), 1);
@@ -433,7 +439,8 @@ document.addEventListener("DOMContentLoaded", () => {
   svg.addEventListener("pointerdown", onPointerDown);
   svg.addEventListener("pointermove", onPointerMove);
   svg.addEventListener("pointerup", onPointerUp);
-  svg.addEventListener("dblclick", onDoubleClick);
+  svg.addEventListener("dblclick", onDeletePoint);
+  svg.addEventListener("contextmenu", onDeletePoint);
   $("new-line").addEventListener("click", () => startDrawing("lines"));
   $("new-zone").addEventListener("click", () => startDrawing("zones"));
   $("finish").addEventListener("click", finishDrawing);
