@@ -230,9 +230,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the overlay; 0 on success, 2 with one line per problem otherwise."""
-    import cv2
-
     args = parser().parse_args(argv)
+    try:
+        import cv2
+    except ImportError:
+        print(
+            "sightline preview: needs OpenCV: pip install 'sightline[frames]' (or [edge])",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         _, config = find_device(read_yaml(args.config), args.camera)
         picture = read_picture(args.image, args.video, args.size)
