@@ -21,9 +21,12 @@ import sys
 import time
 from typing import Any
 
+from prometheus_client import Counter, Gauge
+
 from console.board import Board
 from console.drafts import set_payload
 from console.web import Api, Auth, ConsoleServer
+from sightline.atomic import write_bytes
 from sightline.config.console import ConsoleSettings
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 EDGE = "edge-publisher"
 ENGINE = "event-engine"
 TICK_S = 1.0
+URL_FILE = "url"
+"""Under the state dir: the page's address, written at start."""
 
 
 def config_topic(topics: Topics, camera_id: str, leaf: str) -> str:
@@ -151,7 +156,21 @@ def build(ctx: ServiceContext) -> MainLoop:
     client.subscribe(f"{edge}/stats", handlers.edge, "edge stats")
     client.subscribe(config_topic(topics, "+", "state"), handlers.engine_state, "engine state")
     client.subscribe(topics.all_events, handlers.event, "events")
-    api = Api(board, Auth(section.resolved_password()), publisher(ctx, section.save_timeout_s))
+    requests = Counter(
+        "sightline_console_actions",
+        "Saves (saved, invalid, not_confirmed) and logins (ok, refused) on the console's page.",
+        ["action", "result"],
+        registry=ctx.registry,
+    )
+    Gauge(
+        "sightline_console_cameras", "Cameras the console has heard of.", registry=ctx.registry
+    ).set_function(lambda: len(board.cameras(time.time())))
+    api = Api(
+        board,
+        Auth(section.resolved_password()),
+        publisher(ctx, section.save_timeout_s),
+        counted=lambda action, result: requests.labels(action, result).inc(),
+    )
     try:
         server = ConsoleServer(section.host, section.port, api)
     except OSError as exc:
@@ -165,6 +184,8 @@ def build(ctx: ServiceContext) -> MainLoop:
     ctx.on_stop.append(server.stop)
     log.info("console on %s", server.url, extra={"url": server.url})
     print(f"sightline-console: {server.url}", flush=True)
+    # where a supervisor (the suite's demo) finds the address, e.g. when the port was 0
+    write_bytes(ctx.state_dir / URL_FILE, (server.url + "\n").encode())
 
     def loop() -> None:
         while not ctx.stopping.wait(TICK_S):

@@ -103,6 +103,22 @@ class Auth:
         return morsel is not None and hmac.compare_digest(morsel.value, self.session)
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(header: str | None) -> str:
+    """The name part of a ``Host`` header.
+
+    Example:
+        >>> host_name("127.0.0.1:8090"), host_name("[::1]:8090"), host_name("Example.org")
+        ('127.0.0.1', '::1', 'example.org')
+    """
+    value = (header or "").strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]")[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
 def render(template: str, **values: str) -> str:
     """Fill ``$name`` placeholders with HTML-escaped values.
 
@@ -121,6 +137,8 @@ class Api:
     auth: Auth
     publish: Publish
     title: str = "Sightline console"
+    counted: Callable[[str, str], None] = lambda what, result: None
+    """``counted("saves", "saved")``, ``counted("logins", "refused")``: for /metrics."""
 
     def page(self, name: str, **values: str) -> bytes:
         """A template of ``templates/`` rendered."""
@@ -188,9 +206,21 @@ class ConsoleHandler(BaseHTTPRequestHandler):
 
     # -- GET --------------------------------------------------------------------------------
 
+    def _host_refused(self) -> bool:
+        """Without a password the page is for this machine only: a request naming any other
+        host (a DNS-rebinding page in the user's browser) is refused."""
+        if self.server.api.auth.required:
+            return False
+        if host_name(self.headers.get("Host")) in LOOPBACK_NAMES:
+            return False
+        self._error(403, "Host: without a password the console answers only to localhost")
+        return True
+
     def do_GET(self) -> None:
         api = self.server.api
         parts = self._path
+        if self._host_refused():
+            return
         if parts[:1] == ["static"] and len(parts) == 2 and parts[1] in STATIC:
             body = (HERE / "static" / parts[1]).read_bytes()
             self._send(200, body, STATIC[parts[1]])
@@ -266,6 +296,8 @@ class ConsoleHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         api = self.server.api
         parts = self._path
+        if self._host_refused():
+            return
         if parts == ["login"]:
             self._login()
             return
@@ -310,12 +342,16 @@ class ConsoleHandler(BaseHTTPRequestHandler):
                 config = {"camera_id": camera_id, **config}
         checked = check_draft(device_id, config)
         if parts[3] == "check" or checked.config is None:
+            if parts[3] == "save":
+                api.counted("saves", "invalid")
             self._json(200 if checked.config is not None else 422, checked.as_json())
             return
         problem = api.publish(camera_id, device_id, checked.config)
         if problem is not None:
+            api.counted("saves", "not_confirmed")
             self._json(503, {**checked.as_json(), "ok": False, "errors": [problem]})
             return
+        api.counted("saves", "saved")
         log.info(
             "config of %s saved",
             camera_id,
@@ -331,10 +367,12 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
         password = (form.get("password") or [""])[0]
         if not api.auth.required or api.auth.password_ok(password):
+            api.counted("logins", "ok")
             self._send(
                 303, b"", "text/plain", {"Location": "./", "Set-Cookie": _cookie(api.auth.session)}
             )
             return
+        api.counted("logins", "refused")
         log.warning("console: wrong password", extra={"client": self.client_address[0]})
         self._login_page(401, "Wrong password.")
 

@@ -46,8 +46,21 @@ def test_status_health_and_dead_letters(
         )
         letter = json.loads(next(m for m in letters if m.topic.endswith("/console")).payload)
         assert "frame_data.base64" in letter["reason"]
-        # without a token (loopback only) the page and its API answer
+        # without a password (loopback only) the page and its API answer...
         status, body = console.request("api/cameras")
         assert status == 200
         assert json.loads(body)["auth"] is False
+        # ...to this machine's names only: not to a DNS-rebinding page naming another host
+        assert console.request("api/cameras", headers={"Host": "evil.example:8090"})[0] == 403
+        draft = {"device_id": "street-pi", "config": {"lines": []}}
+        assert console.request("api/cameras/street/save", draft, {"Host": "evil.example"})[0] == 403
+        assert console.request("api/cameras/street/save", draft)[0] == 200
+        bad = {"config": {"lines": [{"type": "vertical", "name": "x"}]}}
+        assert console.request("api/cameras/street/save", bad)[0] == 422
+        with urllib.request.urlopen(f"http://127.0.0.1:{health}/metrics", timeout=10) as answer:
+            metrics = answer.read().decode()
+        assert 'sightline_console_actions_total{action="saves",result="saved"} 1.0' in metrics
+        assert 'sightline_console_actions_total{action="saves",result="invalid"} 1.0' in metrics
+        # where a supervisor finds the address
+        assert (tmp_path / "console-state" / "url").read_text() == console.url + "\n"
     collector.wait_for(status_now(STATUS, b"offline"))
