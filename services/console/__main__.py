@@ -25,9 +25,9 @@ from prometheus_client import Counter, Gauge
 
 from console.board import Board
 from console.drafts import set_payload
+from console.settings import ConsoleSettings
 from console.web import Api, Auth, ConsoleServer
 from sightline.atomic import write_bytes
-from sightline.config.console import ConsoleSettings
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.ids import validate_id

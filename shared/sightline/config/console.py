@@ -1,15 +1,19 @@
-"""The console's settings: where its page listens, and the token that guards it.
+"""The console's section (``console:``): where its page listens, and the password that
+guards it. The console service's settings are ``console.settings.ConsoleSettings``; a
+``mode: local`` suite file may carry the same section.
 
 The page binds ``127.0.0.1`` unless told otherwise; bound to any other address it needs a
 password (``console.password_file``, first line), and refuses to start without one.
 
 Example:
-    >>> from pydantic import ValidationError
+    >>> from pydantic import BaseModel, ValidationError
     >>> from sightline.validation import describe_errors
     >>> ConsoleSection().host, ConsoleSection().port
     ('127.0.0.1', 8090)
+    >>> class Settings(BaseModel):
+    ...     console: ConsoleSection
     >>> try:
-    ...     ConsoleSettings.model_validate({"console": {"host": "0.0.0.0"}})
+    ...     Settings.model_validate({"console": {"host": "0.0.0.0"}})
     ... except ValidationError as exc:
     ...     print(*describe_errors(exc))  # doctest: +ELLIPSIS
     console.password_file: the console listens on '0.0.0.0', beyond this machine: ...
@@ -23,8 +27,6 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from sightline.config.base import ExistingFile, StrictModel, read_secret
-from sightline.config.settings import ServiceSettings
-from sightline.messages.base import MessageLimits
 
 DEFAULT_PORT = 8090
 
@@ -61,32 +63,16 @@ class ConsoleSection(StrictModel):
         default=10.0, gt=0, description="How long a save waits for the broker's acknowledgement."
     )
 
+    @model_validator(mode="after")
+    def _exposed_needs_password(self) -> Self:
+        if not is_loopback(self.host) and self.password is None and self.password_file is None:
+            raise ValueError(
+                f"password_file: the console listens on {self.host!r}, beyond this "
+                "machine: give console.password_file (or bind console.host: 127.0.0.1)"
+            )
+        return self
+
     def resolved_password(self) -> str | None:
         """The password, read from ``password_file`` when given; None when none is set."""
         password = read_secret(self.password, self.password_file)
         return password or None
-
-
-class ConsoleSettings(ServiceSettings):
-    """The console service."""
-
-    console: ConsoleSection = Field(default_factory=ConsoleSection)
-    max_payload_bytes: int = Field(
-        default=MessageLimits.for_frames().max_payload_bytes,
-        ge=1024,
-        description="Largest message read (frames carry a base64 JPEG).",
-    )
-
-    @model_validator(mode="after")
-    def _exposed_needs_token(self) -> Self:
-        section = self.console
-        if (
-            not is_loopback(section.host)
-            and section.password is None
-            and section.password_file is None
-        ):
-            raise ValueError(
-                f"console.password_file: the console listens on {section.host!r}, beyond this "
-                "machine: give console.password_file (or bind console.host: 127.0.0.1)"
-            )
-        return self
