@@ -159,6 +159,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
     server: ConsoleServer
     server_version = "sightline-console"
     sys_version = ""
+    timeout = 30  # a client that opens a connection and sends nothing is let go
 
     # -- plumbing ---------------------------------------------------------------------------
 
