@@ -152,6 +152,8 @@ def test_draw_and_edit_a_zone_with_the_mouse(broker: Broker, tmp_path: Path) -> 
     shots = shots_dir()
     with running(ConsoleProcess(broker, tmp_path, None)) as console, browser_page() as page:
         feed(broker, count=20, frame_every=5)
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         page.goto(console.url)  # no password set: loopback only, no login
         expect(page.locator("#frame")).to_have_js_property("naturalWidth", 1280)
         frame = page.locator("#frame").bounding_box()
@@ -182,6 +184,9 @@ def test_draw_and_edit_a_zone_with_the_mouse(broker: Broker, tmp_path: Path) -> 
             page.screenshot(path=str(shots / "console-zone.png"))
         page.click("#save")
         expect(page.locator("#save-status")).to_contain_text("Saved to the broker")
+        # offline: the page fetched nothing but its own files and API
+        assert requested
+        assert all(url.startswith(console.url) for url in requested), requested
 
     later = Collector(broker.host, broker.port, SET_TOPIC)
     try:

@@ -130,3 +130,14 @@ def test_frame_data_round_trip_is_the_edges_format() -> None:
     envelope = DetectionEnvelope.model_validate(with_frame(recorded(1)[0], jpeg))
     assert envelope.frame_data is not None
     assert base64.b64decode(envelope.frame_data.base64) == jpeg
+
+
+def test_preview_draws_on_an_image(tmp_path: Path) -> None:
+    image = tmp_path / "frame.jpg"
+    image.write_bytes(video_jpegs(1)[0])
+    out = tmp_path / "overlay.png"
+    argv = ["--config", str(ENGINE_YAML), "--camera", "street", "--image", str(image)]
+    assert preview([*argv, "--out", str(out)]) == 0
+    picture = cv2.imread(str(out))
+    assert picture.shape == (720, 1280, 3)
+    assert tuple(int(v) for v in picture[600, 140]) == (78, 211, 255)  # the kerb line
