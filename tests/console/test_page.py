@@ -67,6 +67,13 @@ def test_draw_a_line_and_save_it(broker: Broker, tmp_path: Path) -> None:
             page.screenshot(path=str(shots / "console-draw.png"))
         page.click("#save")
         expect(page.locator("#save-status")).to_contain_text("Saved to the broker")
+        # the engine's answer is shown: here a refusal, with its reason
+        refusal = json.loads(engine_state())
+        refusal.update(applied=False, error="lines[1]: a polyline must not cross itself")
+        publish(broker.host, broker.port, STATE_TOPIC, [json.dumps(refusal).encode()], retain=True)
+        expect(page.locator("#save-status")).to_contain_text(
+            "Engine refused it: lines[1]: a polyline must not cross itself"
+        )
 
     # A fresh subscriber gets it as the engine would: retained, and a valid DeviceConfig.
     later = Collector(broker.host, broker.port, SET_TOPIC)
