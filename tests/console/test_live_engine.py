@@ -26,7 +26,6 @@ from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen, publish
 from tests.support.service_process import status_now
 
-pytest.importorskip("event_engine.reconfigure")  # the engine's side of the contract (lead)
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import cv2
 import pytest
+from pydantic import ValidationError
+
 from console.board import Board
 from console.drafts import check_draft, set_payload
 from console.preview import main as preview
 from console.settings import ConsoleSettings
 from console.web import Auth
-from pydantic import ValidationError
-
 from sightline.config.engine import DeviceConfig
 from sightline.messages.envelope import DetectionEnvelope
 from sightline.validation import describe_errors
