@@ -111,6 +111,19 @@ def entity_classes(device: DeviceConfig, config: HomeAssistantConfig) -> list[st
     return list(dict.fromkeys(named)) or list(DEFAULT_CLASSES)
 
 
+def object_counts(state: CameraState) -> dict[str, int]:
+    """Objects the camera tracks now, per class (the camera's per-class counts).
+
+    Example:
+        >>> object_counts(CameraState())
+        {}
+    """
+    counts: dict[str, int] = {}
+    for track in state.tracks.values():
+        counts[track.object_class] = counts.get(track.object_class, 0) + 1
+    return counts
+
+
 def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
     """The JSON state of one camera, which every entity of it reads.
 
@@ -121,10 +134,8 @@ def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
     """
     zones = {z.label: 0 for z in device.zones}
     zone_objects: dict[str, dict[str, int]] = {z.label: {} for z in device.zones}
-    objects: dict[str, int] = {}
     for track in state.tracks.values():
         kind = track.object_class
-        objects[kind] = objects.get(kind, 0) + 1
         for name in track.occupied_zones():
             if name in zones:
                 zones[name] += 1
@@ -143,7 +154,7 @@ def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
     return {
         "zones": zones,
         "lines": lines,
-        "objects": objects,
+        "objects": object_counts(state),
         "zone_objects": zone_objects,
         "line_objects": line_objects,
     }
