@@ -140,7 +140,8 @@ class Dispatcher:
 
     def _send(self, message: EmailMessage, key: str) -> None:
         try:
-            self.mailer.send(message, key)
+            with self.store.metrics.sending(key):
+                self.mailer.send(message, key)
         except SmtpSetupError as exc:
             self.smtp_health.setup_failed(str(exc))
             raise

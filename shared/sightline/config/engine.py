@@ -347,3 +347,17 @@ class HomeAssistantConfig(StrictModel):
 
     enabled: bool = Field(default=True, description="Publish discovery configs.")
     node_prefix: str = Field(default="sightline", description="Prefix of HA node ids.")
+    classes: list[str] | None = Field(
+        default=None,
+        description="Object classes with a count and an occupancy per camera and zone and a "
+        "crossing counter per line and direction; unset: the classes the camera's rules, lines "
+        "and zones name, else person and car.",
+    )
+    configuration_url: str | None = Field(
+        default=None,
+        description="The devices' 'Visit' link in Home Assistant (e.g. the console, "
+        "http://<host>:8090/); none when unset.",
+    )
+    support_url: str | None = Field(
+        default=None, description="The discovery origin's support link; none when unset."
+    )
