@@ -223,15 +223,22 @@ class ZoneGeometry:
     def depth(self, x: float, y: float) -> float:
         """Distance of the anchor ``(x, y)`` (kept inside the frame) to the nearest edge that
         is not on the frame's border; infinite when every edge is on the border."""
+        return float(self.depths(np.array([[x, y]], dtype=np.float64))[0])
+
+    def depths(self, anchors: Array) -> Array:
+        """:meth:`depth` of each ``(N, 2)`` anchor."""
         starts, vectors, length2 = self._inner_edges
         if not len(starts):
-            return float("inf")
+            return np.full(len(anchors), np.inf)
         width, height = self.frame
+        points = anchors
         if width > 0 and height > 0:
-            x, y = min(max(x, 0.0), width - 1e-3), min(max(y, 0.0), height - 1e-3)
-        rel_x, rel_y = x - starts[:, 0], y - starts[:, 1]
+            points = np.clip(anchors, 0.0, (width - 1e-3, height - 1e-3))
+        rel_x = points[:, 0:1] - starts[:, 0]  # (N, E)
+        rel_y = points[:, 1:2] - starts[:, 1]
         t = np.clip((rel_x * vectors[:, 0] + rel_y * vectors[:, 1]) / length2, 0.0, 1.0)
-        return float(np.hypot(rel_x - t * vectors[:, 0], rel_y - t * vectors[:, 1]).min())
+        result: Array = np.hypot(rel_x - t * vectors[:, 0], rel_y - t * vectors[:, 1]).min(axis=1)
+        return result
 
     @cached_property
     def _edges(self) -> tuple[Array, Array, Array, Array]:
