@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -122,6 +123,15 @@ def _polyline_distance(vertices: Array, anchors: Array, reach: float) -> Array:
     * past a free end: the perpendicular distance to the end segment's line while less
       than ``reach`` past the end, NaN (unknown) further out.
     """
+    if len(vertices) == 2:  # a segment (the common case): its perpendicular, within reach
+        (x1, y1), (x2, y2) = vertices.tolist()
+        dx, dy = x2 - x1, y2 - y1
+        span = max(math.hypot(dx, dy), 1e-9)
+        rx, ry = anchors[:, 0] - x1, anchors[:, 1] - y1
+        along = (rx * dx + ry * dy) / span  # distance from the start along the segment
+        outside = (along < -reach) | (along > span + reach)
+        segment: Array = np.where(outside, np.nan, (dx * ry - dy * rx) / span)
+        return segment
     starts = vertices[:-1]
     seg = vertices[1:] - starts  # (S, 2)
     length = np.maximum(np.hypot(seg[:, 0], seg[:, 1]), 1e-9)
@@ -220,10 +230,27 @@ class ZoneGeometry:
         """The edge hysteresis for a box whose longer side is ``box_size`` pixels."""
         return min(max(self.margin_px, self.margin_box * box_size), self.max_margin)
 
+    @cached_property
+    def _inner_edge_tuples(self) -> list[tuple[float, float, float, float, float]]:
+        """:attr:`_inner_edges` as plain floats (one point: Python beats numpy's overhead)."""
+        starts, vectors, length2 = self._inner_edges
+        return [
+            (float(s[0]), float(s[1]), float(v[0]), float(v[1]), float(n))
+            for s, v, n in zip(starts, vectors, length2, strict=True)
+        ]
+
     def depth(self, x: float, y: float) -> float:
         """Distance of the anchor ``(x, y)`` (kept inside the frame) to the nearest edge that
         is not on the frame's border; infinite when every edge is on the border."""
-        return float(self.depths(np.array([[x, y]], dtype=np.float64))[0])
+        width, height = self.frame
+        if width > 0 and height > 0:
+            x, y = min(max(x, 0.0), width - 1e-3), min(max(y, 0.0), height - 1e-3)
+        best = math.inf
+        for sx, sy, vx, vy, length2 in self._inner_edge_tuples:
+            rx, ry = x - sx, y - sy
+            t = min(max((rx * vx + ry * vy) / length2, 0.0), 1.0)
+            best = min(best, math.hypot(rx - t * vx, ry - t * vy))
+        return best
 
     def depths(self, anchors: Array) -> Array:
         """:meth:`depth` of each ``(N, 2)`` anchor."""

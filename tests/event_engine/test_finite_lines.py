@@ -123,3 +123,14 @@ def test_signed_distance_near_the_ends(point: tuple[float, float], expected: flo
 def test_an_undefined_distance_is_the_unknown_side() -> None:
     sides = sides_of(np.array([math.nan, 20.0, -20.0, 3.0]), 8, 8)
     assert sides.tolist() == [UNKNOWN, 1, -1, 0]
+
+
+def test_a_segment_and_the_same_segment_with_a_straight_vertex_agree() -> None:
+    two = LineGeometry.from_config(LineConfig.model_validate(GATE), 1280, 720)
+    three = LineGeometry.from_config(
+        LineConfig.model_validate({**GATE, "points": [[400, 400], [650, 400], [900, 400]]}),
+        1280,
+        720,
+    )
+    anchors = np.random.default_rng(11).uniform((300, 200), (1000, 600), size=(2000, 2))
+    assert np.allclose(two.signed_distance(anchors), three.signed_distance(anchors), equal_nan=True)
