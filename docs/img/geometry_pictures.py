@@ -47,6 +47,11 @@ def text(image: Image, where: tuple[int, int], words: str, scale: float = 0.6) -
     cv2.putText(image, words, where, cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 1, cv2.LINE_AA)
 
 
+def save(path: str, image: Image) -> None:
+    """Write a PNG, compressed hard (they live in git)."""
+    cv2.imwrite(path, image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
 def caption(image: Image, lines: list[str]) -> Image:
     """``image`` with a white strip of ``lines`` under it."""
     strip = np.full((12 + 24 * len(lines), image.shape[1], 3), 255, np.uint8)
@@ -190,7 +195,7 @@ def kerb_and_corner() -> None:
         f"Corner zone (red): orange lines {margin:.0f} px inside and outside its edges (a 100 px box);",
         "no band along the frame's border. Red dots: the anchors (bottom centre) the engine tests.",
     ]
-    cv2.imwrite(str(OUT / "kerb-and-corner.png"), caption(image, lines))
+    save(str(OUT / "kerb-and-corner.png"), caption(image, lines))
 
 
 def old_polyline_distance(
@@ -284,7 +289,7 @@ def corners_and_ends() -> None:
         "purple: unknown (more than end_tolerance_px = 8 px past a free end). Red: a walk; its crossings.",
         "(b) and (c): a 30-degree vertex; outside it the nearest segment's own sign was wrong in a wedge.",
     ]
-    cv2.imwrite(str(OUT / "polyline-ends-and-corners.png"), caption(strip, lines))
+    save(str(OUT / "polyline-ends-and-corners.png"), caption(strip, lines))
 
 
 def zone_edge() -> None:
@@ -394,7 +399,7 @@ def zone_edge() -> None:
         "A foot (one dot per frame, time going down) jittering +-6 px on a zone's right edge (red),",
         "exit_frames 1. Orange: the margin, max(margin_px 8, margin_box 0.05 x 100 px box).",
     ]
-    cv2.imwrite(str(OUT / "zone-edge-margin.png"), caption(strip, lines))
+    save(str(OUT / "zone-edge-margin.png"), caption(strip, lines))
 
 
 if __name__ == "__main__":
