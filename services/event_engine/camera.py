@@ -264,13 +264,16 @@ class CameraTracker:
                 if admits(line.config, detection):
                     occurrences += self._crossing(track, line, side, number, now)
             for zone, zone_insides in zip(scene.zones, insides, strict=True):
-                inside = zone_insides[index]
                 visit = track.zones.get(zone.geometry.name)
-                if visit is None and not inside:
+                if visit is None and not zone_insides[index]:
                     continue  # never inside: no visit to keep
                 if not admits(zone.config, detection):
                     continue
+                occupied = visit is not None and visit.occupied
+                inside = zone.evidence(detection.bbox, zone_insides[index], occupied)
                 if visit is None:
+                    if not inside:
+                        continue  # in the edge band, not yet margin deep
                     visit = track.zones[zone.geometry.name] = ZoneVisit()
                 changes = observe_zone(
                     visit,
@@ -280,7 +283,7 @@ class CameraTracker:
                     exit_frames=zone.config.exit_frames,
                     dwell_s=zone.config.dwell_s,
                 )
-                if not visit.occupied and not inside:
+                if not visit.occupied and inside is False:
                     del track.zones[zone.geometry.name]
                 occurrences += [
                     self._zone_occurrence(c, track, zone.geometry.name, scene, number, now)
@@ -329,13 +332,16 @@ class CameraTracker:
     def _crossing(
         self, track: TrackState, line: SceneLine, side: int, number: int, now: datetime
     ) -> list[Occurrence]:
-        direction = observe_line(track, line.geometry, side, now, line.config.cooldown_s)
-        if direction is None:
+        crossing = observe_line(track, line.geometry, side, now, line.config.cooldown_s)
+        if crossing is None:
             return []
+        direction = crossing.direction
         key = f"{line.config.label}|{direction}"
         self.state.crossings[key] = self.state.crossings.get(key, 0) + 1
         by_class = f"{key}|{track.object_class}"
         self.state.class_crossings[by_class] = self.state.class_crossings.get(by_class, 0) + 1
+        if crossing.quiet:
+            return []  # counted; the line's cool-down only quiets the event
         ref = LineRef(
             name=line.config.label, direction=direction, points=list(line.geometry.points)
         )

@@ -72,8 +72,17 @@ class LineConfig(StrictModel):
     min_distance_px: float = Field(
         default=8.0, ge=0, description="A crossing counts once the anchor is this far past."
     )
+    end_tolerance_px: float = Field(
+        default=8.0,
+        ge=0,
+        description="Polyline: how far past its free ends the line still has sides; further "
+        "out the side is unknown, so walking around an end is not a crossing.",
+    )
     cooldown_s: float = Field(
-        default=2.0, ge=0, description="Same track, same line, same direction: quiet this long."
+        default=2.0,
+        ge=0,
+        description="Same track, same line, same direction: no event for this long (the "
+        "crossing is still counted).",
     )
     classes: list[str] | None = Field(
         default=None, description="Class names counted; all if unset."
@@ -124,6 +133,19 @@ class ZoneConfig(StrictModel):
     points: list[PointXY] | None = Field(default=None, description="Polygon vertices.")
     units: Units = Field(default="pct", description="Units of points: px or pct.")
     anchor: Anchor = Field(default=Anchor.BOTTOM_CENTER, description="Point of the box tested.")
+    margin_px: float = Field(
+        default=8.0,
+        ge=0,
+        description="Edge hysteresis: enter once the anchor is this far inside, exit once "
+        "this far outside (the larger of this and margin_box wins).",
+    )
+    margin_box: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Edge hysteresis as a fraction of the box's longer side (scales with "
+        "how near the object is).",
+    )
     min_frames: int = Field(default=1, ge=1, description="Frames inside before ZONE_ENTER.")
     exit_frames: int = Field(default=3, ge=1, description="Frames outside before ZONE_EXIT.")
     dwell_s: float | None = Field(default=None, gt=0, description="ZONE_DWELL after this long.")
