@@ -340,8 +340,6 @@ class CameraTracker:
         self.state.crossings[key] = self.state.crossings.get(key, 0) + 1
         by_class = f"{key}|{track.object_class}"
         self.state.class_crossings[by_class] = self.state.class_crossings.get(by_class, 0) + 1
-        if crossing.quiet:
-            return []  # counted; the line's cool-down only quiets the event
         ref = LineRef(
             name=line.config.label, direction=direction, points=list(line.geometry.points)
         )
@@ -354,6 +352,7 @@ class CameraTracker:
                 now,
                 line=ref,
                 run_id=self.state.run_id,
+                quiet=crossing.quiet,  # counted; the line's cool-down only quiets the event
             )
         ]
 

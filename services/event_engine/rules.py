@@ -53,6 +53,9 @@ class Occurrence:
     """The edge run the track belongs to (see :mod:`event_engine.runs`)."""
     continued_from: int | None = None
     """The id the tracker first gave the object, if the track continues a switched one."""
+    quiet: bool = False
+    """Counted, but within the line's cool-down: no rule fires for it (Home Assistant's
+    counters still move)."""
 
     @property
     def place(self) -> str:
@@ -86,7 +89,9 @@ def fire(
 
     ``quiet_until`` (``rule|track_id`` -> time) is updated for the rules that fire.
     """
-    fired = []
+    fired: list[RuleConfig] = []
+    if occurrence.quiet:
+        return fired
     for rule in rules:
         if not _matches(rule, occurrence):
             continue

@@ -74,3 +74,17 @@ def test_the_count_matches_where_the_objects_are() -> None:
     assert net == sum((ends[t] == R) - started_right[t] for t in ends)
     assert sum(state.crossings.values()) == 24  # 7 side changes each pacing, 1 to the end
     assert len(events) == 3  # one per track: the rule's 5 s cool-down quiets the rest
+
+
+def test_a_quiet_crossing_still_tells_the_handler_the_counts_changed() -> None:
+    """The handler republishes Home Assistant's counts for a frame with occurrences: a
+    crossing quieted by the line's cool-down is one (quiet), and no rule fires for it."""
+    from tests.event_engine.walks import envelope
+
+    engine = engine_with(2.0, 0.0)
+    outcomes = [engine.process(envelope(n, boxes)) for n, boxes in enumerate(walk(1, [L, R, L, R]))]
+    third = outcomes[3]
+    assert [(o.quiet, o.line.direction if o.line else None) for o in third.occurrences] == [
+        (True, "left_to_right")
+    ]
+    assert third.events == []
