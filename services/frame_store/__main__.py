@@ -21,13 +21,18 @@ from frame_store.service import FrameStore
 from frame_store.storage import FileStore, PictureStore, check_writable
 from sightline.config import FrameStoreSettings
 from sightline.config.frames import FileStorage, S3Storage
-from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
+from sightline.service import (
+    EXIT_CONFIG,
+    MainLoop,
+    ServiceContext,
+    argument_parser,
+    run_service,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE = "frame-store"
 TICK_S = 0.2
-EXIT_CONFIG = 2
 T = TypeVar("T")
 
 

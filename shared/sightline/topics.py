@@ -82,6 +82,42 @@ class Service(StrEnum):
     FRAMES = "frame-store"
     SUITE = "suite"
 
+    @property
+    def command(self) -> str:
+        """The console script that runs it.
+
+        Example:
+            >>> Service.ENGINE.command, Service.SUITE.command
+            ('sightline-engine', 'sightline')
+        """
+        return _COMMANDS[self]
+
+    @property
+    def module(self) -> str:
+        """The Python package that runs it (``python -m <module>``).
+
+        Example:
+            >>> Service.ENGINE.module
+            'event_engine'
+        """
+        return _MODULES[self]
+
+
+_COMMANDS = {
+    Service.EDGE: "sightline-edge",
+    Service.ENGINE: "sightline-engine",
+    Service.NOTIFIER: "sightline-notifier",
+    Service.FRAMES: "sightline-frames",
+    Service.SUITE: "sightline",
+}
+_MODULES = {
+    Service.EDGE: "edge_publisher",
+    Service.ENGINE: "event_engine",
+    Service.NOTIFIER: "notifier",
+    Service.FRAMES: "frame_store",
+    Service.SUITE: "suite",
+}
+
 
 @dataclass(frozen=True)
 class Topics:

@@ -4,24 +4,33 @@ Usage::
 
     sightline --config sightline.yaml     # mode: local, until SIGTERM / Ctrl-C
     sightline demo                        # the bundled video through the whole suite
+    sightline check FILE...               # validate any service's config; exit 0 or 2
+    sightline --version
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from sightline import __version__
 from sightline.config.settings import SuiteSettings
 from sightline.logs import configure_logging
-from sightline.service import load_or_exit
+from sightline.service import CONFIG_HELP, load_or_exit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``sightline`` command."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["check"]:
+        from sightline.suite.check import check_main
+
+        return check_main(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="sightline",
         description="Run every Sightline service on one box (mode: local), or the demo.",
@@ -29,25 +38,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["run", "demo"],
+        choices=["run", "demo", "check"],
         default="run",
-        help="run (default): the suite from --config; demo: the bundled sample",
+        help="run (default): the suite from --config; demo: the bundled sample, no config "
+        "needed; check FILE...: validate configs (sightline check --help)",
     )
-    parser.add_argument("--config", "-c", type=Path, help="suite config (mode: local)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        metavar="FILE",
+        help=f"suite config (mode: local). {CONFIG_HELP}",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
         default=Path("var/demo"),
         help="demo only: where its outputs go (cleared first)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    args = parser.parse_args(arguments)
     if args.command == "demo":
         from sightline.suite.demo import run_demo
 
         configure_logging("suite", "demo", "WARNING", "text")
         return run_demo(args.state_dir)
 
-    settings = load_or_exit(SuiteSettings, args.config)
+    settings = load_or_exit(SuiteSettings, args.config, parser.prog, require=True)
     configure_logging("suite", settings.instance, settings.log.level, settings.log.format)
     stop = threading.Event()
 
