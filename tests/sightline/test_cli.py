@@ -35,6 +35,27 @@ BOW = {
 }
 
 
+ENTRY_POINTS = {
+    "sightline": ("suite", "main"),
+    "sightline-edge": ("edge_publisher.__main__", "main"),
+    "sightline-engine": ("event_engine.__main__", "main"),
+    "sightline-notifier": ("notifier.__main__", "main"),
+    "sightline-frames": ("frame_store.__main__", "main"),
+}
+"""pyproject.toml's [project.scripts]."""
+
+
+def _command(command: str) -> list[str]:
+    """The installed console script; the same entry point through Python while the
+    installed script is older than pyproject.toml (``sightline`` before ``suite:main``)."""
+    module, function = ENTRY_POINTS[command]
+    script = BIN / command
+    if script.is_file() and f"from {module} import {function}" in script.read_text():
+        return [str(script)]
+    code = f"import sys; from {module} import {function}; sys.exit({function}())"
+    return [str(BIN / "python"), "-c", code]
+
+
 def _run(
     command: str, *args: str | Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -42,7 +63,7 @@ def _run(
     # the worktree's code first, whichever checkout installed the scripts
     base["PYTHONPATH"] = os.pathsep.join([str(REPO / "shared"), str(REPO / "services"), str(REPO)])
     return subprocess.run(
-        [str(BIN / command), *map(str, args)],
+        [*_command(command), *map(str, args)],
         env={**base, **(env or {})},
         capture_output=True,
         text=True,

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from sightline.suite.supervisor import ServiceProcess, Supervisor
+from suite.supervisor import ServiceProcess, Supervisor
 
 
 def script(tmp_path: Path, name: str, body: str) -> ServiceProcess:

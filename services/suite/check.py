@@ -32,9 +32,9 @@ from sightline.config.loader import load_config, read_yaml
 from sightline.config.settings import SuiteSettings
 from sightline.errors import ConfigError, TransportError
 from sightline.service import EXIT_CONFIG
-from sightline.suite.configs import service_configs, write_service_configs
-from sightline.suite.supervisor import child_environment
 from sightline.topics import Service
+from suite.configs import service_configs, write_service_configs
+from suite.supervisor import child_environment
 
 MODES = {"edge": Service.EDGE, "processor": Service.ENGINE, "local": Service.SUITE}
 """The seed's ``mode:`` values."""

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sightline.broker import LocalMosquitto, free_port
 from sightline.config.settings import SuiteSettings
-from sightline.suite.configs import MODULES, SERVICES, service_configs, write_service_configs
-from sightline.suite.supervisor import EXIT_CONFIG, ServiceProcess, Supervisor
+from sightline.service import EXIT_CONFIG
+from suite.configs import MODULES, SERVICES, service_configs, write_service_configs
+from suite.supervisor import ServiceProcess, Supervisor
 
 log = logging.getLogger(__name__)
 

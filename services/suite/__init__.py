@@ -22,13 +22,14 @@ from sightline import __version__
 from sightline.config.settings import SuiteSettings
 from sightline.logs import configure_logging
 from sightline.service import CONFIG_HELP, load_or_exit
+from sightline.topics import Service
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``sightline`` command."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["check"]:
-        from sightline.suite.check import check_main
+        from suite.check import check_main
 
         return check_main(arguments[1:])
     parser = argparse.ArgumentParser(
@@ -56,16 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path("var/demo"),
         help="demo only: where its outputs go (cleared first)",
     )
+    parser.add_argument(
+        "--assets",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="demo only: the directory holding samples/ and models/ (default: the current "
+        "directory, i.e. run it from the repository's root)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(arguments)
     if args.command == "demo":
-        from sightline.suite.demo import run_demo
+        from suite.demo import run_demo
 
-        configure_logging("suite", "demo", "WARNING", "text")
-        return run_demo(args.state_dir)
+        configure_logging(Service.SUITE, "demo", "WARNING", "text")
+        return run_demo(args.state_dir, args.assets)
 
     settings = load_or_exit(SuiteSettings, args.config, parser.prog, require=True)
-    configure_logging("suite", settings.instance, settings.log.level, settings.log.format)
+    configure_logging(Service.SUITE, settings.instance, settings.log.level, settings.log.format)
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -73,6 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    from sightline.suite.run import run_suite
+    from suite.run import run_suite
 
     return run_suite(settings, stop)
