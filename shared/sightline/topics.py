@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from paho.mqtt.client import topic_matches_sub
+
 from sightline.errors import TopicError
 from sightline.ids import validate_id
 
@@ -60,17 +62,10 @@ class Topic:
         Example:
             >>> Topic("events/driveway/line_cross").matches("events/#")
             True
+            >>> Topic("events/driveway/snapshot").matches("events/+/line_cross")
+            False
         """
-        filter_levels = topic_filter.split("/")
-        levels = self.levels
-        for index, part in enumerate(filter_levels):
-            if part == "#":
-                return True
-            if index >= len(levels):
-                return False
-            if part not in ("+", levels[index]):
-                return False
-        return len(levels) == len(filter_levels)
+        return bool(topic_matches_sub(topic_filter, self.value))
 
 
 class Service(StrEnum):
