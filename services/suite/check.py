@@ -107,8 +107,8 @@ def _check_local(path: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="sightline-check-") as tmp:
         root = Path(tmp)
         configs = service_configs(suite, "mqtt://127.0.0.1:1883", root / "var")
-        engine = write_service_configs({"event-engine": configs["event-engine"]}, root)
-        generated = str(engine["event-engine"])
+        name = Service.ENGINE.value
+        generated = str(write_service_configs({name: configs[name]}, root)[name])
         done = subprocess.run(
             [sys.executable, "-m", Service.ENGINE.module, "--check", "--config", generated],
             env=child_environment(os.environ),

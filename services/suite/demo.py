@@ -225,7 +225,7 @@ def run_demo(root: Path, assets: Path = Path()) -> int:
         supervisor = Supervisor(suite_processes(settings, url, root))
         supervisor.start()
         try:
-            while "edge-publisher" not in supervisor.finished:
+            while Service.EDGE not in supervisor.finished:
                 supervisor.poll()
                 progress.show()
                 time.sleep(0.5)
