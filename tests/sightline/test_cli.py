@@ -179,3 +179,12 @@ def test_sightline_check_lays_out_a_local_configs_devices(tmp_path: Path) -> Non
     assert done.returncode == EXIT_CONFIG
     assert f"{local} (its devices)" in done.stderr
     assert "zone 'bow': the polygon is not simple" in done.stderr
+
+
+def test_a_service_configured_by_the_environment_alone_starts_its_check() -> None:
+    done = _run("sightline-notifier", "--check", env={"SIGHTLINE_NOTIFIER__TIMEZONE": "UTC"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "the environment: ok"
+    done = _run("sightline-notifier", "--check", env={"SIGHTLINE_NOTIFIER__TIMEZONE": "Mars/Base"})
+    assert done.returncode == EXIT_CONFIG
+    assert "notifier.timezone" in done.stderr
