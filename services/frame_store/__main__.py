@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -22,10 +21,10 @@ from frame_store.storage import FileStore, PictureStore, check_writable
 from sightline.config import FrameStoreSettings
 from sightline.config.frames import FileStorage, S3Storage
 from sightline.service import (
-    EXIT_CONFIG,
     MainLoop,
     ServiceContext,
     argument_parser,
+    config_exit,
     run_service,
 )
 
@@ -83,8 +82,7 @@ def usable(key: str, start: Callable[[], T]) -> T:
     try:
         return start()
     except OSError as exc:
-        print(f"sightline: {key}: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        config_exit("sightline", [f"{key}: {exc}"])
 
 
 def open_store(storage: FileStorage | S3Storage) -> PictureStore:
