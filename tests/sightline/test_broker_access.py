@@ -67,22 +67,29 @@ def test_mosquitto_sub_shows_readable_json_for_everything_a_service_publishes(
     reader = threading.Thread(target=lambda: seen.extend(iter(sub.stdout.readline, "")))  # type: ignore[union-attr]
     reader.start()
 
-    def subscribed() -> bool:  # a probe reaches mosquitto_sub once it has subscribed
-        publish(broker.host, broker.port, "probe/ready", [b"{}"])
-        return any(line.startswith("probe/ready ") for line in seen)
-
-    wait_until(subscribed, 10, "mosquitto_sub subscribed")
-    client = MqttClient(MqttConfig(url=broker.url), service="echo", instance="t1")
-    client.subscribe("detections/+", lambda m: client.publish("echo/out", m.payload))
-    client.start()
-    assert client.wait_connected(5)
-    publish(broker.host, broker.port, "detections/cam", [envelope_bytes(), b"{broken"])
-    wait_until(lambda: sum(line.startswith("echo/out ") for line in seen) == 2, 10, "echo/out x2")
-    client.stop()
-    wait_until(lambda: "sightline/echo/t1/status offline\n" in seen, 10, "the offline status")
-    sub.terminate()
-    sub.wait(10)
-    reader.join(10)
+    try:
+        # a retained probe reaches mosquitto_sub once it has subscribed
+        publish(broker.host, broker.port, "probe/ready", [b"{}"], retain=True)
+        wait_until(lambda: "probe/ready {}\n" in seen, 10, "mosquitto_sub subscribed")
+        client = MqttClient(MqttConfig(url=broker.url), service="echo", instance="t1")
+        client.subscribe("detections/+", lambda m: client.publish("echo/out", m.payload))
+        client.start()
+        assert client.wait_connected(5)
+        publish(broker.host, broker.port, "detections/cam", [envelope_bytes(), b"{broken"])
+        wait_until(
+            lambda: sum(line.startswith("echo/out ") for line in seen) == 2, 10, "echo/out x2"
+        )
+        client.stop()
+        wait_until(lambda: "sightline/echo/t1/status offline\n" in seen, 10, "the offline status")
+        sub.terminate()
+        sub.wait(10)
+        reader.join(10)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait(10)
+        sub.stdout.close()  # type: ignore[union-attr]
+    publish(broker.host, broker.port, "probe/ready", [b""], retain=True)  # cleared
     out = "".join(seen)
 
     lines = [line.split(" ", 1) for line in out.splitlines() if line]
