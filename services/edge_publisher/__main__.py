@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
+from typing import NoReturn
 
 from edge_publisher.detector import Detector, DetectorError, offline_defaults
 from edge_publisher.loop import EdgeLoop
@@ -20,7 +20,7 @@ from edge_publisher.record import Recorder
 from edge_publisher.run import new_run_id
 from edge_publisher.source import FrameReader, SourceError
 from sightline.config.settings import EdgeSettings
-from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext, argument_parser, run_service
+from sightline.service import MainLoop, ServiceContext, argument_parser, config_exit, run_service
 
 SERVICE = "edge-publisher"
 
@@ -47,10 +47,9 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
-def _refuse(problem: Exception) -> None:
-    print(f"sightline-edge: {problem}", file=sys.stderr)
+def _refuse(problem: Exception) -> NoReturn:
     log.error("cannot start: %s", problem)
-    raise SystemExit(EXIT_CONFIG)
+    config_exit("sightline-edge", [str(problem)])
 
 
 def build(ctx: ServiceContext) -> MainLoop:

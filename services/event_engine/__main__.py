@@ -18,7 +18,7 @@ from event_engine.replay import replay
 from event_engine.service import build
 from sightline.config import EngineSettings
 from sightline.logs import configure_logging
-from sightline.service import argument_parser, load_or_exit, run_service
+from sightline.service import argument_parser, config_exit, load_or_exit, run_service
 
 SERVICE = "event-engine"
 
@@ -42,18 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     options = parser()
     args = options.parse_args(argv)
     if args.replay is not None:
-        settings = load_or_exit(EngineSettings, args.config)
+        settings = load_or_exit(EngineSettings, args.config, options.prog, require=True)
         configure_logging(SERVICE, settings.instance, settings.log.level, settings.log.format)
-        problems = Engine(settings).check_geometry()
+        problems = geometry_problems(settings)
         if problems:
-            print("sightline-engine: " + "\n".join(problems), file=sys.stderr)
-            return 2
+            config_exit(options.prog, problems)
         if not args.replay.is_file():
-            print(f"sightline-engine: --replay {args.replay}: no such file", file=sys.stderr)
-            return 2
+            config_exit(options.prog, [f"--replay {args.replay}: no such file"])
         replay(settings, args.replay, sys.stdout)
         return 0
-    return run_service(SERVICE, EngineSettings, build, argv, options)
+    return run_service(SERVICE, EngineSettings, build, argv, options, check=geometry_problems)
+
+
+def geometry_problems(settings: EngineSettings) -> list[str]:
+    """The lines, zones and rules that cannot be laid out on a frame (``--check``)."""
+    return Engine(settings).check_geometry()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -21,13 +20,18 @@ from frame_store.service import FrameStore
 from frame_store.storage import FileStore, PictureStore, check_writable
 from sightline.config import FrameStoreSettings
 from sightline.config.frames import FileStorage, S3Storage
-from sightline.service import MainLoop, ServiceContext, argument_parser, run_service
+from sightline.service import (
+    MainLoop,
+    ServiceContext,
+    argument_parser,
+    config_exit,
+    run_service,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE = "frame-store"
 TICK_S = 0.2
-EXIT_CONFIG = 2
 T = TypeVar("T")
 
 
@@ -78,8 +82,7 @@ def usable(key: str, start: Callable[[], T]) -> T:
     try:
         return start()
     except OSError as exc:
-        print(f"sightline: {key}: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        config_exit("sightline", [f"{key}: {exc}"])
 
 
 def open_store(storage: FileStorage | S3Storage) -> PictureStore:

@@ -15,13 +15,10 @@ from typing import Self
 from zoneinfo import ZoneInfo
 
 from sightline.messages import Event
+from sightline.messages.event import EVENT_TYPES
 
-EVENT_TITLES = {
-    "LINE_CROSS": "crossed a line",
-    "ZONE_ENTER": "entered a zone",
-    "ZONE_EXIT": "left a zone",
-    "ZONE_DWELL": "stayed in a zone",
-}
+EVENT_TITLES = {kind.value: info.title for kind, info in EVENT_TYPES.items()}
+"""Derived from the event-type registry: a new type has its title there."""
 TIME_FORMAT = "%a %d %b %Y, %H:%M:%S %Z"
 
 

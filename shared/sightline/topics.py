@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from paho.mqtt.client import topic_matches_sub
+
 from sightline.errors import TopicError
 from sightline.ids import validate_id
 
@@ -60,17 +62,10 @@ class Topic:
         Example:
             >>> Topic("events/driveway/line_cross").matches("events/#")
             True
+            >>> Topic("events/driveway/snapshot").matches("events/+/line_cross")
+            False
         """
-        filter_levels = topic_filter.split("/")
-        levels = self.levels
-        for index, part in enumerate(filter_levels):
-            if part == "#":
-                return True
-            if index >= len(levels):
-                return False
-            if part not in ("+", levels[index]):
-                return False
-        return len(levels) == len(filter_levels)
+        return bool(topic_matches_sub(topic_filter, self.value))
 
 
 class Service(StrEnum):
@@ -81,6 +76,42 @@ class Service(StrEnum):
     NOTIFIER = "notifier"
     FRAMES = "frame-store"
     SUITE = "suite"
+
+    @property
+    def command(self) -> str:
+        """The console script that runs it.
+
+        Example:
+            >>> Service.ENGINE.command, Service.SUITE.command
+            ('sightline-engine', 'sightline')
+        """
+        return _COMMANDS[self]
+
+    @property
+    def module(self) -> str:
+        """The Python package that runs it (``python -m <module>``).
+
+        Example:
+            >>> Service.ENGINE.module
+            'event_engine'
+        """
+        return _MODULES[self]
+
+
+_COMMANDS = {
+    Service.EDGE: "sightline-edge",
+    Service.ENGINE: "sightline-engine",
+    Service.NOTIFIER: "sightline-notifier",
+    Service.FRAMES: "sightline-frames",
+    Service.SUITE: "sightline",
+}
+_MODULES = {
+    Service.EDGE: "edge_publisher",
+    Service.ENGINE: "event_engine",
+    Service.NOTIFIER: "notifier",
+    Service.FRAMES: "frame_store",
+    Service.SUITE: "suite",
+}
 
 
 @dataclass(frozen=True)

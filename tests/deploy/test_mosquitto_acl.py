@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sightline.broker import LocalMosquitto
 from sightline.ids import RESERVED_CAMERA_IDS
+from sightline.messages.event import EVENT_TYPES
+from sightline.topics import Topic, Topics
 from tests.conftest import REPO
+from tests.support.waiting import settle, wait_until
 
 ACL = REPO / "mosquitto" / "acl"
 SERVICE_USERS = tuple(
@@ -125,10 +127,7 @@ def _delivered(broker: LocalMosquitto, user: str, topic: str) -> bool:
         marker_sender = Session(broker, marker_user)
         marker_sender.publish(marker)
         marker_sender.close()
-        deadline = time.monotonic() + 5
-        while marker not in observer.received and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert marker in observer.received, "the marker never arrived"
+        wait_until(lambda: marker in observer.received, 5, "the marker", interval=0.02)
         delivered = topic in observer.received
         assert delivered is (acknowledged == "Success"), (acknowledged, delivered)
         if not delivered:
@@ -249,9 +248,8 @@ def test_each_service_reads_exactly_its_topics(
     sender = Session(acl_broker, publisher_user)
     try:
         sender.publish(published)
-        deadline = time.monotonic() + (3 if receives else 1)
-        while published not in reader.received and time.monotonic() < deadline:
-            time.sleep(0.02)
+        # a refused read is the absence of a message: given 1 s (no marker every reader can read)
+        settle(lambda: published in reader.received, 3 if receives else 1, interval=0.02)
     finally:
         sender.close()
         reader.close()
@@ -269,13 +267,50 @@ def test_the_engine_reads_an_edges_retained_stats_published_before_it_subscribed
     engine = Session(acl_broker, "engine")
     try:
         engine.subscribe("sightline/edge-publisher/+/stats")
-        deadline = time.monotonic() + 3
-        while not engine.received and time.monotonic() < deadline:
-            time.sleep(0.02)
+        settle(lambda: bool(engine.received), 3, interval=0.02)
     finally:
         engine.close()
 
     assert engine.received == ["sightline/edge-publisher/driveway/stats"]
+
+
+EVENT_TOPICS = [str(Topics().event("driveway", kind)) for kind in EVENT_TYPES]
+"""One topic per registered event type, as the engine publishes it."""
+
+
+def _acl_rules() -> dict[str, list[tuple[str, str]]]:
+    """``user -> [(access, topic filter)]`` of the ACL (``pattern`` lines under ``""``)."""
+    rules: dict[str, list[tuple[str, str]]] = {"": []}
+    user = ""
+    for line in ACL.read_text().splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "user":
+            user = words[1]
+            rules[user] = []
+        elif words[0] in ("topic", "pattern"):
+            access, topic = (words[1], words[2]) if len(words) == 3 else ("readwrite", words[1])
+            rules["" if words[0] == "pattern" else user].append((access, topic))
+    return rules
+
+
+@pytest.mark.parametrize("topic", EVENT_TOPICS)
+def test_the_acl_grants_every_registered_event_type_to_the_engine_alone(topic: str) -> None:
+    writers = {
+        user
+        for user, lines in _acl_rules().items()
+        for access, topic_filter in lines
+        if access in ("write", "readwrite") and Topic(topic).matches(topic_filter)
+    }
+    assert writers == {"engine"}, f"mosquitto/acl: {topic} is written by {writers or 'nobody'}"
+
+
+@pytest.mark.parametrize(("user", "topic"), list(itertools.product(USERS, EVENT_TOPICS)))
+def test_only_the_engine_may_publish_each_registered_event_type(
+    acl_broker: LocalMosquitto, user: str, topic: str
+) -> None:
+    assert _delivered(acl_broker, user, topic) is (user == "engine")
 
 
 def test_every_service_user_of_the_acl_is_a_reserved_camera_id() -> None:

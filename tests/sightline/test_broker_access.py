@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from tests.support.broker import Broker
 from tests.support.envelopes import envelope_bytes
 from tests.support.mqtt import publish
 from tests.support.tls import make_certificate
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -58,21 +59,38 @@ def test_mosquitto_sub_shows_readable_json_for_everything_a_service_publishes(
     broker: Broker, tmp_path: Path
 ) -> None:
     sub = subprocess.Popen(
-        ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-v", "-t", "#", "-W", "10"],
+        ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-v", "-t", "#", "-W", "30"],
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.3)
-    client = MqttClient(MqttConfig(url=broker.url), service="echo", instance="t1")
-    client.subscribe("detections/+", lambda m: client.publish("echo/out", m.payload))
-    client.start()
-    assert client.wait_connected(5)
-    publish(broker.host, broker.port, "detections/cam", [envelope_bytes(), b"{broken"])
-    time.sleep(0.5)
-    client.stop()
-    time.sleep(0.3)
-    sub.terminate()
-    out, _ = sub.communicate(timeout=10)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(sub.stdout.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+
+    try:
+        # a retained probe reaches mosquitto_sub once it has subscribed
+        publish(broker.host, broker.port, "probe/ready", [b"{}"], retain=True)
+        wait_until(lambda: "probe/ready {}\n" in seen, 10, "mosquitto_sub subscribed")
+        client = MqttClient(MqttConfig(url=broker.url), service="echo", instance="t1")
+        client.subscribe("detections/+", lambda m: client.publish("echo/out", m.payload))
+        client.start()
+        assert client.wait_connected(5)
+        publish(broker.host, broker.port, "detections/cam", [envelope_bytes(), b"{broken"])
+        wait_until(
+            lambda: sum(line.startswith("echo/out ") for line in seen) == 2, 10, "echo/out x2"
+        )
+        client.stop()
+        wait_until(lambda: "sightline/echo/t1/status offline\n" in seen, 10, "the offline status")
+        sub.terminate()
+        sub.wait(10)
+        reader.join(10)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait(10)
+        sub.stdout.close()  # type: ignore[union-attr]
+    publish(broker.host, broker.port, "probe/ready", [b""], retain=True)  # cleared
+    out = "".join(seen)
 
     lines = [line.split(" ", 1) for line in out.splitlines() if line]
     assert {topic for topic, _ in lines} >= {

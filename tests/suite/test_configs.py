@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from suite.configs import service_configs, write_service_configs
+from suite.demo import demo_config
 
 from sightline.config import (
     EdgeSettings,
@@ -15,8 +17,6 @@ from sightline.config import (
     SuiteSettings,
     load_config,
 )
-from sightline.suite.configs import service_configs, write_service_configs
-from sightline.suite.demo import demo_config
 
 SETTINGS = {
     "edge-publisher": EdgeSettings,

@@ -22,7 +22,7 @@ from tests.conftest import REPO
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("demo") / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "sightline.suite", "demo", "--state-dir", str(root)],
+        [sys.executable, "-m", "suite", "demo", "--state-dir", str(root)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from suite.supervisor import ServiceProcess, Supervisor
 
-from sightline.suite.supervisor import ServiceProcess, Supervisor
+from tests.support.waiting import settle
 
 
 def script(tmp_path: Path, name: str, body: str) -> ServiceProcess:
@@ -37,18 +38,15 @@ def stop(*_):
     pathlib.Path(sys.argv[0]).with_suffix(".stopped").write_text("clean")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
+pathlib.Path(sys.argv[0]).with_suffix(".ready").write_text("handler installed")
 while True:
     time.sleep(0.1)
 """
 
 
-def wait_until(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll ``condition`` (the shared helper), often: these children start in milliseconds."""
+    return settle(condition, timeout, interval=0.05)
 
 
 def test_a_crashed_service_is_restarted(tmp_path: Path) -> None:
@@ -89,7 +87,7 @@ def test_stop_sends_sigterm_and_reports_exit_codes(tmp_path: Path) -> None:
     runner = threading.Thread(target=supervisor.run, args=(stop,))
     runner.start()
     assert wait_until(lambda: supervisor.running("a") and supervisor.running("b"))
-    time.sleep(0.3)  # let both install their handlers
+    assert wait_until(lambda: all((tmp_path / f"{n}.ready").exists() for n in "ab"))
 
     stop.set()
     runner.join(30)

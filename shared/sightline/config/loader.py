@@ -37,7 +37,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}"], source=str(path)) from None
+        raise ConfigError([yaml_problem(path, exc)], source=str(path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -46,6 +46,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
             source=str(path),
         )
     return data
+
+
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """A YAML syntax error as ``file:line:column: problem`` (1-based, as editors count).
+
+    Example:
+        >>> try:
+        ...     yaml.safe_load("mqtt:\\n  url: a: b\\n")
+        ... except yaml.YAMLError as exc:
+        ...     print(yaml_problem(Path("engine.yaml"), exc))
+        engine.yaml:2:9: not valid YAML: mapping values are not allowed here
+    """
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    context = getattr(exc, "context", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    text = f"{context}, {problem}" if context else problem
+    return f"{where}: not valid YAML: {text}"
 
 
 def load_config(settings_cls: type[S], path: Path | str | None, **overrides: Any) -> S:

@@ -6,11 +6,15 @@ Example:
     True
     >>> EventType.ZONE_ENTER.topic_level
     'zone_enter'
+    >>> EventType.ZONE_DWELL.info.title, EventType.ZONE_DWELL.info.reference
+    ('stayed in a zone', 'zone')
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -33,6 +37,38 @@ class EventType(StrEnum):
     def topic_level(self) -> str:
         """The event type as the last level of its topic: lower case."""
         return self.value.lower()
+
+    @property
+    def info(self) -> EventTypeInfo:
+        """Its record in :data:`EVENT_TYPES`."""
+        return EVENT_TYPES[self]
+
+
+@dataclass(frozen=True)
+class EventTypeInfo:
+    """What every place that lists event types needs to know of one.
+
+    Attributes:
+        title: what the object did, for people (e-mail subjects): ``crossed a line``.
+        ha_event_type: its name among a Home Assistant event entity's ``event_types``
+            (lower_snake).
+        reference: which part of the event names where it happened: ``line`` or ``zone``.
+    """
+
+    title: str
+    ha_event_type: str
+    reference: Literal["line", "zone"]
+
+
+EVENT_TYPES: Mapping[EventType, EventTypeInfo] = {
+    EventType.LINE_CROSS: EventTypeInfo("crossed a line", "line_cross", "line"),
+    EventType.ZONE_ENTER: EventTypeInfo("entered a zone", "zone_enter", "zone"),
+    EventType.ZONE_EXIT: EventTypeInfo("left a zone", "zone_exit", "zone"),
+    EventType.ZONE_DWELL: EventTypeInfo("stayed in a zone", "zone_dwell", "zone"),
+}
+"""The registry of event types: a new :class:`EventType` member needs its record here (a
+test fails otherwise); e-mail titles, the broker ACL's topics and Home Assistant's event
+types are derived from it."""
 
 
 class Direction(StrEnum):

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import logging
 import os
+import random as _random
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from sightline.backoff import Backoff
+from sightline.service import EXIT_CONFIG
 
-EXIT_CONFIG = 2
-"""A service that exits 2 refused its config: restarting it cannot help."""
+log = logging.getLogger(__name__)
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -63,16 +64,24 @@ class ServiceProcess:
 class _Running:
     spec: ServiceProcess
     process: subprocess.Popen[bytes]
-    started: float
+    backoff: Backoff
     restarts: int = 0
+    dead: bool = False
+    """It exited and waits for its back-off before the restart."""
 
 
 class Supervisor:
     """Starts services, restarts a crashed one with back-off, stops them in reverse order."""
 
-    def __init__(self, services: list[ServiceProcess], max_backoff_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        services: list[ServiceProcess],
+        max_backoff_s: float = 30.0,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
         self.services = services
         self.max_backoff_s = max_backoff_s
+        self.random = random
         self._running: dict[str, _Running] = {}
         self.finished: dict[str, int] = {}
         self.refused: list[str] = []
@@ -94,7 +103,8 @@ class Supervisor:
     def start(self) -> None:
         """Start every service."""
         for spec in self.services:
-            self._running[spec.name] = _Running(spec, self._spawn(spec), time.monotonic())
+            backoff = Backoff(base_s=1.0, cap_s=self.max_backoff_s, random=self.random)
+            self._running[spec.name] = _Running(spec, self._spawn(spec), backoff)
             log.info("started %s", spec.name, extra={"child": spec.name})
 
     def poll(self) -> None:
@@ -109,7 +119,7 @@ class Supervisor:
                     self.finished[name] = 0
                     del self._running[name]
                     continue
-                if code == EXIT_CONFIG:
+                if code == EXIT_CONFIG:  # it refused its config: restarting cannot help
                     log.error(
                         "%s refused its config; not restarting it%s",
                         name,
@@ -120,8 +130,10 @@ class Supervisor:
                     self.refused.append(name)
                     del self._running[name]
                     continue
-                backoff = min(self.max_backoff_s, 2.0 ** min(running.restarts, 5))
-                if time.monotonic() - running.started < backoff:
+                if not running.dead:  # a crash: restart after a jittered, doubling wait
+                    running.dead = True
+                    running.backoff.fail()
+                if not running.backoff.ready():
                     continue
                 log.warning(
                     "%s exited with %s; restarting (restart %d)",
@@ -131,7 +143,7 @@ class Supervisor:
                     extra={"child": name, "exit_status": code},
                 )
                 running.process = self._spawn(running.spec)
-                running.started = time.monotonic()
+                running.dead = False
                 running.restarts += 1
 
     def running(self, name: str) -> bool:

@@ -1,7 +1,17 @@
-"""Split one ``mode: local`` config into the config of each service."""
+"""Split one ``mode: local`` config into the config of each service.
+
+:data:`SUITE` is the one list of the services a one-box suite runs: a new service is one
+more :class:`SuiteService` line there (its name, its module, its config from the suite's).
+
+Example:
+    >>> [service.name for service in SUITE]
+    ['edge-publisher', 'event-engine', 'frame-store', 'notifier']
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +19,25 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from sightline.config.settings import SuiteSettings
+from sightline.topics import Service
 
-SERVICES = ("edge-publisher", "event-engine", "frame-store", "notifier")
-MODULES = {
-    "edge-publisher": "edge_publisher",
-    "event-engine": "event_engine",
-    "frame-store": "frame_store",
-    "notifier": "notifier",
-}
+Common = dict[str, Any]
+"""What every service's config shares: broker, log, instance, health (no port)."""
+
+
+@dataclass(frozen=True)
+class SuiteService:
+    """One service of the one-box suite.
+
+    Attributes:
+        name: its name in topics, logs and the generated config's file name.
+        module: run as ``python -m <module> --config <generated file>``.
+        config: its config from the suite's settings, the common part and the state root.
+    """
+
+    name: str
+    module: str
+    config: Callable[[SuiteSettings, Common, Path], dict[str, Any]]
 
 
 def plain(model: BaseModel) -> dict[str, Any]:
@@ -38,6 +59,58 @@ def plain(model: BaseModel) -> dict[str, Any]:
     return dict(unwrap(model.model_dump(exclude_none=True)))
 
 
+def _edge(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
+    return {
+        **common,
+        "state_dir": str(state_root / Service.EDGE),
+        "device_id": suite.device_id,
+        "camera_id": suite.effective_camera_id,
+        "camera": plain(suite.camera),
+        "detector": plain(suite.detector),
+        "frames": plain(suite.frames),
+    }
+
+
+def _engine(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
+    devices = {device_id: plain(device) for device_id, device in suite.devices.items()}
+    devices.setdefault(suite.device_id, plain(suite.own_device()))
+    return {
+        **common,
+        "state_dir": str(state_root / Service.ENGINE),
+        "devices": devices,
+        "homeassistant": plain(suite.homeassistant),
+    }
+
+
+def _frame_store(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
+    return {
+        **common,
+        "state_dir": str(state_root / Service.FRAMES),
+        "frame_store": _frame_store_under(suite, state_root),
+    }
+
+
+def _notifier(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
+    return {
+        **common,
+        "state_dir": str(state_root / Service.NOTIFIER),
+        "notifier": _notifier_under(suite, state_root),
+    }
+
+
+SUITE: tuple[SuiteService, ...] = (
+    SuiteService(Service.EDGE.value, Service.EDGE.module, _edge),
+    SuiteService(Service.ENGINE.value, Service.ENGINE.module, _engine),
+    SuiteService(Service.FRAMES.value, Service.FRAMES.module, _frame_store),
+    SuiteService(Service.NOTIFIER.value, Service.NOTIFIER.module, _notifier),
+)
+"""The services the suite starts, in this order (and stops in the reverse order). The web
+console joins as ``SuiteService("console", "console", _console)`` with its config function."""
+
+SERVICES = tuple(service.name for service in SUITE)
+MODULES = {service.name: service.module for service in SUITE}
+
+
 def service_configs(
     suite: SuiteSettings, mqtt_url: str, state_root: Path
 ) -> dict[str, dict[str, Any]]:
@@ -49,35 +122,7 @@ def service_configs(
         # each service keeps its own default port (9101-9104); on or off and where, as set
         "health": {"enabled": suite.health.enabled, "host": suite.health.host},
     }
-    devices = {device_id: plain(device) for device_id, device in suite.devices.items()}
-    devices.setdefault(suite.device_id, plain(suite.own_device()))
-    return {
-        "edge-publisher": {
-            **common,
-            "state_dir": str(state_root / "edge-publisher"),
-            "device_id": suite.device_id,
-            "camera_id": suite.effective_camera_id,
-            "camera": plain(suite.camera),
-            "detector": plain(suite.detector),
-            "frames": plain(suite.frames),
-        },
-        "event-engine": {
-            **common,
-            "state_dir": str(state_root / "event-engine"),
-            "devices": devices,
-            "homeassistant": plain(suite.homeassistant),
-        },
-        "frame-store": {
-            **common,
-            "state_dir": str(state_root / "frame-store"),
-            "frame_store": _frame_store_under(suite, state_root),
-        },
-        "notifier": {
-            **common,
-            "state_dir": str(state_root / "notifier"),
-            "notifier": _notifier_under(suite, state_root),
-        },
-    }
+    return {service.name: service.config(suite, common, state_root) for service in SUITE}
 
 
 def write_service_configs(configs: dict[str, dict[str, Any]], directory: Path) -> dict[str, Path]:

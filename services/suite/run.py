@@ -12,8 +12,10 @@ from pathlib import Path
 
 from sightline.broker import LocalMosquitto, free_port
 from sightline.config.settings import SuiteSettings
-from sightline.suite.configs import MODULES, SERVICES, service_configs, write_service_configs
-from sightline.suite.supervisor import EXIT_CONFIG, ServiceProcess, Supervisor
+from sightline.service import EXIT_CONFIG
+from sightline.topics import Service
+from suite.configs import MODULES, SERVICES, service_configs, write_service_configs
+from suite.supervisor import ServiceProcess, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def suite_processes(
 
 def run_suite(settings: SuiteSettings, stop: threading.Event) -> int:
     """Run every service until ``stop`` is set; 0 when all stopped cleanly."""
-    state_root = settings.state_dir or Path("var") / "suite"
+    state_root = settings.state_dir or Path("var") / Service.SUITE
     with suite_broker(settings, state_root) as url:
         supervisor = Supervisor(suite_processes(settings, url, state_root))
         supervisor.run(stop)

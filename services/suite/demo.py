@@ -1,7 +1,8 @@
 """``sightline demo``: the whole suite on the bundled video, with no config, and a summary.
 
 It starts a private Mosquitto, runs the edge on ``samples/pedestrians.avi`` with the bundled
-YOLO11n OpenVINO model, a line across the walkway and a zone, rules that log JSON, write
+YOLO11n OpenVINO model (both found under ``--assets DIR``, by default the current directory:
+run it from the repository's root), a line across the walkway and a zone, rules that log JSON, write
 immediate and digest e-mails to an outbox and store snapshots; then it prints what happened
 and where every file is.
 """
@@ -21,20 +22,26 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sightline.config.loader import load_config
+from sightline.config.mqtt import MqttConfig
 from sightline.config.settings import SuiteSettings
-from sightline.suite.configs import SERVICES
-from sightline.suite.run import suite_broker, suite_processes
-from sightline.suite.supervisor import Supervisor
+from sightline.errors import TopicError
+from sightline.messages.event import EventType
+from sightline.service import EXIT_CONFIG
+from sightline.topics import Service, Topic, Topics
+from suite.configs import SERVICES
+from suite.run import suite_broker, suite_processes
+from suite.supervisor import Supervisor
 
-REPO = Path(__file__).resolve().parents[3]
-DEMO_VIDEO = REPO / "samples" / "pedestrians.avi"
-DEMO_MODEL = REPO / "models" / "yolo11n_int8_openvino_model"
+DEMO_VIDEO = Path("samples") / "pedestrians.avi"
+"""Relative to the assets directory (``--assets``, default the current directory)."""
+DEMO_MODEL = Path("models") / "yolo11n_int8_openvino_model"
 DEMO_FRAMES = 341
 DIGEST_EVERY_S = 10
 
 
-def demo_config(root: Path) -> dict[str, Any]:
-    """The demo's suite config (as YAML data): every default a newcomer needs."""
+def demo_config(root: Path, assets: Path = Path()) -> dict[str, Any]:
+    """The demo's suite config (as YAML data): every default a newcomer needs; the video
+    and the model under ``assets``."""
     return {
         "mode": "local",
         "device_id": "demo-box",
@@ -42,9 +49,9 @@ def demo_config(root: Path) -> dict[str, Any]:
         "instance": "demo",
         "state_dir": str(root),
         "log": {"level": "INFO", "format": "json"},
-        "camera": {"url": str(DEMO_VIDEO)},
+        "camera": {"url": str((assets / DEMO_VIDEO).resolve())},
         "detector": {
-            "model_file": str(DEMO_MODEL),
+            "model_file": str((assets / DEMO_MODEL).resolve()),
             "confidence_threshold": 0.3,
             "track_classes": ["person"],
         },
@@ -63,22 +70,22 @@ def demo_config(root: Path) -> dict[str, Any]:
         "events": [
             {
                 "name": "walkway-crossing",
-                "match": {"event_type": "LINE_CROSS", "line": "walkway"},
+                "match": {"event_type": EventType.LINE_CROSS.value, "line": "walkway"},
                 "actions": {"json_log": True, "email_immediate": True, "email_digest": "demo"},
             },
             {
                 "name": "east-plaza-entry",
-                "match": {"event_type": "ZONE_ENTER", "zone": "east plaza"},
+                "match": {"event_type": EventType.ZONE_ENTER.value, "zone": "east plaza"},
                 "actions": {"json_log": True, "email_digest": "demo"},
             },
             {
                 "name": "east-plaza-dwell",
-                "match": {"event_type": "ZONE_DWELL", "zone": "east plaza"},
+                "match": {"event_type": EventType.ZONE_DWELL.value, "zone": "east plaza"},
                 "actions": {"json_log": True, "email_digest": "demo"},
             },
             {
                 "name": "east-plaza-exit",
-                "match": {"event_type": "ZONE_EXIT", "zone": "east plaza"},
+                "match": {"event_type": EventType.ZONE_EXIT.value, "zone": "east plaza"},
                 "actions": {"json_log": True, "snapshot": False},
             },
         ],
@@ -104,6 +111,7 @@ def demo_config(root: Path) -> dict[str, Any]:
 class Observer:
     """Watches the bus like ``mosquitto_sub -v -t '#'`` and counts what matters."""
 
+    topics: Topics = field(default_factory=Topics)
     frames: int = 0
     detections: int = 0
     tracks: set[int] = field(default_factory=set)
@@ -113,36 +121,58 @@ class Observer:
     last_activity: float = field(default_factory=time.monotonic)
 
     def on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        topic = message.topic
         try:
-            if topic.startswith("detections/") and topic.count("/") == 1:
-                envelope = json.loads(message.payload)
-                self.frames += 1
-                self.detections += len(envelope["detections"])
-                self.tracks.update(
-                    d["track_id"] for d in envelope["detections"] if d["track_id"] is not None
-                )
-            elif topic.startswith("events/") and topic.endswith("/snapshot"):
-                self.snapshots += 1
-            elif topic.startswith("events/"):
-                self.events[json.loads(message.payload)["event_type"]] += 1
-            elif topic.startswith("sightline/deadletter/"):
-                self.dead_letters += 1
-            else:
-                return
+            self.count(message.topic, message.payload)
         except (ValueError, KeyError, TypeError):
+            return
+
+    def count(self, topic: str, payload: bytes | bytearray) -> None:
+        """Count one message (an envelope, an event, a snapshot, a dead letter)."""
+        if _is(self.topics.parse_detections, topic):
+            envelope = json.loads(payload)
+            self.frames += 1
+            self.detections += len(envelope["detections"])
+            self.tracks.update(
+                d["track_id"] for d in envelope["detections"] if d["track_id"] is not None
+            )
+        elif _is(self.topics.parse_event, topic):
+            if self.topics.parse_event(topic)[1] == "snapshot":
+                self.snapshots += 1
+            else:
+                self.events[json.loads(payload)["event_type"]] += 1
+        elif Topic(topic).matches(self._dead_letters()):
+            self.dead_letters += 1
+        else:
             return
         self.last_activity = time.monotonic()
 
+    def _dead_letters(self) -> str:
+        """The filter of every service's dead letters (``sightline/deadletter/+``)."""
+        return str(self.topics.deadletter(Service.ENGINE)).rsplit("/", 1)[0] + "/+"
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """What it watches: envelopes, events and snapshots, every dead letter."""
+        return [
+            (self.topics.all_detections, 1),
+            (self.topics.all_events, 1),
+            (self._dead_letters(), 1),
+        ]
+
+
+def _is(parse: Any, topic: str) -> bool:
+    try:
+        parse(topic)
+    except TopicError:
+        return False
+    return True
+
 
 def _watch(url: str, observer: Observer) -> paho.Client:
-    host, port = url.split("//")[1].split(":")
+    broker = MqttConfig(url=url)
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="sightline-demo-observer")
     client.on_message = observer.on_message
-    client.on_connect = lambda c, *a: c.subscribe(
-        [("detections/+", 1), ("events/#", 1), ("sightline/deadletter/#", 1)]
-    )
-    client.connect(host, int(port))
+    client.on_connect = lambda c, *a: c.subscribe(observer.subscriptions())
+    client.connect(broker.host, broker.port)
     client.loop_start()
     return client
 
@@ -171,12 +201,21 @@ class Progress:
         print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", flush=True)
 
 
-def run_demo(root: Path) -> int:
-    """Run the demo into ``root`` (cleared first) and print the summary."""
+def run_demo(root: Path, assets: Path = Path()) -> int:
+    """Run the demo into ``root`` (cleared first) and print the summary; the video and the
+    model are under ``assets``."""
+    missing = [str(assets / p) for p in (DEMO_VIDEO, DEMO_MODEL) if not (assets / p).exists()]
+    if missing:
+        print(
+            f"sightline demo: {', '.join(missing)} not found; run it from the repository's "
+            "root or give --assets DIR (the directory with samples/ and models/)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    settings = load_config(SuiteSettings, None, **demo_config(root))
+    settings = load_config(SuiteSettings, None, **demo_config(root, assets))
     started = time.monotonic()
     print(f"Sightline demo: {DEMO_VIDEO.name} through the whole suite (state in {root})")
     observer = Observer()
@@ -186,7 +225,7 @@ def run_demo(root: Path) -> int:
         supervisor = Supervisor(suite_processes(settings, url, root))
         supervisor.start()
         try:
-            while "edge-publisher" not in supervisor.finished:
+            while Service.EDGE not in supervisor.finished:
                 supervisor.poll()
                 progress.show()
                 time.sleep(0.5)
