@@ -5,6 +5,7 @@ Usage::
     sightline --config sightline.yaml     # mode: local, until SIGTERM / Ctrl-C
     sightline demo                        # the bundled video through the whole suite
     sightline check FILE...               # validate any service's config; exit 0 or 2
+    sightline preview --config engine.yaml --camera ID [--image F | --video F] --out P.png
     sightline --version
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -28,6 +30,10 @@ from sightline.topics import Service
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``sightline`` command."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["preview"]:
+        # the console draws it; services never import each other, so run its command
+        command = [sys.executable, "-m", f"{Service.CONSOLE.module}.preview", *arguments[1:]]
+        return subprocess.run(command, check=False).returncode
     if arguments[:1] == ["check"]:
         from suite.check import check_main
 
@@ -39,10 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["run", "demo", "check"],
+        choices=["run", "demo", "check", "preview"],
         default="run",
         help="run (default): the suite from --config; demo: the bundled sample, no config "
-        "needed; check FILE...: validate configs (sightline check --help)",
+        "needed; check FILE...: validate configs (sightline check --help); preview: draw a "
+        "camera's lines and zones on a picture (sightline preview --help)",
     )
     parser.add_argument(
         "--config",

@@ -5,7 +5,7 @@ more :class:`SuiteService` line there (its name, its module, its config from the
 
 Example:
     >>> [service.name for service in SUITE]
-    ['edge-publisher', 'event-engine', 'frame-store', 'notifier']
+    ['edge-publisher', 'event-engine', 'frame-store', 'notifier', 'console']
 """
 
 from __future__ import annotations
@@ -90,6 +90,14 @@ def _frame_store(suite: SuiteSettings, common: Common, state_root: Path) -> dict
     }
 
 
+def _console(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
+    return {
+        **common,
+        "state_dir": str(state_root / Service.CONSOLE),
+        "console": plain(suite.console),
+    }
+
+
 def _notifier(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
     return {
         **common,
@@ -103,9 +111,10 @@ SUITE: tuple[SuiteService, ...] = (
     SuiteService(Service.ENGINE.value, Service.ENGINE.module, _engine),
     SuiteService(Service.FRAMES.value, Service.FRAMES.module, _frame_store),
     SuiteService(Service.NOTIFIER.value, Service.NOTIFIER.module, _notifier),
+    SuiteService(Service.CONSOLE.value, Service.CONSOLE.module, _console),
 )
-"""The services the suite starts, in this order (and stops in the reverse order). The web
-console joins as ``SuiteService("console", "console", _console)`` with its config function."""
+"""The services the suite starts, in this order (and stops in the reverse order); a new
+service is one more line."""
 
 SERVICES = tuple(service.name for service in SUITE)
 MODULES = {service.name: service.module for service in SUITE}

@@ -56,6 +56,7 @@ def demo_config(root: Path, assets: Path = Path()) -> dict[str, Any]:
             "track_classes": ["person"],
         },
         "frames": {"interval_s": 1.0, "on_detection": True, "min_interval_s": 0.2},
+        "console": {"port": 0},  # a free port: the demo prints the address
         "lines": [{"type": "horizontal", "position_pct": 55, "name": "walkway"}],
         "zones": [
             {
@@ -200,6 +201,26 @@ class Progress:
         )
         print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", flush=True)
 
+    def interrupt(self, line: str) -> None:
+        """Print ``line`` on its own line (ending a progress line in place on a terminal)."""
+        print(f"\r\033[K{line}" if self.tty else line, flush=True)
+
+
+class ConsoleAddress:
+    """Prints the console's address once it has written it (it picks a free port)."""
+
+    def __init__(self, url_file: Path) -> None:
+        self.url_file = url_file
+        self.said = False
+
+    def say(self, progress: Progress) -> None:
+        if self.said or not self.url_file.exists():
+            return
+        url = self.url_file.read_text().strip()
+        if url:
+            self.said = True
+            progress.interrupt(f"  console            {url}  (open it while the demo runs)")
+
 
 def run_demo(root: Path, assets: Path = Path()) -> int:
     """Run the demo into ``root`` (cleared first) and print the summary; the video and the
@@ -224,9 +245,11 @@ def run_demo(root: Path, assets: Path = Path()) -> int:
         watcher = _watch(url, observer)
         supervisor = Supervisor(suite_processes(settings, url, root))
         supervisor.start()
+        console = ConsoleAddress(root / Service.CONSOLE / "url")
         try:
             while Service.EDGE not in supervisor.finished:
                 supervisor.poll()
+                console.say(progress)
                 progress.show()
                 time.sleep(0.5)
                 if time.monotonic() - started > 600:

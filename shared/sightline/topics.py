@@ -75,6 +75,7 @@ class Service(StrEnum):
     ENGINE = "event-engine"
     NOTIFIER = "notifier"
     FRAMES = "frame-store"
+    CONSOLE = "console"
     SUITE = "suite"
 
     @property
@@ -103,6 +104,7 @@ _COMMANDS = {
     Service.ENGINE: "sightline-engine",
     Service.NOTIFIER: "sightline-notifier",
     Service.FRAMES: "sightline-frames",
+    Service.CONSOLE: "sightline-console",
     Service.SUITE: "sightline",
 }
 _MODULES = {
@@ -110,6 +112,7 @@ _MODULES = {
     Service.ENGINE: "event_engine",
     Service.NOTIFIER: "notifier",
     Service.FRAMES: "frame_store",
+    Service.CONSOLE: "console",
     Service.SUITE: "suite",
 }
 

@@ -599,7 +599,7 @@ def test_the_one_box_runs_an_edge_restart_end_to_end(
         for run in (1, 2):
             logs[f"sightline run {run}"] = tmp_path / f"sightline-{run}.log"
             suite = ServiceProcess(
-                "sightline.suite", ["--config", str(config)], env, logs[f"sightline run {run}"]
+                "suite", ["--config", str(config)], env, logs[f"sightline run {run}"]
             )
             started = time.monotonic()
             suite.start()

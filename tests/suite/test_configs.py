@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from suite.configs import service_configs, write_service_configs
-from suite.demo import demo_config
 
+from console.settings import ConsoleSettings
 from sightline.config import (
     EdgeSettings,
     EngineSettings,
@@ -17,12 +16,15 @@ from sightline.config import (
     SuiteSettings,
     load_config,
 )
+from suite.configs import service_configs, write_service_configs
+from suite.demo import demo_config
 
 SETTINGS = {
     "edge-publisher": EdgeSettings,
     "event-engine": EngineSettings,
     "frame-store": FrameStoreSettings,
     "notifier": NotifierSettings,
+    "console": ConsoleSettings,
 }
 
 

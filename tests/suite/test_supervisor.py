@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from suite.supervisor import ServiceProcess, Supervisor
 
+from suite.supervisor import ServiceProcess, Supervisor
 from tests.support.waiting import settle
 
 

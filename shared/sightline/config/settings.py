@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sightline.config.base import HealthConfig, LogConfig, default_instance
+from sightline.config.console import ConsoleSection
 from sightline.config.edge import CameraConfig, DetectorConfig, FramePublishConfig
 from sightline.config.engine import (
     DeviceConfig,
@@ -228,6 +229,7 @@ class SuiteSettings(EdgeSettings):
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     notifier: NotifierSection = Field(default_factory=NotifierSection)
     frame_store: FrameStoreSection = Field(default_factory=FrameStoreSection)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)
     broker: Literal["embedded", "external"] = Field(
         default="embedded",
         description="embedded: start a private Mosquitto on localhost unless mqtt.url is set "
