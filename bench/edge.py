@@ -16,9 +16,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,13 +36,14 @@ import cv2
 import numpy as np
 from prometheus_client import CollectorRegistry
 
+from edge_publisher.camera import Camera
 from edge_publisher.detector import Detector, RegionOfInterest
 from edge_publisher.loop import EdgeLoop
 from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.record import Recorder
+from edge_publisher.settings import EdgePublisherSettings
 from edge_publisher.source import FrameReader
 from sightline.broker import LocalMosquitto
-from sightline.config.settings import EdgeSettings
 from sightline.health import Heartbeat
 from sightline.mqtt.client import MqttClient
 
@@ -72,7 +76,7 @@ def warm_up(detector: Detector) -> None:
     detector.track(np.zeros((720, 1280, 3), np.uint8), RegionOfInterest.full(1280, 720))
 
 
-def raw_track_loop(settings: EdgeSettings, frames: int) -> Figures:
+def raw_track_loop(settings: EdgePublisherSettings, frames: int) -> Figures:
     """(a) ``cv2`` decode + ``YOLO.track`` and nothing else."""
     detector = Detector(settings.detector)
     warm_up(detector)
@@ -96,55 +100,92 @@ def raw_track_loop(settings: EdgeSettings, frames: int) -> Figures:
     return Figures("a  raw track() loop", done, seconds)
 
 
-def edge_loop(name: str, settings: EdgeSettings, frames: int, scratch: Path) -> Figures:
+def build_loop(
+    settings: EdgePublisherSettings, client: MqttClient, frames: int, record: Path | None
+) -> tuple[EdgeLoop, Recorder | None, CollectorRegistry]:
+    """The edge-publisher's loop for every camera of ``settings``, all through ``client``
+    (the bench's cameras share one connection; the service gives each its own)."""
+    detector = Detector(settings.detector)
+    warm_up(detector)
+    registry = CollectorRegistry()
+    metrics = EdgeMetrics.from_registry(registry)
+    recorder = Recorder(record) if record is not None else None
+    ready = threading.Event()
+    cameras = [
+        Camera(
+            plan=plan,
+            device_id=settings.device_id,
+            client=client,
+            reader=FrameReader(plan.camera, ready=ready, name=f"reader-{plan.camera_id}"),
+            tracker=detector.tracker(),
+            frames_config=settings.frames,
+            metrics=metrics,
+            max_detections=settings.max_detections,
+            recorder=recorder,
+            max_frames=frames,
+        )
+        for plan in settings.camera_plans()
+    ]
+    loop = EdgeLoop(
+        cameras=cameras,
+        detector=detector,
+        metrics=metrics,
+        heartbeat=Heartbeat(30.0),
+        stopping=threading.Event(),
+        frame_ready=ready,
+        batch=settings.detector.batch_cameras,
+    )
+    return loop, recorder, registry
+
+
+def edge_loop(name: str, settings: EdgePublisherSettings, frames: int, scratch: Path) -> Figures:
     """(b)/(c) the edge-publisher's loop with its reader thread, encoder and client."""
     client = MqttClient(settings.effective_mqtt(), service="edge-bench", instance="bench")
     client.start()
     client.wait_connected(3.0)
-    detector = Detector(settings.detector)
-    warm_up(detector)
     record = scratch / f"{name[0]}-{time.monotonic_ns()}.jsonl"
-    registry = CollectorRegistry()
-    loop = EdgeLoop(
-        settings=settings,
-        client=client,
-        reader=FrameReader(settings.camera),
-        detector=detector,
-        metrics=EdgeMetrics.from_registry(registry),
-        heartbeat=Heartbeat(30.0),
-        stopping=threading.Event(),
-        recorder=Recorder(record),
-        max_frames=frames,
-    )
+    loop, recorder, registry = build_loop(settings, client, frames, record)
     started = time.perf_counter()
     loop()
     seconds = time.perf_counter() - started
+    if recorder is not None:
+        recorder.close()
     dropped = dict(client.outbox.dropped)
     client.stop(2.0 if client.connected else 0.0)
     sizes = tuple(len(line) for line in record.read_bytes().splitlines())
+    camera = loop.cameras[0]
     return Figures(
         name,
         loop.processed,
         seconds,
         envelope_sizes=sizes,
-        jpeg_frames=loop.encoder.encoded,
-        jpeg_bytes=loop.encoder.jpeg_bytes,
+        jpeg_frames=camera.encoder.encoded,
+        jpeg_bytes=camera.encoder.jpeg_bytes,
         dropped=f"envelopes {dropped['essential']}, frames {dropped['droppable']}",
         inference_s=registry.get_sample_value("sightline_edge_inference_seconds_sum") or 0.0,
     )
 
 
-def settings_for(url: str, frames: dict[str, Any] | None = None) -> EdgeSettings:
-    """The bundled video and model, persons only; default frame publishing unless given."""
-    return EdgeSettings.model_validate(
-        {
-            "device_id": "bench",
-            "camera": {"url": str(VIDEO)},
-            "detector": {"model_file": str(MODEL), "track_classes": ["person"]},
-            "frames": frames or {},
-            "mqtt": {"url": url},
-        }
-    )
+def settings_for(
+    url: str, frames: dict[str, Any] | None = None, cameras: int = 0, batch: bool = False
+) -> EdgePublisherSettings:
+    """The bundled video and model, persons only; default frame publishing unless given;
+    ``cameras`` > 0: that many cameras (the bundled video each) under ``cameras:``."""
+    config: dict[str, Any] = {
+        "device_id": "bench",
+        "detector": {
+            "model_file": str(MODEL),
+            "track_classes": ["person"],
+            "batch_cameras": batch,
+        },
+        "frames": frames or {},
+        "mqtt": {"url": url},
+    }
+    if cameras:
+        config["cameras"] = [{"camera_id": f"cam{i}", "url": str(VIDEO)} for i in range(cameras)]
+    else:
+        config["camera"] = {"url": str(VIDEO)}
+    return EdgePublisherSettings.model_validate(config)
 
 
 def report(runs: list[Figures], baseline: Figures) -> None:
@@ -172,19 +213,101 @@ def best(runs: list[Figures]) -> Figures:
     return max(runs, key=lambda run: run.fps)
 
 
+def child(args: argparse.Namespace) -> None:
+    """``--child N``: an edge with N cameras in this process; it loads, says ``BENCH ready``,
+    runs when a line comes on stdin, then prints its figures as ``BENCH {json}``."""
+    settings = settings_for(args.url, cameras=args.child, batch=args.batch)
+    client = MqttClient(
+        settings.effective_mqtt(), service="edge-bench", instance=f"bench-{os.getpid()}"
+    )
+    client.start()
+    client.wait_connected(3.0)
+    loop, _, _ = build_loop(settings, client, args.frames, None)
+    print("BENCH ready", flush=True)
+    sys.stdin.readline()
+    started = time.perf_counter()
+    loop()
+    seconds = time.perf_counter() - started
+    client.stop(5.0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures = {"frames": loop.processed, "seconds": seconds, "rss_mib": rss}
+    print("BENCH " + json.dumps(figures), flush=True)
+
+
+def _bench_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("BENCH "):
+            return line[len("BENCH ") :].strip()
+    raise RuntimeError(f"bench child {process.pid} ended without figures")
+
+
+def processes(url: str, layout: list[int], frames: int, batch: bool = False) -> tuple[float, float]:
+    """Edge processes with ``layout`` cameras each, started together once all are loaded:
+    (total fps of all cameras, sum of the processes' peak RSS in MiB)."""
+    command = [sys.executable, __file__, "--url", url, "--frames", str(frames)]
+    started = [
+        subprocess.Popen(
+            [*command, "--child", str(n), *(["--batch"] if batch else [])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in layout
+    ]
+    for process in started:
+        assert _bench_line(process) == "ready"
+    for process in started:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    results = [json.loads(_bench_line(process)) for process in started]
+    for process in started:
+        process.wait(60)
+    fps = sum(r["frames"] for r in results) / max(r["seconds"] for r in results)
+    return fps, sum(r["rss_mib"] for r in results)
+
+
+def several_cameras(url: str, frames: int, rounds: int) -> None:
+    """Two cameras (the bundled video twice): one process (one model, with and without
+    batching) against two processes; every round printed, then the best."""
+    runs: dict[str, list[tuple[float, float]]] = {
+        "one process, 2 cameras": [],
+        "one process, 2 cameras, batch": [],
+        "two processes, 1 camera each": [],
+    }
+    for _ in range(rounds):
+        runs["one process, 2 cameras"].append(processes(url, [2], frames))
+        runs["one process, 2 cameras, batch"].append(processes(url, [2], frames, batch=True))
+        runs["two processes, 1 camera each"].append(processes(url, [1, 1], frames))
+    for name, figures in runs.items():
+        fps, rss = max(figures)
+        every = " ".join(f"{f:.1f}" for f, _ in figures)
+        print(f"{name:<32} total {fps:6.1f} fps (every round: {every}), peak RSS {rss:5.0f} MiB")
+
+
 def main() -> None:
-    """Run (a), (b), (c) ``--rounds`` times, interleaved, and print the best of each."""
+    """Run (a), (b), (c) ``--rounds`` times, interleaved, and print the best of each; then
+    two cameras in one process against two processes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=341, help="frames per run")
+    parser.add_argument("--frames", type=int, default=341, help="frames per run (per camera)")
     parser.add_argument("--rounds", type=int, default=3, help="repetitions of a, b, c")
+    parser.add_argument("--skip-single", action="store_true", help="only the two-camera runs")
+    parser.add_argument("--skip-cameras", action="store_true", help="no two-camera runs")
+    parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
     runs: dict[str, list[Figures]] = {"a": [], "b": [], "b1": [], "c": []}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         broker = LocalMosquitto(scratch / "broker")
         settings = settings_for(broker.url)
         once_a_second = settings_for(broker.url, {"interval_s": 1.0, "on_detection": False})
-        for _ in range(args.rounds):
+        for _ in range(0 if args.skip_single else args.rounds):
             broker.start()
             runs["a"].append(raw_track_loop(settings, args.frames))
             runs["b"].append(edge_loop("b  edge, broker up", settings, args.frames, scratch))
@@ -193,14 +316,19 @@ def main() -> None:
             )
             broker.stop()
             runs["c"].append(edge_loop("c  edge, broker stopped", settings, args.frames, scratch))
-    print(
-        "every run (fps): "
-        + "; ".join(
-            f"{kind} " + " ".join(f"{run.fps:.1f}" for run in kind_runs)
-            for kind, kind_runs in runs.items()
-        )
-    )
-    report([best(kind_runs) for kind_runs in runs.values()], best(runs["a"]))
+        if not args.skip_single:
+            print(
+                "every run (fps): "
+                + "; ".join(
+                    f"{kind} " + " ".join(f"{run.fps:.1f}" for run in kind_runs)
+                    for kind, kind_runs in runs.items()
+                )
+            )
+            report([best(kind_runs) for kind_runs in runs.values()], best(runs["a"]))
+        if not args.skip_cameras:
+            broker.start()
+            several_cameras(broker.url, args.frames, args.rounds)
+            broker.stop()
 
 
 if __name__ == "__main__":

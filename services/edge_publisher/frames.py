@@ -21,6 +21,7 @@ import numpy as np
 from edge_publisher.source import Image
 from sightline.config.edge import FramePublishConfig
 from sightline.messages import DetectionEnvelope, FrameData
+from sightline.threads import start_critical
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class FrameEncoder:
         config: FramePublishConfig,
         publish: Callable[[DetectionEnvelope], None],
         backlog: int = 2,
+        name: str = "jpeg-encoder",
     ) -> None:
         self.config = config
         self.publish = publish
@@ -88,11 +90,12 @@ class FrameEncoder:
         self.encoded = 0
         self.jpeg_bytes = 0
         self._queue: queue.Queue[tuple[DetectionEnvelope, Image] | None] = queue.Queue(backlog)
-        self._thread = threading.Thread(target=self._run, name="jpeg-encoder", daemon=True)
+        self.name = name
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the encoder thread."""
-        self._thread.start()
+        """Start the encoder thread (critical: its death ends the process)."""
+        self._thread = start_critical(self._run, self.name)
 
     def submit(self, envelope: DetectionEnvelope, image: Image) -> None:
         """Queue a frame for encoding, or drop it when the encoder is behind."""
@@ -103,6 +106,8 @@ class FrameEncoder:
 
     def stop(self) -> None:
         """Encode what is queued, then stop the thread."""
+        if self._thread is None:
+            return
         self._queue.put(None)
         self._thread.join(10.0)
 
