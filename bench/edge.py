@@ -4,13 +4,18 @@ Runs on the bundled video with the bundled model: (a) the raw ``track()`` loop, 
 edge loop publishing to a real local Mosquitto, (b1) the same with JPEG frames once a second
 instead of on every detection-bearing frame (the default), (c) the edge with the broker
 stopped; every run ``--rounds`` times, interleaved, best of each kept. Prints fps, the
-ratios to (a) (target >= 0.95 for b and c), peak RSS, envelope sizes (mean, p99) and JPEG
-frame sizes.
+ratios to (a) (target >= 0.95 for b and c), CPU time per frame (all threads; steadier than
+fps on a shared machine), peak RSS, envelope sizes (mean, p99) and JPEG frame sizes.
+
+Then two cameras (the bundled video twice): one edge process with both (one model; also
+with ``detector.batch_cameras``) against two edge processes with one each, started together
+once loaded: the total fps of both cameras and the processes' peak RSS (summed).
 
 Example:
     .. code-block:: console
 
         $ YOLO_CONFIG_DIR=var/ultralytics .venv/bin/python bench/edge.py --frames 341
+        $ YOLO_CONFIG_DIR=var/ultralytics .venv/bin/python bench/edge.py --skip-single
 """
 
 from __future__ import annotations
@@ -64,6 +69,9 @@ class Figures:
     jpeg_bytes: int = 0
     dropped: str = ""
     inference_s: float = 0.0
+    cpu_s: float = 0.0
+    """CPU seconds of the whole process (every thread) over the run: steadier than fps on
+    a busy machine."""
 
     @property
     def fps(self) -> float:
@@ -88,6 +96,7 @@ def raw_track_loop(settings: EdgePublisherSettings, frames: int) -> Figures:
     }
     capture = cv2.VideoCapture(str(VIDEO))
     done = 0
+    cpu = time.process_time()
     started = time.perf_counter()
     while done < frames:
         ok, image = capture.read()
@@ -96,8 +105,9 @@ def raw_track_loop(settings: EdgePublisherSettings, frames: int) -> Figures:
         detector.model.track(image, classes=detector.classes, **options)
         done += 1
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     capture.release()
-    return Figures("a  raw track() loop", done, seconds)
+    return Figures("a  raw track() loop", done, seconds, cpu_s=cpu)
 
 
 def build_loop(
@@ -145,9 +155,11 @@ def edge_loop(name: str, settings: EdgePublisherSettings, frames: int, scratch: 
     client.wait_connected(3.0)
     record = scratch / f"{name[0]}-{time.monotonic_ns()}.jsonl"
     loop, recorder, registry = build_loop(settings, client, frames, record)
+    cpu = time.process_time()
     started = time.perf_counter()
     loop()
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     if recorder is not None:
         recorder.close()
     dropped = dict(client.outbox.dropped)
@@ -163,6 +175,7 @@ def edge_loop(name: str, settings: EdgePublisherSettings, frames: int, scratch: 
         jpeg_bytes=camera.encoder.jpeg_bytes,
         dropped=f"envelopes {dropped['essential']}, frames {dropped['droppable']}",
         inference_s=registry.get_sample_value("sightline_edge_inference_seconds_sum") or 0.0,
+        cpu_s=cpu,
     )
 
 
@@ -192,7 +205,12 @@ def report(runs: list[Figures], baseline: Figures) -> None:
     """Print every figure the issue asks for."""
     for run in runs:
         ratio = run.fps / baseline.fps
-        print(f"{run.name:<34} {run.frames:4d} frames {run.fps:7.1f} fps  ratio/a {ratio:5.3f}")
+        cpu = run.cpu_s / run.frames * 1000
+        cpu_ratio = baseline.cpu_s / baseline.frames * 1000 / cpu
+        print(
+            f"{run.name:<34} {run.frames:4d} frames {run.fps:7.1f} fps  ratio/a {ratio:5.3f}  "
+            f"CPU {cpu:5.1f} ms/frame (a/this {cpu_ratio:5.3f})"
+        )
         if run.envelope_sizes:
             sizes = sorted(run.envelope_sizes)
             p99 = sizes[min(len(sizes) - 1, int(len(sizes) * 0.99))]

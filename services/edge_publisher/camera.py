@@ -18,8 +18,20 @@ import time
 from dataclasses import dataclass, field
 
 from edge_publisher.delivery import Undelivered, count_undelivered
-from edge_publisher.detector import CameraTracker, DetectorError, Found, RegionOfInterest
-from edge_publisher.envelope import FrameStamp, build_envelope, centers_of, strongest
+from edge_publisher.detector import (
+    CameraTracker,
+    DetectorError,
+    Found,
+    RegionOfInterest,
+    Sighting,
+)
+from edge_publisher.envelope import (
+    FrameStamp,
+    centers_of,
+    document_bytes,
+    envelope_document,
+    strongest,
+)
 from edge_publisher.frames import FrameEncoder, FrameGate
 from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.record import Recorder
@@ -28,7 +40,6 @@ from edge_publisher.settings import CameraPlan
 from edge_publisher.source import CapturedFrame, FrameReader, Image
 from edge_publisher.tracks import TrackMemory
 from sightline.config.edge import FramePublishConfig
-from sightline.messages import DetectionEnvelope, encode
 from sightline.mqtt.client import MqttClient
 
 log = logging.getLogger(__name__)
@@ -96,6 +107,8 @@ class Camera:
         self._region: RegionOfInterest | None = None
         self._region_size = (0, 0)
         self.done = False
+        self.track_seconds = 0.0
+        """The tracker's time on the last frame."""
 
     # -- life -------------------------------------------------------------------------------
 
@@ -147,10 +160,12 @@ class Camera:
         """The part of the frame the model sees."""
         return self.region_for(frame).crop(frame.image)
 
-    def process(self, frame: CapturedFrame, found: Found) -> DetectionEnvelope:
-        """Track, number and publish one frame's detections; return its envelope."""
+    def process(self, frame: CapturedFrame, found: Found) -> list[Sighting]:
+        """Track, number and publish one frame's detections; return what it published."""
         region = self.region_for(frame)
+        started = time.perf_counter()
         found_sightings = self.tracker.update(found, region)
+        self.track_seconds = time.perf_counter() - started
         sightings = strongest(found_sightings, self.max_detections)
         if len(sightings) < len(found_sightings):
             log.warning(
@@ -165,8 +180,8 @@ class Camera:
         stamp = FrameStamp(
             self.device_id, self.camera_id, number, frame.source_index, frame.timestamp, self.run_id
         )
-        envelope = build_envelope(stamp, region, frame.width, frame.height, sightings, previous)
-        payload = encode(envelope)
+        document = envelope_document(stamp, region, frame.width, frame.height, sightings, previous)
+        payload = document_bytes(document)
         self.client.publish_nowait(self.detections_topic, payload)
         if self.recorder is not None:
             self.recorder.write_bytes(payload)
@@ -174,15 +189,15 @@ class Camera:
             # Offline, a JPEG would only fill the publish queue (bounded in messages, not
             # bytes) with ~100 KB items that are dropped first anyway.
             if self.client.connected:
-                self.encoder.submit(envelope, frame.image)
+                self.encoder.submit(document, frame.image)
             else:
                 self.frames_offline += 1
                 self.metrics.frames_skipped.labels("offline").inc()
         self.processed += 1
-        return envelope
+        return sightings
 
-    def _publish_frame(self, envelope: DetectionEnvelope) -> None:
-        self.client.publish_nowait(self.frames_topic, envelope, droppable=True)
+    def _publish_frame(self, payload: bytes) -> None:
+        self.client.publish_nowait(self.frames_topic, payload, droppable=True)
         self.metrics.frames_published.inc()
 
     # -- figures ----------------------------------------------------------------------------

@@ -21,12 +21,11 @@ import time
 from dataclasses import dataclass
 
 from edge_publisher.camera import Camera
-from edge_publisher.detector import Detector, Found
+from edge_publisher.detector import Detector, Found, Sighting
 from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.progress import ProgressLine
 from edge_publisher.source import CapturedFrame
 from sightline.health import Heartbeat
-from sightline.messages import DetectionEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +102,18 @@ class EdgeLoop:
             found = [self.detector.detect([crop])[0] for crop in crops]
         per_frame = (time.perf_counter() - started) / len(crops)
         for (camera, frame), detections in zip(taken, found, strict=True):
-            started = time.perf_counter()
-            envelope = camera.process(frame, detections)
-            self.metrics.inference_seconds.observe(per_frame + time.perf_counter() - started)
-            self._count(envelope)
+            sightings = camera.process(frame, detections)
+            self.metrics.inference_seconds.observe(per_frame + camera.track_seconds)
+            self._count(sightings)
 
     def _gauges(self) -> None:
         self.metrics.source_dropped.set(sum(c.reader.stale_dropped for c in self.cameras))
         self.metrics.source_reconnects.set(sum(c.reader.reconnects for c in self.cameras))
 
-    def _count(self, envelope: DetectionEnvelope) -> None:
+    def _count(self, sightings: list[Sighting]) -> None:
         self.metrics.frames_processed.inc()
-        for detection in envelope.detections:
-            self.metrics.detections.labels(detection.class_name).inc()
+        for sighting in sightings:
+            self.metrics.detections.labels(sighting.class_name).inc()
         self.metrics.tracks_remembered.set(sum(len(c.memory) for c in self.cameras))
         if self.progress is not None:
             self.progress.update(self.processed)

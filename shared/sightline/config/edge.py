@@ -141,4 +141,11 @@ class FramePublishConfig(StrictModel):
         "the frame-store draws an event on the nearest frame, with the object where it was.",
     )
     jpeg_quality: int = Field(default=80, ge=1, le=100)
+    encoder_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower than inference the JPEG encoder thread runs (Linux nice "
+        "increment): on a busy CPU the model goes first and a JPEG waits (or is skipped).",
+    )
     max_width: int | None = Field(default=None, ge=64, le=16384, description="Downscale to this.")
