@@ -39,8 +39,6 @@ NATIVE_ENV = {
     "OPENCV_LOG_LEVEL": "WARNING",
     # FFmpeg's av_log level inside OpenCV: 16 = AV_LOG_ERROR (no per-packet warnings).
     "OPENCV_FFMPEG_LOGLEVEL": "16",
-    # No OpenVINO telemetry at all where the user has not decided otherwise.
-    "OPENVINO_TELEMETRY_OPT_OUT": "1",
 }
 
 _ERROR = re.compile(r"error|fail|refused|timed? ?out|unauthori[sz]ed|not found|cannot", re.I)
