@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from pathlib import Path
 from typing import NoReturn
 
+from edge_publisher.camera import Camera
 from edge_publisher.detector import Detector, DetectorError, offline_defaults
+from edge_publisher.logs import capture_native_output, demote_telemetry, quiet_native_logs
 from edge_publisher.loop import EdgeLoop
 from edge_publisher.metrics import EdgeMetrics
+from edge_publisher.progress import ProgressLine
 from edge_publisher.record import Recorder
 from edge_publisher.run import new_run_id
-from edge_publisher.source import FrameReader, SourceError
-from sightline.config.settings import EdgeSettings
-from sightline.service import MainLoop, ServiceContext, argument_parser, config_exit, run_service
+from edge_publisher.settings import CameraPlan, EdgePublisherSettings
+from edge_publisher.source import FrameReader, SourceError, SourceKind
+from sightline.errors import ConfigError
+from sightline.mqtt.client import MqttClient
+from sightline.service import (
+    STOP_TIMEOUT_S,
+    MainLoop,
+    ServiceContext,
+    argument_parser,
+    config_exit,
+    run_service,
+)
 
 SERVICE = "edge-publisher"
 
@@ -42,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="stop after N processed frames",
+        help="stop each camera after N processed frames",
     )
     return result
 
@@ -52,40 +65,90 @@ def _refuse(problem: Exception) -> NoReturn:
     config_exit("sightline-edge", [str(problem)])
 
 
+def _client(ctx: ServiceContext, plan: CameraPlan) -> MqttClient:
+    """The process's connection for the camera named by ``instance``; a connection of its own
+    (its own last will on the camera's status topic) for every other camera."""
+    if not plan.own_client:
+        return ctx.client
+    client = MqttClient(plan.mqtt, service=SERVICE, instance=plan.camera_id)
+    ctx.health_checks[f"mqtt-{plan.camera_id}"] = lambda: client.connected
+    return client
+
+
 def build(ctx: ServiceContext) -> MainLoop:
-    """Open the camera and the model; return the capture + inference loop.
+    """Open the cameras and the model; return the capture + inference loop.
 
-    Each start is a new run (``source.run_id`` in every envelope); at exit, after the client
-    has stopped, the loop says what it never delivered.
+    Each start is a new run per camera (``source.run_id`` in every envelope); at exit, after
+    the clients have stopped, each camera says what it never delivered.
 
-    Exits with status 2 when the model, a class name or the video file is missing.
+    Exits with status 2 when the model, a class name or a video file is missing.
     """
     settings = ctx.settings
-    assert isinstance(settings, EdgeSettings)
+    assert isinstance(settings, EdgePublisherSettings)
+    capture_native_output()
+    demote_telemetry()
+    ready = threading.Event()
     try:
-        reader = FrameReader(settings.camera)
+        plans = settings.camera_plans()
+        readers = [
+            FrameReader(plan.camera, ready=ready, name=f"reader-{plan.camera_id}") for plan in plans
+        ]
         detector = Detector(settings.detector)
-    except (SourceError, DetectorError) as exc:
+    except (SourceError, DetectorError, ConfigError) as exc:
         _refuse(exc)
     recorder = Recorder(ctx.args.record) if ctx.args.record is not None else None
-    run_id = new_run_id()
-    log.info("run %s of camera %s", run_id, settings.effective_camera_id, extra={"run_id": run_id})
+    metrics = EdgeMetrics.from_registry(ctx.registry)
+    cameras: list[Camera] = []
+    for plan, reader in zip(plans, readers, strict=True):
+        run_id = new_run_id()
+        log.info(
+            "run %s of camera %s",
+            run_id,
+            plan.camera_id,
+            extra={"run_id": run_id, "camera_id": plan.camera_id},
+        )
+        cameras.append(
+            Camera(
+                plan=plan,
+                device_id=settings.device_id,
+                client=_client(ctx, plan),
+                reader=reader,
+                tracker=detector.tracker(),
+                frames_config=settings.frames,
+                metrics=metrics,
+                max_detections=settings.max_detections,
+                recorder=recorder,
+                max_frames=ctx.args.max_frames,
+                run_id=run_id,
+                own_client=plan.own_client,
+            )
+        )
+    files = [r for r in readers if r.kind is SourceKind.FILE]
     loop = EdgeLoop(
-        settings=settings,
-        client=ctx.client,
-        reader=reader,
+        cameras=cameras,
         detector=detector,
-        metrics=EdgeMetrics.from_registry(ctx.registry),
+        metrics=metrics,
         heartbeat=ctx.heartbeat,
         stopping=ctx.stopping,
-        recorder=recorder,
-        max_frames=ctx.args.max_frames,
-        run_id=run_id,
+        frame_ready=ready,
+        batch=settings.detector.batch_cameras,
+        progress=ProgressLine(
+            sum(r.total_frames for r in files), wanted=len(files) == len(readers)
+        ),
     )
+    for camera in cameras:
+        if camera.own_client:
+            camera.client.start()
 
     def summarize() -> None:
-        # After the client has stopped: what it could not deliver by then never will be.
-        loop.summarize()
+        # After the clients have stopped: what they could not deliver by then never will be.
+        for camera in cameras:
+            if camera.own_client:
+                camera.client.stop(STOP_TIMEOUT_S)
+        if recorder is not None:
+            recorder.close()
+        for camera in cameras:
+            camera.summarize()
 
     ctx.on_stop.append(summarize)
     return loop
@@ -94,7 +157,8 @@ def build(ctx: ServiceContext) -> MainLoop:
 def main(argv: list[str] | None = None) -> int:
     """Run the edge-publisher; return the exit status."""
     offline_defaults()
-    return run_service(SERVICE, EdgeSettings, build, argv, parser())
+    quiet_native_logs()
+    return run_service(SERVICE, EdgePublisherSettings, build, argv, parser())
 
 
 if __name__ == "__main__":

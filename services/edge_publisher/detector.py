@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from edge_publisher.logs import quiet_native_logs
 from edge_publisher.source import Image
-from sightline.config.edge import DetectorConfig, RoiConfig
+from sightline.config.edge import BUNDLED_MODEL, DetectorConfig, RoiConfig
 
 # No update checks, no pip installs, no downloads; no banner lines on stdout.
 ULTRALYTICS_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0", "YOLO_VERBOSE": "False"}
@@ -136,69 +137,158 @@ def untracked(
     return np.asarray(iou.max(axis=1) < min_iou)
 
 
-def resolve_model_path(model_file: str) -> str:
-    """The model path, checked to exist while ultralytics is offline.
+def resolve_model_path(model_file: str, allow_download: bool = False) -> str:
+    """The model path, checked to exist unless ultralytics may download it.
 
     Raises:
-        DetectorError: the file or directory does not exist, naming the path.
+        DetectorError: the file or directory does not exist and downloads are off, naming the
+            path, the setting that allows the download and the bundled model.
     """
-    if not Path(model_file).exists() and os.environ.get("YOLO_OFFLINE", "1") != "0":
+    offline = os.environ.get("YOLO_OFFLINE", "1") != "0"
+    if not Path(model_file).exists() and offline and not allow_download:
         raise DetectorError(
             f"detector.model_file: {model_file!r} does not exist (resolved to "
-            f"{Path(model_file).resolve()}); nothing is downloaded while YOLO_OFFLINE is set"
+            f"{Path(model_file).resolve()}) and the edge never downloads a model unless "
+            "told to: set detector.allow_download: true (SIGHTLINE_DETECTOR__ALLOW_DOWNLOAD=1) "
+            "to let ultralytics fetch it, or use the bundled OpenVINO model "
+            f"(detector.model_file: {BUNDLED_MODEL})"
         )
     return model_file
 
 
+def load_model(config: DetectorConfig) -> Any:
+    """The ultralytics model of ``config``; a download is allowed for this load only when
+    ``allow_download`` is set (YOLO_OFFLINE is lifted meanwhile, then restored).
+
+    Raises:
+        DetectorError: the model file is missing (see :func:`resolve_model_path`), or the
+            download failed.
+    """
+    offline_defaults()
+    quiet_native_logs()
+    from ultralytics.models import YOLO
+
+    path = resolve_model_path(config.model_file, config.allow_download)
+    if not config.allow_download or Path(path).exists():
+        return YOLO(path, task="detect")
+    saved = os.environ.get("YOLO_OFFLINE")
+    os.environ["YOLO_OFFLINE"] = "0"
+    try:
+        return YOLO(path, task="detect")
+    except Exception as exc:
+        raise DetectorError(
+            f"detector.model_file: could not download {path!r} ({type(exc).__name__}: {exc}); "
+            f"the bundled OpenVINO model needs no download: {BUNDLED_MODEL}"
+        ) from None
+    finally:
+        if saved is None:
+            del os.environ["YOLO_OFFLINE"]
+        else:
+            os.environ["YOLO_OFFLINE"] = saved
+
+
+def tracker_factory(tracker: str) -> Callable[[], Any]:
+    """Makes fresh trackers of the ultralytics tracker config ``tracker`` (bytetrack.yaml).
+
+    Raises:
+        DetectorError: a tracker that needs the predictor's internals (ReID features).
+    """
+    from ultralytics.trackers.track import TRACKER_MAP
+    from ultralytics.utils import YAML, IterableSimpleNamespace
+    from ultralytics.utils.checks import check_yaml
+
+    cfg = IterableSimpleNamespace(**YAML.load(check_yaml(tracker)))  # type: ignore[no-untyped-call]
+    kind = TRACKER_MAP.get(cfg.tracker_type)
+    if kind is None or hasattr(kind, "setup_predictor") or getattr(cfg, "with_reid", False):
+        raise DetectorError(
+            f"detector.tracker: {tracker!r} ({cfg.tracker_type}) is not supported by the edge; "
+            "use bytetrack.yaml or botsort.yaml without ReID"
+        )
+    return lambda: kind(args=cfg)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The model's detections in one crop: ultralytics boxes (numpy) and the crop."""
+
+    boxes: Any
+    crop: Image
+
+    @property
+    def rows(self) -> NDArray[np.float32]:
+        """``x1, y1, x2, y2, confidence, class`` per detection, crop pixels."""
+        return np.asarray(self.boxes.data, np.float32).reshape(-1, 6)
+
+
 class Detector:
-    """A tracking YOLO model; one instance per camera (the tracker keeps state).
+    """One YOLO model, shared by every camera of the process; trackers are per camera
+    (:class:`CameraTracker`).
 
     Args:
         config: the detector section.
     """
 
     def __init__(self, config: DetectorConfig) -> None:
-        offline_defaults()
-        from ultralytics.models import YOLO
-
         self.config = config
-        self.model = YOLO(resolve_model_path(config.model_file), task="detect")
+        self.model = load_model(config)
         self.names: dict[int, str] = {int(k): str(v) for k, v in self.model.names.items()}
         self.classes = class_ids(config.track_classes, self.names)
-        self._raw: NDArray[np.float32] | None = None
-        # Registered before the tracker's own callback, so it sees every detection.
-        self.model.add_callback("on_predict_postprocess_end", self._keep_detections)
-
-    def _keep_detections(self, predictor: Any) -> None:
-        boxes = predictor.results[0].boxes
-        self._raw = None if boxes is None else boxes.data.cpu().numpy().copy()
-
-    def track(self, image: Image, region: RegionOfInterest) -> list[Sighting]:
-        """Detect and track in ``region`` of ``image``; boxes come back in full-frame pixels."""
-        options: dict[str, Any] = {
-            "persist": True,
-            "tracker": self.config.tracker,
-            "conf": self.config.confidence_threshold,
+        self.new_tracker = tracker_factory(config.tracker)
+        self._own: CameraTracker | None = None
+        self._options: dict[str, Any] = {
+            "conf": config.confidence_threshold,
             "classes": self.classes,
-            "imgsz": self.config.imgsz,
+            "imgsz": config.imgsz,
             "verbose": False,
         }
-        if self.config.device is not None:
-            options["device"] = self.config.device
-        self._raw = None
-        results = list(self.model.track(region.crop(image), **options))
-        boxes = results[0].boxes
-        if boxes is None or boxes.id is None:
-            # No confirmed track: publish every detection, untracked.
-            rows = self._raw if self._raw is not None else np.zeros((0, 6), np.float32)
-            return self._sightings(rows[:, :4], None, rows[:, 4], rows[:, 5], region)
-        data: Any = boxes.data  # a torch tensor after postprocessing
-        tracked = np.asarray(data.cpu().numpy())
-        sightings = self._sightings(
-            tracked[:, :4], tracked[:, 4], tracked[:, 5], tracked[:, 6], region
-        )
-        if self._raw is not None and len(self._raw):
-            rows = self._raw[untracked(self._raw[:, :4], tracked[:, :4])]
+        if config.device is not None:
+            self._options["device"] = config.device
+
+    def detect(self, crops: Sequence[Image]) -> list[Found]:
+        """Run the model on ``crops`` (one batch); detections per crop, in crop pixels."""
+        results = self.model.predict(list(crops), **self._options)
+        return [
+            Found(result.boxes.cpu().numpy(), crop)
+            for result, crop in zip(results, crops, strict=True)
+        ]
+
+    def tracker(self) -> CameraTracker:
+        """A new tracker for one camera, naming classes as this model does."""
+        return CameraTracker(self.new_tracker(), self.names)
+
+    def track(self, image: Image, region: RegionOfInterest) -> list[Sighting]:
+        """Detect and track in ``region`` of ``image`` with this detector's own tracker (one
+        camera); boxes come back in full-frame pixels."""
+        if self._own is None:
+            self._own = self.tracker()
+        crop = region.crop(image)
+        return self._own.update(self.detect([crop])[0], region)
+
+
+class CameraTracker:
+    """One camera's tracker state (ByteTrack): detections in, sightings with ids out.
+
+    Detections the tracker has not confirmed are kept, with no track id.
+    """
+
+    def __init__(self, tracker: Any, names: Mapping[int, str]) -> None:
+        self._tracker = tracker
+        self.names = names
+
+    def update(self, found: Found, region: RegionOfInterest) -> list[Sighting]:
+        """Track this frame's detections; boxes come back in full-frame pixels."""
+        raw = found.rows
+        tracks = np.asarray(self._tracker.update(found.boxes, found.crop), np.float32)
+        if len(tracks) == 0:
+            return self._sightings(raw[:, :4], None, raw[:, 4], raw[:, 5], region)
+        # x1, y1, x2, y2, id, score, class, index; the Kalman box clipped to the crop, as
+        # ultralytics' own track() does
+        height, width = found.crop.shape[:2]
+        tracks[:, [0, 2]] = tracks[:, [0, 2]].clip(0, width)
+        tracks[:, [1, 3]] = tracks[:, [1, 3]].clip(0, height)
+        sightings = self._sightings(tracks[:, :4], tracks[:, 4], tracks[:, 5], tracks[:, 6], region)
+        if len(raw):
+            rows = raw[untracked(raw[:, :4], tracks[:, :4])]
             sightings += self._sightings(rows[:, :4], None, rows[:, 4], rows[:, 5], region)
         return sightings
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
 
+from edge_publisher.envelope import document_bytes
 from edge_publisher.source import Image
 from sightline.config.edge import FramePublishConfig
 from sightline.messages import DetectionEnvelope, FrameData
+from sightline.threads import start_critical
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,31 @@ def with_frame_data(envelope: DetectionEnvelope, jpeg: bytes, quality: int) -> D
     return envelope.model_copy(update={"frame_data": data})
 
 
+def frame_payload(document: Mapping[str, Any], jpeg: bytes, quality: int) -> bytes:
+    """An envelope document (:func:`edge_publisher.envelope.envelope_document`) plus its JPEG,
+    base64-encoded, as wire bytes: what ``encode(with_frame_data(...))`` gives."""
+    data = {"encoding": "jpeg", "quality": quality, "base64": base64.b64encode(jpeg).decode()}
+    return document_bytes({**document, "frame_data": data})
+
+
+def lower_priority(increment: int) -> bool:
+    """Run the calling thread ``increment`` nice levels lower (Linux: per thread); False
+    where the system does not allow it.
+
+    Example:
+        >>> lower_priority(0)
+        True
+    """
+    if increment == 0:
+        return True
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + increment)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 class FrameEncoder:
     """Encodes admitted frames in a thread and hands the result to ``publish``.
 
@@ -79,41 +108,47 @@ class FrameEncoder:
     def __init__(
         self,
         config: FramePublishConfig,
-        publish: Callable[[DetectionEnvelope], None],
+        publish: Callable[[bytes], None],
         backlog: int = 2,
+        name: str = "jpeg-encoder",
     ) -> None:
         self.config = config
         self.publish = publish
         self.dropped = 0
         self.encoded = 0
         self.jpeg_bytes = 0
-        self._queue: queue.Queue[tuple[DetectionEnvelope, Image] | None] = queue.Queue(backlog)
-        self._thread = threading.Thread(target=self._run, name="jpeg-encoder", daemon=True)
+        self._queue: queue.Queue[tuple[Mapping[str, Any], Image] | None] = queue.Queue(backlog)
+        self.name = name
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the encoder thread."""
-        self._thread.start()
+        """Start the encoder thread (critical: its death ends the process)."""
+        self._thread = start_critical(self._run, self.name)
 
-    def submit(self, envelope: DetectionEnvelope, image: Image) -> None:
-        """Queue a frame for encoding, or drop it when the encoder is behind."""
+    def submit(self, document: Mapping[str, Any], image: Image) -> None:
+        """Queue a frame (its envelope document, not to be changed any more) for encoding,
+        or drop it when the encoder is behind."""
         try:
-            self._queue.put_nowait((envelope, image))
+            self._queue.put_nowait((document, image))
         except queue.Full:
             self.dropped += 1
 
     def stop(self) -> None:
         """Encode what is queued, then stop the thread."""
+        if self._thread is None:
+            return
         self._queue.put(None)
         self._thread.join(10.0)
 
     def _run(self) -> None:
+        lower_priority(self.config.encoder_niceness)
         while (item := self._queue.get()) is not None:
-            envelope, image = item
+            document, image = item
             try:
                 jpeg = encode_jpeg(image, self.config.jpeg_quality, self.config.max_width)
             except ValueError:
-                log.exception("frame %d not published", envelope.frame.number)
+                log.exception("frame %d not published", document["frame"]["number"])
                 continue
             self.jpeg_bytes += len(jpeg)
             self.encoded += 1
-            self.publish(with_frame_data(envelope, jpeg, self.config.jpeg_quality))
+            self.publish(frame_payload(document, jpeg, self.config.jpeg_quality))

@@ -37,6 +37,10 @@ class Recorder:
             envelope = envelope.model_copy(update={"frame_data": None})
         self._file.write(encode(envelope) + b"\n")
 
+    def write_bytes(self, payload: bytes) -> None:
+        """Write one envelope already encoded (and without frame data) as a line."""
+        self._file.write(payload + b"\n")
+
     def close(self) -> None:
         """Flush and close the file."""
         self._file.close()

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sightline.config.edge import CameraConfig
+from sightline.threads import start_critical
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,21 @@ class FrameReader:
     Args:
         config: the camera section.
         file_buffer: frames a file source may read ahead of the loop.
+        ready: set whenever a frame arrives or the source ends (one event may serve the
+            readers of several cameras).
+        name: the reader thread's name.
     """
 
-    def __init__(self, config: CameraConfig, file_buffer: int = 4) -> None:
+    def __init__(
+        self,
+        config: CameraConfig,
+        file_buffer: int = 4,
+        ready: threading.Event | None = None,
+        name: str = "camera-reader",
+    ) -> None:
         self.config = config
+        self.ready = ready or threading.Event()
+        self.name = name
         self.kind = SourceKind.of(config.url)
         self.stale_dropped = 0
         self.reconnects = 0
@@ -163,18 +175,19 @@ class FrameReader:
         self._stopping = threading.Event()
         self._finished = False
         self._error: SourceError | None = None
-        self._thread = threading.Thread(target=self._run, name="camera-reader", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start reading."""
-        self._thread.start()
+        """Start reading; the thread is critical (its death ends the process)."""
+        self._thread = start_critical(self._run, self.name)
 
     def stop(self) -> None:
         """Stop reading and wait for the thread."""
         self._stopping.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(5.0)
+        if self._thread is not None:
+            self._thread.join(5.0)
 
     @property
     def finished(self) -> bool:
@@ -211,6 +224,7 @@ class FrameReader:
                     self._cond.wait(0.2)
             self._frames.append(frame)
             self._cond.notify_all()
+        self.ready.set()
         return not self._stopping.is_set()
 
     def _finish(self, error: SourceError | None = None) -> None:
@@ -218,6 +232,7 @@ class FrameReader:
             self._finished = True
             self._error = error
             self._cond.notify_all()
+        self.ready.set()
 
     def _run(self) -> None:
         if self.kind is SourceKind.FILE:

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from edge_publisher.detector import (
     DetectorError,
@@ -18,8 +19,15 @@ from edge_publisher.detector import (
     resolve_model_path,
     untracked,
 )
-from edge_publisher.envelope import FrameStamp, build_envelope, centers_of, strongest
-from edge_publisher.frames import FrameGate, encode_jpeg, with_frame_data
+from edge_publisher.envelope import (
+    FrameStamp,
+    build_envelope,
+    centers_of,
+    document_bytes,
+    envelope_document,
+    strongest,
+)
+from edge_publisher.frames import FrameGate, encode_jpeg, frame_payload, with_frame_data
 from edge_publisher.record import Recorder
 from edge_publisher.tracks import TrackMemory
 from sightline.config.edge import FramePublishConfig, RoiConfig
@@ -196,3 +204,56 @@ def test_recorder_writes_one_line_per_envelope_without_frame_bytes(tmp_path: Pat
         recorder.write(with_jpeg)
     lines = (tmp_path / "rec" / "run.jsonl").read_bytes().splitlines()
     assert [decode_envelope(line).frame_data for line in lines] == [None, None]
+
+
+def random_sightings(rng: np.random.Generator, count: int) -> list[Sighting]:
+    sightings = []
+    for _ in range(count):
+        x1, y1 = rng.uniform(-5, 1900, 2)
+        w, h = rng.uniform(0, 400, 2)
+        sightings.append(
+            Sighting(
+                None if rng.random() < 0.3 else int(rng.integers(1, 10_000)),
+                int(rng.integers(0, 80)),
+                str(rng.choice(["person", "car", "tëddy bear", "traffic light"])),
+                float(rng.random()),
+                (float(x1), float(y1), float(x1 + w), float(y1 + h)),
+            )
+        )
+    return sightings
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_hot_path_envelope_is_byte_for_byte_the_model_s_encoding(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sightings = random_sightings(rng, int(rng.integers(0, 30)))
+    previous = {
+        s.track_id: (float(rng.uniform(0, 1900)), float(rng.uniform(0, 1000)))
+        for s in sightings
+        if s.track_id is not None and rng.random() < 0.7
+    }
+    stamp = FrameStamp("jetson-01", "driveway", seed, 3 * seed, datetime.now(UTC), "r-1")
+    region = RegionOfInterest(0, 10, 1920, 1080)
+    args = (stamp, region, 1920, 1080, sightings, previous)
+    document = envelope_document(*args)
+    assert document_bytes(document) == encode(build_envelope(*args))
+    jpeg = bytes(rng.integers(0, 256, 300, dtype=np.uint8))
+    assert frame_payload(document, jpeg, 70) == encode(
+        with_frame_data(build_envelope(*args), jpeg, 70)
+    )
+
+
+@pytest.mark.parametrize(
+    ("sighting", "field"),
+    [
+        (Sighting(1, 0, "person", 0.5, (10.0, 0.0, 5.0, 1.0)), "x2"),
+        (Sighting(1, 0, "person", 0.5, (float("nan"), 0.0, 5.0, 1.0)), "x1"),
+        (Sighting(-1, 0, "person", 0.5, (0.0, 0.0, 5.0, 1.0)), "track_id"),
+        (Sighting(1, 0, "", 0.5, (0.0, 0.0, 5.0, 1.0)), "class_name"),
+    ],
+)
+def test_a_value_the_model_refuses_is_an_error_naming_the_field_on_the_hot_path_too(
+    sighting: Sighting, field: str
+) -> None:
+    with pytest.raises(ValidationError, match=field):
+        envelope_document(STAMP, RegionOfInterest.full(64, 48), 64, 48, [sighting], {})

@@ -30,8 +30,8 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.slow  # the real model on a real stream
 
 TOPIC = "detections/driveway"
-STALE = "sightline_edge_source_stale_dropped"
-RECONNECTS = "sightline_edge_source_reconnects"
+STALE = "sightline_edge_source_stale_dropped_total"
+RECONNECTS = "sightline_edge_source_reconnects_total"
 PROCESSED = "sightline_edge_frames_processed_total"
 
 

@@ -169,7 +169,7 @@ def test_a_stream_that_is_down_is_retried_with_logs_and_the_edge_keeps_running(
         interval=0.2,
     )
     wait_until(
-        lambda: edge.metric("sightline_edge_source_reconnects") >= 3,
+        lambda: edge.metric("sightline_edge_source_reconnects_total") >= 3,
         timeout=10,
         what="reconnects not exported",
         interval=0.2,

@@ -1,18 +1,26 @@
-"""The edge-publisher's sections: ``camera``, ``detector``, ``frames``.
+"""The edge-publisher's sections: ``camera`` (or ``cameras``), ``detector``, ``frames``.
 
 Example:
     >>> camera = CameraConfig(url="rtsp://cam:8554/stream")
     >>> camera.rtsp_transport, camera.timeout_s, camera.stats_interval_s
     ('tcp', 10.0, 10.0)
+    >>> entry = EdgeCameraConfig(camera_id="porch", url="rtsp://cam2:8554/s")
+    >>> entry.camera_id, entry.section().url
+    ('porch', 'rtsp://cam2:8554/s')
 """
 
 from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, FilePath, SecretStr, model_validator
 
 from sightline.config.base import StrictModel
+from sightline.ids import Identifier
+
+BUNDLED_MODEL = "models/yolo11n_int8_openvino_model"
+"""The OpenVINO model shipped in the repository and the images (relative to the repo root,
+``/app`` in the images)."""
 
 
 class RoiConfig(StrictModel):
@@ -62,12 +70,51 @@ class CameraConfig(StrictModel):
     )
 
 
+class CameraLogin(StrictModel):
+    """A camera's own broker login in a multi-camera edge (the ACL's user is the camera)."""
+
+    username: str | None = Field(default=None, description="Broker user; default mqtt's.")
+    password: SecretStr | None = Field(default=None, description="Prefer password_file.")
+    password_file: FilePath | None = Field(default=None, description="First line: password.")
+
+
+class EdgeCameraConfig(CameraConfig):
+    """One entry of ``cameras:``: a camera section plus the camera's id, its own ROI and,
+    optionally, its own broker login."""
+
+    camera_id: Identifier = Field(description="This camera's id (topics, envelopes, ACL user).")
+    roi: RoiConfig | None = Field(default=None, description="Default: detector.roi.")
+    mqtt: CameraLogin | None = Field(
+        default=None,
+        description="This camera's broker login; default: the edge's mqtt username/password.",
+    )
+
+    def section(self) -> CameraConfig:
+        """The plain camera section (without id, ROI and login)."""
+        return CameraConfig.model_validate(
+            self.model_dump(include=set(CameraConfig.model_fields), exclude_unset=True)
+        )
+
+
 class DetectorConfig(StrictModel):
-    """YOLO + ByteTrack."""
+    """YOLO + ByteTrack; one model instance per edge process, one tracker per camera."""
 
     model_file: str = Field(
         default="yolo11n.pt",
-        description="Any model path ultralytics loads (.pt, OpenVINO dir, .tflite, .onnx).",
+        description="Any model path ultralytics loads (.pt, OpenVINO dir, .tflite, .onnx). "
+        f"The bundled one: {BUNDLED_MODEL}. A missing file is downloaded only with "
+        "allow_download: true.",
+    )
+    allow_download: bool = Field(
+        default=False,
+        description="Let ultralytics download a missing model_file it knows (yolo11n.pt...) "
+        "for this load, although the edge otherwise runs offline (YOLO_OFFLINE).",
+    )
+    batch_cameras: bool = Field(
+        default=False,
+        description="Run the frames of all cameras ready at once as one batch. Off by default: "
+        "a static batch-1 export (the bundled OpenVINO model) is split into single frames "
+        "anyway; worth it on a GPU with a .pt or a dynamic-batch export.",
     )
     confidence_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
     track_classes: list[str | int] | None = Field(
@@ -94,4 +141,11 @@ class FramePublishConfig(StrictModel):
         "the frame-store draws an event on the nearest frame, with the object where it was.",
     )
     jpeg_quality: int = Field(default=80, ge=1, le=100)
+    encoder_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower than inference the JPEG encoder thread runs (Linux nice "
+        "increment): on a busy CPU the model goes first and a JPEG waits (or is skipped).",
+    )
     max_width: int | None = Field(default=None, ge=64, le=16384, description="Downscale to this.")
