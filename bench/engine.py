@@ -224,7 +224,7 @@ def ours(envelopes: list[DetectionEnvelope], config: EngineSettings) -> int:
     return sum(len(engine.process(env).events) for env in envelopes)
 
 
-def ours_from_bytes(payloads: list[bytes], config: EngineSettings) -> int:
+def ours_from_bytes(payloads: list[tuple[str, bytes]], config: EngineSettings) -> int:
     count = 0
 
     def sink(topic: str, payload: object, retain: bool) -> None:
@@ -232,8 +232,8 @@ def ours_from_bytes(payloads: list[bytes], config: EngineSettings) -> int:
         count += 1
 
     handler = EnvelopeHandler(Engine(config), sink, lambda *a: None)
-    for payload in payloads:
-        handler.handle("detections/x", payload)
+    for topic, payload in payloads:
+        handler.handle(topic, payload)
     return count
 
 
@@ -403,7 +403,7 @@ def main() -> None:
         "(a2) supervision LineZone+PolygonZone", lambda: with_supervision(envelopes, config), count
     )
     b = timed("(b)  ours in-process", lambda: ours(envelopes, config), count)
-    payloads = [encode(env) for env in envelopes]
+    payloads = [(f"detections/{env.source.camera_id}", encode(env)) for env in envelopes]
     timed("(b') ours in-process, from bytes", lambda: ours_from_bytes(payloads, config), count)
     print(f"ratios: b/a {b / a:.1f}x, b/a2 {b / a2:.1f}x")
     if not args.skip_live:

@@ -1,5 +1,9 @@
 """The live engine: ``detections/+`` from the broker, events back to it.
 
+As one of several replicas (``SIGHTLINE_REPLICAS__COUNT``, see
+:mod:`event_engine.partition`) it subscribes to the ``detections/<camera>`` of the
+configured cameras it owns, and keeps their state in the directory the replicas share.
+
 Example:
     .. code-block:: python
 
@@ -8,8 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
@@ -17,20 +24,31 @@ from event_engine.discovery import EDGE_SERVICE, discovery_configs
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
+from event_engine.partition import CameraFiles, Claims, ReplicaError, Replicas
+from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
+from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
-from sightline.mqtt import ReceivedMessage
+from sightline.mqtt import MqttClient, ReceivedMessage
 from sightline.sequence import FrameGapDetector
 from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext
 from sightline.threads import start_critical
 from sightline.topics import Topics
 from sightline.writes import probe_writable
 
+log = logging.getLogger(__name__)
+
 STATE_FILE = "engine-state.json"
+CAMERAS_DIR = "cameras"
+"""Per-camera checkpoints under the state dir, for replicas given no shared directory."""
 DISCOVERY_FILE = "discovery-topics.json"
 FLUSH_EVERY_S = 0.1
-"""State is checkpointed at most this often while running, and always on a clean stop. An
-envelope that changed it is acknowledged only after the checkpoint, so this bounds the delay
-of acknowledgements (and, with ``mqtt.receive_maximum`` in flight, the rate)."""
+"""State is checkpointed at least this often while it changes, and always on a clean stop.
+An envelope that changed it is acknowledged only after the checkpoint, so this bounds the
+delay of acknowledgements."""
+URGENT_SHARE = 4
+"""A checkpoint is written at once when ``mqtt.receive_maximum / URGENT_SHARE`` changes wait
+for it: the messages held unacknowledged never fill the receive window (which would stop
+the broker's deliveries until the next timed checkpoint)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
 TICK_S = 0.25
@@ -43,6 +61,12 @@ def edge_topic_filter(topics: Topics, kind: str) -> str:
     return example[: -len("x/status")] + "+/" + kind
 
 
+def config_error(message: str) -> SystemExit:
+    """Say ``message`` on stderr; the exit of a bad configuration."""
+    print(f"sightline: {message}", file=sys.stderr)
+    return SystemExit(EXIT_CONFIG)
+
+
 def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the envelope handler, set up discovery, return the checkpointing loop."""
     settings = ctx.settings
@@ -50,48 +74,74 @@ def build(ctx: ServiceContext) -> MainLoop:
     client = ctx.client
     problem = probe_writable(ctx.state_dir, full_ok=True)  # a full disk: wait for space
     if problem is not None:
-        print(
-            f"sightline: state_dir {ctx.state_dir} is not writable ({problem}); the engine "
-            "keeps its checkpoint there (set state_dir or SIGHTLINE_STATE_DIR)",
-            file=sys.stderr,
+        raise config_error(
+            f"state_dir {ctx.state_dir} is not writable ({problem}); the engine keeps its "
+            "checkpoint there (set state_dir or SIGHTLINE_STATE_DIR)"
         )
-        raise SystemExit(EXIT_CONFIG)
+    try:
+        replicas = Replicas.from_environment()
+    except ReplicaError as exc:
+        raise config_error(str(exc)) from None
     checkpoint = Checkpoint(ctx.state_dir / STATE_FILE)
-    engine = Engine(settings, checkpoint.load(), FrameGapDetector(client.metrics))
+    partitioned = replicas.count > 1 or replicas.checkpoint_dir is not None
+    engine = Engine(
+        settings, None if partitioned else checkpoint.load(), FrameGapDetector(client.metrics)
+    )
     problems = engine.check_geometry()
     if problems:
-        print("sightline: " + "\n".join(problems), file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
+        raise config_error("\n".join(problems))
     handler = EnvelopeHandler(
         engine,
-        publish=lambda topic, payload, retain: client.publish(topic, payload, retain=retain),
+        publish=publish_on(client),
         reject=client.dead_letter,
         topics=client.topics,
         limits=settings.limits,
         metrics=EngineMetrics(ctx.registry),
-        checkpoint=checkpoint,
-        publish_state=settings.homeassistant.enabled,
-        flush_every_s=FLUSH_EVERY_S,
-        hold=client.ack_after,
-        state_every_s=STATE_EVERY_S,
     )
+    store: StateStore = WholeFile(checkpoint)
+    claims = None
+    if partitioned:
+        files = CameraFiles(
+            replicas.checkpoint_dir or ctx.state_dir / CAMERAS_DIR, client.client_id
+        )
+        claims = Claims(replicas, files, engine)
+        claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
+        handler.claim = claims
+        store = files
+    checkpoints = CheckpointScheduler(
+        engine,
+        store,
+        FLUSH_EVERY_S,
+        urgent_after=max(1, client.config.receive_maximum // URGENT_SHARE),
+    )
+    checkpoints.on_failure = handler.metrics.checkpoint_failures.inc
+    checkpoints.on_recovered = handler.connected  # listening again: silence counts from now
+    handler.checkpoints = checkpoints
+    handler.hold = client.ack_after
     handler.stopping = ctx.stopping
-    ctx.health_checks["checkpoint"] = handler.writes.ok
+    ctx.health_checks["checkpoint"] = checkpoints.writes.ok
+    if settings.homeassistant.enabled:
+        handler.states = StatePublisher(engine, publish_on(client), client.topics, STATE_EVERY_S)
 
     def on_envelope(message: ReceivedMessage) -> None:
         handler.handle(message.topic, message.payload, retain=message.retain)
 
-    cameras = {device.camera_id or device_id for device_id, device in settings.devices.items()}
+    configured = {device.camera_id or device_id for device_id, device in settings.devices.items()}
+    cameras = {camera for camera in configured if replicas.owns(camera)}
 
     def on_edge_status(message: ReceivedMessage) -> None:
         camera = message.topic.split("/")[-2]
         if camera in cameras or camera in engine.states:  # bounded: known cameras only
             handler.edge_status(camera, message.payload)
 
-    client.subscribe(client.topics.all_detections, on_envelope, "detections")
+    subscribe_detections(
+        client, replicas, cameras, settings.default_device is not None, on_envelope
+    )
     client.subscribe(edge_topic_filter(client.topics, "status"), on_edge_status, "edge-status")
     client.on_connect_hooks.append(lambda session_present: handler.connected())
     if settings.homeassistant.enabled:
+        states = handler.states
+        assert states is not None
         announcer = DiscoveryAnnouncer(
             client,
             discovery_configs(settings, client.topics, str(client.status_topic)),
@@ -99,9 +149,11 @@ def build(ctx: ServiceContext) -> MainLoop:
         )
 
         def announce() -> None:
-            announcer.announce()
+            if replicas.index == 0:  # one replica announces every camera's entities
+                announcer.announce()
             for device_id, device in settings.devices.items():
-                handler.publish_state(device_id, device.camera_id or device_id)
+                if (device.camera_id or device_id) in cameras:
+                    states.publish(device_id, device.camera_id or device_id)
 
         def on_ha_status(message: ReceivedMessage) -> None:
             if message.payload.strip() == b"online":
@@ -117,7 +169,8 @@ def build(ctx: ServiceContext) -> MainLoop:
     saver_stop = threading.Event()
 
     def keep_saving() -> None:
-        while not saver_stop.wait(FLUSH_EVERY_S / 2):
+        while not saver_stop.is_set():
+            checkpoints.wait_due(FLUSH_EVERY_S / 2)
             handler.flush(force=False)
 
     saver = start_critical(keep_saving, "checkpoint")
@@ -126,6 +179,8 @@ def build(ctx: ServiceContext) -> MainLoop:
         saver_stop.set()
         saver.join()
         handler.flush()
+        if claims is not None and checkpoints.failed is None:
+            claims.release()  # the next owner of each camera may take it at once
 
     ctx.on_stop.append(stop_saving)
 
@@ -135,3 +190,32 @@ def build(ctx: ServiceContext) -> MainLoop:
             handler.tick(client.connected)
 
     return loop
+
+
+def publish_on(client: MqttClient) -> Callable[[str, Any, bool], object]:
+    """``publish(topic, payload, retain)`` on ``client``."""
+    return lambda topic, payload, retain: client.publish(topic, payload, retain=retain)
+
+
+def subscribe_detections(
+    client: MqttClient,
+    replicas: Replicas,
+    cameras: set[str],
+    wildcard: bool,
+    handler: Callable[[ReceivedMessage], None],
+) -> None:
+    """``detections/+`` for a single engine; for a replica, ``detections/<camera>`` per
+    camera it owns, or ``detections/+`` if a ``default_device`` takes cameras no config
+    lists (the replica then leaves the envelopes of cameras it does not own alone)."""
+    if replicas.count == 1 or wildcard:
+        client.subscribe(client.topics.all_detections, handler, "detections")
+        return
+    for camera in sorted(cameras):
+        client.subscribe(str(client.topics.detections(camera)), handler, "detections")
+    log.info(
+        "replica %d of %d: subscribed to %d camera(s)",
+        replicas.index,
+        replicas.count,
+        len(cameras),
+        extra={"cameras": sorted(cameras)},
+    )
