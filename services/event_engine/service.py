@@ -45,7 +45,7 @@ FLUSH_EVERY_S = 0.1
 """State is checkpointed at least this often while it changes, and always on a clean stop.
 An envelope that changed it is acknowledged only after the checkpoint, so this bounds the
 delay of acknowledgements."""
-URGENT_SHARE = 4
+URGENT_SHARE = 2
 """A checkpoint is written at once when ``mqtt.receive_maximum / URGENT_SHARE`` changes wait
 for it: the messages held unacknowledged never fill the receive window (which would stop
 the broker's deliveries until the next timed checkpoint)."""
