@@ -8,10 +8,11 @@ that comes or goes move (the rest keep their owner).
 A camera's state lives in its own file in a directory every replica reaches (a
 ReadWriteMany volume in k3s, see docs/scaling.md): ``<camera>.json`` holds the state and
 the replica that holds the camera. A replica *claims* a camera on its first envelope: if
-the file names another replica that has not let go of it yet (a rolling restart in which
-the old owner still runs), the envelope waits (``RetryLater``, redelivered by the broker
-and never lost) until that owner stops (it releases every camera it holds on a clean stop)
-or its file has gone unchanged for ``takeover_after_s`` (it crashed and will not come back).
+the file names another replica that has not let go of it yet (a rescale in which the old
+owner still runs), the envelope waits (unacknowledged: the broker keeps the rest queued)
+until that owner stops (it releases every camera it holds on a clean stop) or its file has
+gone untouched for ``takeover_after_s`` (it crashed and did not come back; a holder touches
+its files every :data:`REFRESH_EVERY_S`, idle cameras too).
 
 Example:
     >>> [owner(f"cam{n}", 3) for n in range(6)]
@@ -25,11 +26,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -47,6 +50,10 @@ log = logging.getLogger(__name__)
 TAKEOVER_AFTER_S = 120.0
 """A camera whose file names another replica and has not changed for this long is taken
 over anyway: that replica crashed and did not come back (a scale-down while it was dead)."""
+REFRESH_EVERY_S = TAKEOVER_AFTER_S / 4
+"""How often a replica touches the files of the cameras it holds (idle ones included)."""
+CLAIM_POLL_S = 0.5
+"""How often a replica that waits for a camera looks whether it was let go of."""
 _ORDINAL = re.compile(r"-(\d+)$")
 
 
@@ -223,38 +230,69 @@ class Claims:
         self.engine = engine
         self.takeover_after_s = takeover_after_s
         self.held: set[str] = set()
+        self.stopping = threading.Event()
+        """Set when the service stops: a claim still waiting gives up (``RetryLater``)."""
         self.legacy: dict[str, CameraState] = {}
         """States of a single engine's whole-file checkpoint, for cameras with no file yet."""
 
     def __call__(self, camera: str) -> bool:
-        """Whether this replica processes ``camera``, taking it first if it has not.
+        """Whether this replica processes ``camera``, taking it first if it has not (and
+        waiting while another replica still holds it, see the module's docstring).
 
         Raises:
-            RetryLater: another replica still holds it (see the module's docstring).
+            RetryLater: the service is stopping while another replica still holds it.
         """
         if camera in self.held:
             return True
         if not self.replicas.owns(camera):
             return False
-        saved, age = self.files.read(camera)
-        holder = saved.holder if saved is not None else None
-        if holder not in (None, self.files.me):
-            if age < self.takeover_after_s:
-                raise RetryLater(f"camera {camera} is still held by replica {holder}")
-            log.warning(
-                "taking over camera %s from replica %s (its checkpoint is %.0f s old)",
-                camera,
-                holder,
-                age,
-                extra={"camera_id": camera, "holder": holder},
-            )
+        saved, holder = self._wait_for_release(camera)
         state = saved.state if saved is not None else self.legacy.get(camera, CameraState())
         with self.engine.lock:
             self.engine.states[camera] = state
         self.files.write(self.files.snapshot({camera: state}, [camera]))
         self.held.add(camera)
-        log.info("processing camera %s", camera, extra={"camera_id": camera})
+        log.info(
+            "processing camera %s%s",
+            camera,
+            f" (taken from replica {holder})" if holder else "",
+            extra={"camera_id": camera},
+        )
         return True
+
+    def _wait_for_release(self, camera: str) -> tuple[CameraFile | None, str | None]:
+        said = False
+        while True:
+            saved, age = self.files.read(camera)
+            holder = saved.holder if saved is not None else None
+            if holder in (None, self.files.me):
+                return saved, None
+            if age >= self.takeover_after_s:
+                log.warning(
+                    "taking over camera %s from replica %s (its checkpoint is %.0f s old)",
+                    camera,
+                    holder,
+                    age,
+                    extra={"camera_id": camera, "holder": holder},
+                )
+                return saved, holder
+            if not said:
+                log.info(
+                    "camera %s is still held by replica %s: waiting until it lets go",
+                    camera,
+                    holder,
+                    extra={"camera_id": camera, "holder": holder},
+                )
+                said = True
+            if self.stopping.wait(CLAIM_POLL_S):
+                raise RetryLater(f"camera {camera} is still held by replica {holder}")
+
+    def refresh(self) -> None:
+        """Touch the file of every held camera, so that no other replica takes an idle one
+        over (see :data:`TAKEOVER_AFTER_S`); call well within that period."""
+        for camera in list(self.held):
+            with contextlib.suppress(OSError):  # a failing disk is the checkpoint's to report
+                os.utime(self.files.path(camera))
 
     def release(self) -> None:
         """Let go of every held camera (a clean stop, after the last checkpoint)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,13 @@ from event_engine.discovery import EDGE_SERVICE, discovery_configs
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
-from event_engine.partition import CameraFiles, Claims, ReplicaError, Replicas
+from event_engine.partition import (
+    REFRESH_EVERY_S,
+    CameraFiles,
+    Claims,
+    ReplicaError,
+    Replicas,
+)
 from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
 from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
@@ -105,6 +112,7 @@ def build(ctx: ServiceContext) -> MainLoop:
             replicas.checkpoint_dir or ctx.state_dir / CAMERAS_DIR, client.client_id
         )
         claims = Claims(replicas, files, engine)
+        claims.stopping = ctx.stopping
         claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
         handler.claim = claims
         store = files
@@ -185,9 +193,13 @@ def build(ctx: ServiceContext) -> MainLoop:
     ctx.on_stop.append(stop_saving)
 
     def loop() -> None:
+        refreshed = time.monotonic()
         while not ctx.stopping.wait(TICK_S):
             ctx.heartbeat.beat()
             handler.tick(client.connected)
+            if claims is not None and time.monotonic() - refreshed > REFRESH_EVERY_S:
+                claims.refresh()
+                refreshed = time.monotonic()
 
     return loop
 

@@ -170,14 +170,22 @@ def test_three_replicas_killed_restarted_and_scaled_to_two_give_the_replay_event
     fleet.wait_processed(second // len(CAMERAS) - 1)
     assert fleet.holders() == {c: f"sightline-event-engine-r{owner(c, 3)}" for c in CAMERAS}
 
-    # 3 -> 2: replica 2 stops (releasing its cameras), the others restart with count 2.
-    for index in (2, 1, 0):
-        assert fleet.running.pop(index).stop() == 0
-    for index in (0, 1):
-        fleet.start(index, 2)
+    # 3 -> 2 while the cameras keep sending: replicas 0 and 1 restart with count 2, one at a
+    # time (a camera that moves to one waits there until replica 2 lets go of it), then
+    # replica 2 stops, releasing its cameras.
+    third, fourth = (second + (len(stream) - second) // 3 * k for k in (1, 2))
+    third -= third % len(CAMERAS)
+    fourth -= fourth % len(CAMERAS)
+    assert fleet.running.pop(0).stop() == 0
+    fleet.start(0, 2)
     online(collector, 0, 2)
+    send(broker, stream[second:third])
+    assert fleet.running.pop(1).stop() == 0
+    fleet.start(1, 2)
     online(collector, 1, 3)
-    send(broker, stream[second:])
+    send(broker, stream[third:fourth])
+    assert fleet.running.pop(2).stop() == 0
+    send(broker, stream[fourth:])
     fleet.wait_processed(frames - 1)
     assert fleet.holders() == {c: f"sightline-event-engine-r{owner(c, 2)}" for c in CAMERAS}
 
@@ -198,6 +206,9 @@ def test_three_replicas_killed_restarted_and_scaled_to_two_give_the_replay_event
     once = [b["event_id"] for b in bodies if b["camera_id"] in uncrashed]
     assert once
     assert len(once) == len(set(once)), "an event published twice"
+    # The handover overlapped: a moved camera's new owner waited for replica 2 to let go.
+    logs = "".join((tmp_path / f"r{i}" / "engine.log").read_text() for i in (0, 1))
+    assert "still held by replica sightline-event-engine-r2" in logs
     moved = [c for c in CAMERAS if owner(c, 3) == 2]
     assert moved
     assert all(owner(c, 2) in (0, 1) for c in moved)
@@ -217,8 +228,10 @@ def test_a_camera_still_held_by_another_replica_waits_until_it_is_released(
     claims_a = Claims(Replicas(), files_a, Engine(settings))
     assert claims_a("cam")
     claims_b = Claims(Replicas(), CameraFiles(tmp_path, "engine-b"), Engine(settings))
+    claims_b.stopping.set()  # waiting gives up only when the service stops
     with pytest.raises(RetryLater, match="cam is still held by replica engine-a"):
         claims_b("cam")
+    claims_b.stopping.clear()
     claims_a.engine.states["cam"] = CameraState(last_frame=41)
     claims_a.release()
     assert claims_b("cam")
