@@ -8,9 +8,13 @@ zones per camera) go through, in one run:
 * (a2) supervision's ``LineZone`` + ``PolygonZone`` on the same stream (does less than we do);
 * (b)  our engine in-process (decoded envelopes; and from the wire bytes);
 * (c)  our engine as a process behind a real Mosquitto, fed by a publisher; with the
-  broker-only pass-through rate as the ceiling.
+  broker-only pass-through rate (c0) as the ceiling, and the publish-to-event latency
+  when flooded and when paced at half of (c)'s rate;
+* (r)  1, 2, 3 engine replicas (``SIGHTLINE_REPLICAS__*``) sharing the cameras: the
+  aggregate rate (on a machine with fewer cores than replicas they share the cores).
 
-Usage: ``.venv/bin/python bench/engine.py [--frames 500] [--live-frames 150]``
+Usage: ``.venv/bin/python bench/engine.py [--frames 500] [--live-frames 150] [--replicas 3]``
+(``--only-live``: (c0), (c) and (r) only).
 """
 
 from __future__ import annotations
@@ -238,11 +242,14 @@ def ours_from_bytes(payloads: list[tuple[str, bytes]], config: EngineSettings) -
 
 
 def timed(name: str, run: Callable[[], int], envelopes: int) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     events = run()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = envelopes / seconds
-    print(f"{name:<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s  ({events} events)")
+    print(
+        f"{name:<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s  ({events} events, "
+        f"CPU {cpu / envelopes * 1e6:,.0f} us/env)"
+    )
     return rate
 
 
@@ -322,6 +329,25 @@ def start_engine(
     return engine
 
 
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU time the processes used so far (Linux ``/proc``)."""
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(processes: list[subprocess.Popen[bytes]], busy_share: float = 0.05) -> None:
+    """Until the processes used under ``busy_share`` of a core for half a second (the
+    tail of a flood handled: no backlog in front of the next measurement)."""
+    while True:
+        before = cpu_seconds(processes)
+        time.sleep(0.5)
+        if cpu_seconds(processes) - before < 0.5 * busy_share:
+            return
+
+
 def stop(engines: list[subprocess.Popen[bytes]]) -> None:
     for engine in engines:
         engine.terminate()
@@ -385,16 +411,20 @@ def live(envelopes: list[DetectionEnvelope], config: EngineSettings, replica_cou
             print(f"{'(c0) broker pass-through ceiling':<34} {ceiling:>10,.0f} env/s")
             engine = start_engine(broker, config, Path(tmp))
             try:
+                cpu = cpu_seconds([engine])
                 rate, latency = through_engine(broker, flood, ours(flood, config))
+                cpu = cpu_seconds([engine]) - cpu
                 print(
                     f"{'(c) ours through Mosquitto':<34} {rate:>10,.0f} env/s "
-                    f"{rate * TRACKS:>12,.0f} det/s"
+                    f"{rate * TRACKS:>12,.0f} det/s  (engine CPU {cpu / len(flood) * 1e6:,.0f} "
+                    "us/env)"
                 )
                 print(
                     f"    (c)/(c0) {rate / ceiling:.2f} (target >= 0.5); flooded: publish->event "
                     f"p50 {latency[0]:.1f} ms, p99 {latency[1]:.1f} ms"
                 )
                 half = rate / 2
+                wait_idle([engine])
                 _, latency = through_engine(broker, paced, None, pace=half)
                 print(
                     f"    paced at half of (c), {half:,.0f} env/s: publish->event "
@@ -425,13 +455,15 @@ def replicated(
     try:
         # New cameras for each run, so no replica starts from another run's state.
         fresh = stream(len(envelopes) // CAMERAS, seed=11, first_camera=CAMERAS * (1 + count))
+        cpu = cpu_seconds(engines)
         rate, _ = through_engine(broker, fresh, ours(fresh, config))
+        cpu = cpu_seconds(engines) - cpu
     finally:
         stop(engines)
     cores = os.cpu_count() or 1
     print(
         f"{f'(r) {count} replica(s)':<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s"
-        f"  ({cores} cores here)"
+        f"  (engines' CPU {cpu / len(fresh) * 1e6:,.0f} us/env; {cores} cores here)"
     )
     return rate
 
