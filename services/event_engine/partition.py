@@ -22,6 +22,8 @@ Example:
     True
     >>> Replicas.from_environment({"SIGHTLINE_REPLICAS__COUNT": "3", "HOSTNAME": "engine-2"})
     Replicas(count=3, index=2, checkpoint_dir=None)
+    >>> Replicas.from_environment({"HOSTNAME": "web-7"})  # one engine: no ordinal needed
+    Replicas(count=1, index=0, checkpoint_dir=None)
 """
 
 from __future__ import annotations
@@ -95,15 +97,15 @@ class Replicas:
         """
         count = _number(environ, "SIGHTLINE_REPLICAS__COUNT", "1")
         index_text = environ.get("SIGHTLINE_REPLICAS__INDEX")
-        if index_text is None:
+        if index_text is None and count > 1:
             match = _ORDINAL.search(environ.get("HOSTNAME", ""))
             index_text = match.group(1) if match else "0"
-            if count > 1 and match is None:
+            if match is None:
                 raise ReplicaError(
                     "SIGHTLINE_REPLICAS__INDEX: not set, and HOSTNAME "
                     f"({environ.get('HOSTNAME', '')!r}) ends in no StatefulSet ordinal"
                 )
-        index = _number({"i": index_text}, "i", "0", name="SIGHTLINE_REPLICAS__INDEX")
+        index = _number({"i": index_text or "0"}, "i", "0", name="SIGHTLINE_REPLICAS__INDEX")
         if count < 1:
             raise ReplicaError(f"SIGHTLINE_REPLICAS__COUNT: {count} is not at least 1")
         if not 0 <= index < count:

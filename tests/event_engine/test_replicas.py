@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from event_engine.engine import Engine
-from event_engine.partition import CameraFiles, Claims, Replicas, owner
+from event_engine.partition import CameraFiles, Claims, ReplicaError, Replicas, owner
 from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.errors import RetryLater
@@ -256,3 +256,19 @@ def test_each_camera_has_one_owner_and_a_replica_owns_only_its_own() -> None:
             assert sum(r.owns(camera) for r in replicas) == 1
     shares = [sum(owner(c, 3) == i for c in cameras) for i in range(3)]
     assert min(shares) > 60, shares  # spread, not all on one replica
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"SIGHTLINE_REPLICAS__COUNT": "3", "HOSTNAME": "box"}, "SIGHTLINE_REPLICAS__INDEX"),
+        ({"SIGHTLINE_REPLICAS__COUNT": "2", "HOSTNAME": "engine-2"}, "SIGHTLINE_REPLICAS__INDEX"),
+        ({"SIGHTLINE_REPLICAS__COUNT": "two"}, "SIGHTLINE_REPLICAS__COUNT"),
+        ({"SIGHTLINE_REPLICAS__COUNT": "0"}, "SIGHTLINE_REPLICAS__COUNT"),
+    ],
+)
+def test_replica_settings_that_make_no_sense_are_refused_naming_the_variable(
+    environ: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ReplicaError, match=f"^{named}: "):
+        Replicas.from_environment(environ)
