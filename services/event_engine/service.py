@@ -148,32 +148,65 @@ def build(ctx: ServiceContext) -> MainLoop:
     client.subscribe(edge_topic_filter(client.topics, "status"), on_edge_status, "edge-status")
     client.on_connect_hooks.append(lambda session_present: handler.connected())
     if settings.homeassistant.enabled:
-        states = handler.states
-        assert states is not None
-        announcer = DiscoveryAnnouncer(
-            client,
-            discovery_configs(settings, client.topics, str(client.status_topic)),
-            ctx.state_dir / DISCOVERY_FILE,
-        )
+        home_assistant(ctx, settings, handler.states, replicas.index == 0, cameras)
+    start_saving(ctx, handler, checkpoints, claims)
 
-        def announce() -> None:
-            if replicas.index == 0:  # one replica announces every camera's entities
-                announcer.announce()
-            for device_id, device in settings.devices.items():
-                if (device.camera_id or device_id) in cameras:
-                    states.publish(device_id, device.camera_id or device_id)
+    def loop() -> None:
+        refreshed = time.monotonic()
+        while not ctx.stopping.wait(TICK_S):
+            ctx.heartbeat.beat()
+            handler.tick(client.connected)
+            if claims is not None and time.monotonic() - refreshed > REFRESH_EVERY_S:
+                claims.refresh()
+                refreshed = time.monotonic()
 
-        def on_ha_status(message: ReceivedMessage) -> None:
-            if message.payload.strip() == b"online":
-                announce()
+    return loop
 
-        client.on_connect_hooks.append(lambda session_present: announce())
-        client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
 
-    # Checkpoints run on their own thread until the client has handled and acknowledged
-    # its last message: acknowledgements wait for them, also while the service stops. A
-    # refused write is retried (handler.flush); anything else that kills the thread ends
-    # the process, so that a supervisor restarts it instead of leaving it stalled.
+def home_assistant(
+    ctx: ServiceContext,
+    settings: EngineSettings,
+    states: StatePublisher | None,
+    announces: bool,
+    cameras: set[str],
+) -> None:
+    """Announce the discovery configs (if ``announces``: one replica does, for every
+    camera) and publish the counts of ``cameras``, on each connect and each time Home
+    Assistant comes online."""
+    client = ctx.client
+    assert states is not None
+    announcer = DiscoveryAnnouncer(
+        client,
+        discovery_configs(settings, client.topics, str(client.status_topic)),
+        ctx.state_dir / DISCOVERY_FILE,
+    )
+
+    def announce() -> None:
+        if announces:
+            announcer.announce()
+        for device_id, device in settings.devices.items():
+            if (device.camera_id or device_id) in cameras:
+                states.publish(device_id, device.camera_id or device_id)
+
+    def on_ha_status(message: ReceivedMessage) -> None:
+        if message.payload.strip() == b"online":
+            announce()
+
+    client.on_connect_hooks.append(lambda session_present: announce())
+    client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
+
+
+def start_saving(
+    ctx: ServiceContext,
+    handler: EnvelopeHandler,
+    checkpoints: CheckpointScheduler,
+    claims: Claims | None,
+) -> None:
+    """Checkpoints run on their own thread until the client has handled and acknowledged
+    its last message: acknowledgements wait for them, also while the service stops. A
+    refused write is retried (``handler.flush``); anything else that kills the thread ends
+    the process, so that a supervisor restarts it instead of leaving it stalled. On a clean
+    stop a replica then lets go of its cameras."""
     saver_stop = threading.Event()
 
     def keep_saving() -> None:
@@ -191,17 +224,6 @@ def build(ctx: ServiceContext) -> MainLoop:
             claims.release()  # the next owner of each camera may take it at once
 
     ctx.on_stop.append(stop_saving)
-
-    def loop() -> None:
-        refreshed = time.monotonic()
-        while not ctx.stopping.wait(TICK_S):
-            ctx.heartbeat.beat()
-            handler.tick(client.connected)
-            if claims is not None and time.monotonic() - refreshed > REFRESH_EVERY_S:
-                claims.refresh()
-                refreshed = time.monotonic()
-
-    return loop
 
 
 def publish_on(client: MqttClient) -> Callable[[str, Any, bool], object]:

@@ -8,6 +8,7 @@ engine is scaled from three replicas to two. The events on the bus, deduplicated
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from sightline.errors import RetryLater
 from tests.event_engine.engine_process import EngineProcess
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
+from tests.support.paths import REPO
 from tests.support.service_process import service_env
 from tests.support.waiting import wait_until
 
@@ -67,7 +69,7 @@ def replayed(
         text=True,
         timeout=120,
         check=True,
-        cwd=tmp_path,
+        cwd=REPO,  # this checkout's code, as the replicas run
     )
     events = [json.loads(line) for line in result.stdout.splitlines()]
     return {e["event_id"]: e for e in events}
@@ -195,10 +197,19 @@ def test_three_replicas_killed_restarted_and_scaled_to_two_give_the_replay_event
             for body in (json.loads(m.payload) for m in collector.on("events/"))
         }
 
-    collector.wait_for(lambda ms: events().keys() >= expected.keys(), timeout=SETTLE_S)
+    with contextlib.suppress(TimeoutError):  # then say what is missing
+        collector.wait_for(lambda ms: events().keys() >= expected.keys(), timeout=SETTLE_S)
     got = events()
-    assert sorted(got) == sorted(expected), "missing or extra events"
-    assert got == expected
+    missing = [described(e) for event_id, e in expected.items() if event_id not in got]
+    extra = [described(e) for event_id, e in got.items() if event_id not in expected]
+    assert (missing, extra) == ([], [])
+    differing = [
+        (event_id, key, got[event_id].get(key), body.get(key))
+        for event_id, body in expected.items()
+        for key in body.keys() | got[event_id].keys()
+        if got[event_id].get(key) != body.get(key)
+    ]
+    assert not differing, differing
     # Only the crashed replica's cameras may repeat an event (redelivered after the crash):
     # every other camera was processed by exactly one replica at a time, each event once.
     uncrashed = {c for c in CAMERAS if owner(c, 3) != 1}
@@ -212,6 +223,15 @@ def test_three_replicas_killed_restarted_and_scaled_to_two_give_the_replay_event
     moved = [c for c in CAMERAS if owner(c, 3) == 2]
     assert moved
     assert all(owner(c, 2) in (0, 1) for c in moved)
+
+
+def described(event: dict[str, Any]) -> tuple[str, int, str, int]:
+    return (
+        event["camera_id"],
+        event["frame_number"],
+        event["event_type"],
+        event["object"]["track_id"],
+    )
 
 
 def send(broker: Broker, part: list[tuple[str, bytes]]) -> None:
