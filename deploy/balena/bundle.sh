@@ -19,6 +19,7 @@ find "$out" -name __pycache__ -prune -exec rm -rf {} +
   printf 'COPY balena-edge.yaml /etc/sightline/config.yaml\n'
 } > "$out/edge-publisher.Dockerfile"
 cp "$here/edge.yaml" "$out/balena-edge.yaml"
+cp "$repo/deploy/console.Dockerfile" "$out/console.Dockerfile"  # the console (optional service)
 cp "$repo/mosquitto/bridge-edge.conf" "$out/mosquitto/bridge-edge.conf"
 cp "$here/bridge-entrypoint.sh" "$here/broker.Dockerfile" "$out/"
 echo "balena build context ready in $out"

@@ -24,6 +24,9 @@ for pair in engine:mqtt_engine frames:mqtt_frames notifier:mqtt_notifier \
   file=${pair#*:}
   $passwd_cmd -b passwd "$user" "$(secret "$file")"
 done
+# the console: its broker account, and the password its page asks for
+$passwd_cmd -b passwd console "$(secret mqtt_console)"
+secret console_token > /dev/null
 chmod 644 passwd  # the broker runs as its own user and must read it
 # The services run as uid 10001 and read their password through a bind mount: the files must be
 # readable by them; the folder stays private to the owner.

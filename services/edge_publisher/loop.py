@@ -80,8 +80,7 @@ class EdgeLoop:
                 if interval and self.stopping.wait(max(0.0, next_due - time.monotonic())):
                     break
                 frame = self.reader.next(timeout=0.5)
-                self.metrics.source_dropped.set(self.reader.stale_dropped)
-                self.metrics.source_reconnects.set(self.reader.reconnects)
+                self.metrics.observe_source(self.reader.stale_dropped, self.reader.reconnects)
                 if frame is None:
                     if self.reader.finished:
                         break

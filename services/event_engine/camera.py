@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -16,9 +16,9 @@ import numpy as np
 from event_engine.batch import SceneBatch
 from event_engine.crossing import observe_line
 from event_engine.rules import Occurrence, fire, make_event
-from event_engine.runs import Classified, derived_run_id
+from event_engine.runs import Classified, ReorderWindow, derived_run_id
 from event_engine.scene import Scene, SceneLine, admits
-from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit
+from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit, find_switches
 from event_engine.zones import ZoneChange, ZoneChangeKind, end_visit, observe_zone
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
@@ -93,7 +93,8 @@ class CameraTracker:
             MessageError: a frame number that jumps further than the edge could have run.
         """
         number, now = envelope.frame.number, envelope.source.timestamp
-        decided = self.state.classify(number, now, envelope.source.run_id)
+        window = self.window
+        decided = self.state.classify(number, now, envelope.source.run_id, window)
         if decided.kind is FrameOrder.DUPLICATE and self._from_the_future(now, wall):
             decided = Classified(
                 FrameOrder.RESTART, envelope.source.run_id or derived_run_id(number, now)
@@ -101,6 +102,8 @@ class CameraTracker:
         order = decided.kind
         if order is FrameOrder.DUPLICATE:
             return FrameOutcome(order)
+        if order is FrameOrder.LATE:
+            return self._late(envelope, decided, window)
         if order is FrameOrder.NEXT:
             self._check_jump(number, now)
         self._say(decided, number, now)
@@ -112,13 +115,37 @@ class CameraTracker:
             self._gaps.reset(self.camera_id)
             for track in list(self.state.tracks.values()):
                 occurrences += self._end_track(track, scene, number, now)
-        self._gaps.observe(self.camera_id, number)
-        self.state.accept(decided, number, now)
+        self._gaps.observe(self.camera_id, number, window.frames)
+        self.state.accept(decided, number, now, window)
         for track in self.state.expired(now, self.config.track_timeout_s):
             occurrences += self._end_track(track, scene, number, now)
         size = (envelope.frame.width, envelope.frame.height)
         occurrences += self._observe(_tracked(envelope.detections), scene, size, number, now)
         return FrameOutcome(order, occurrences, self._events(occurrences))
+
+    @property
+    def window(self) -> ReorderWindow:
+        """How late a frame may arrive and still be used (``tracking.reorder_*``)."""
+        tracking = self.config.tracking
+        return ReorderWindow(tracking.reorder_frames, tracking.reorder_s)
+
+    def _late(
+        self, envelope: DetectionEnvelope, decided: Classified, window: ReorderWindow
+    ) -> FrameOutcome:
+        """A frame that arrived after later ones: used for the tracks it is news for (last
+        updated before it); it fills its gap, ends no track and moves no clock."""
+        number, now = envelope.frame.number, envelope.source.timestamp
+        self._gaps.observe(self.camera_id, number, window.frames)
+        self.state.accept(decided, number, now, window)
+        tracks = self.state.tracks
+        news = [
+            detection
+            for detection in _tracked(envelope.detections)
+            if detection.track_id in tracks and tracks[detection.track_id].last_frame < number
+        ]
+        size = (envelope.frame.width, envelope.frame.height)
+        occurrences = self._observe(news, self.scene(*size), size, number, now)
+        return FrameOutcome(FrameOrder.LATE, occurrences, self._events(occurrences))
 
     def end_all(self) -> FrameOutcome:
         """End every track now (the edge went offline or silent): zones left as ``lost``,
@@ -225,13 +252,11 @@ class CameraTracker:
         boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections])
         sides, insides = self.batch(scene, *size).evaluate(boxes)
         occurrences: list[Occurrence] = []
-        for index, detection in enumerate(detections):
-            track_id = detection.track_id
-            assert track_id is not None
-            track = self.state.tracks.get(track_id)
-            if track is None:
-                track = self.state.tracks[track_id] = TrackState(track_id, now, number, detection)
-            track.last_seen, track.last_frame, track.detection = now, number, detection
+        switched = self._switches(detections, number, now)
+        for index, raw in enumerate(detections):
+            track = self._track(raw, switched, number, now)
+            detection = track.detection  # with the track's voted class
+            start = len(occurrences)
             for line, line_sides in zip(scene.lines, sides, strict=True):
                 side = line_sides[index]
                 if side == 0 or track.sides.get(line.geometry.name) == side:
@@ -239,13 +264,16 @@ class CameraTracker:
                 if admits(line.config, detection):
                     occurrences += self._crossing(track, line, side, number, now)
             for zone, zone_insides in zip(scene.zones, insides, strict=True):
-                inside = zone_insides[index]
                 visit = track.zones.get(zone.geometry.name)
-                if visit is None and not inside:
+                if visit is None and not zone_insides[index]:
                     continue  # never inside: no visit to keep
                 if not admits(zone.config, detection):
                     continue
+                occupied = visit is not None and visit.occupied
+                inside = zone.evidence(detection.bbox, zone_insides[index], occupied)
                 if visit is None:
+                    if not inside:
+                        continue  # in the edge band, not yet margin deep
                     visit = track.zones[zone.geometry.name] = ZoneVisit()
                 changes = observe_zone(
                     visit,
@@ -255,20 +283,59 @@ class CameraTracker:
                     exit_frames=zone.config.exit_frames,
                     dwell_s=zone.config.dwell_s,
                 )
-                if not visit.occupied and not inside:
+                if not visit.occupied and inside is False:
                     del track.zones[zone.geometry.name]
                 occurrences += [
                     self._zone_occurrence(c, track, zone.geometry.name, scene, number, now)
                     for c in changes
                 ]
+            _tag(track, occurrences, start)
         return occurrences
+
+    def _switches(
+        self, detections: list[Detection], number: int, now: datetime
+    ) -> dict[int, TrackState]:
+        """New track id -> the lost track it continues (the tracker switched ids)."""
+        newcomers = [d for d in detections if d.track_id not in self.state.tracks]
+        if not newcomers:
+            return {}
+        present = {d.track_id for d in detections}
+        lost = [
+            track
+            for track in self.state.tracks.values()
+            if track.track_id not in present and track.last_frame < number
+        ]
+        chosen = find_switches(lost, newcomers, number, now, self.config.tracking)
+        return {new.track_id: old for old, new in chosen if new.track_id is not None}
+
+    def _track(
+        self, detection: Detection, switched: dict[int, TrackState], number: int, now: datetime
+    ) -> TrackState:
+        """The track ``detection`` updates (new, or continuing a lost one), updated."""
+        track_id = detection.track_id
+        assert track_id is not None
+        track = self.state.tracks.get(track_id)
+        if track is None:
+            track = self.state.tracks[track_id] = TrackState(track_id, now, number, detection)
+            lost = switched.get(track_id)
+            if lost is not None:
+                self.state.continue_track(lost, track)
+                log.info(
+                    "track %d continues track %d (the tracker switched ids)",
+                    track_id,
+                    lost.track_id,
+                    extra={"camera_id": self.camera_id, "frame_number": number},
+                )
+        track.update(detection, number, now, self.config.tracking.class_memory)
+        return track
 
     def _crossing(
         self, track: TrackState, line: SceneLine, side: int, number: int, now: datetime
     ) -> list[Occurrence]:
-        direction = observe_line(track, line.geometry, side, now, line.config.cooldown_s)
-        if direction is None:
+        crossing = observe_line(track, line.geometry, side, now, line.config.cooldown_s)
+        if crossing is None:
             return []
+        direction = crossing.direction
         key = f"{line.config.label}|{direction}"
         self.state.crossings[key] = self.state.crossings.get(key, 0) + 1
         by_class = f"{key}|{track.object_class}"
@@ -285,6 +352,7 @@ class CameraTracker:
                 now,
                 line=ref,
                 run_id=self.state.run_id,
+                quiet=crossing.quiet,  # counted; the line's cool-down only quiets the event
             )
         ]
 
@@ -323,7 +391,17 @@ class CameraTracker:
             now,
             zone=ref,
             run_id=self.state.run_id,
+            continued_from=track.continued_from,
         )
+
+
+def _tag(track: TrackState, occurrences: list[Occurrence], start: int) -> None:
+    """Name the id a continued track first had on its occurrences from ``start`` on."""
+    if track.continued_from is None:
+        return
+    for index in range(start, len(occurrences)):
+        if occurrences[index].continued_from is None:
+            occurrences[index] = replace(occurrences[index], continued_from=track.continued_from)
 
 
 def _tracked(detections: list[Detection]) -> list[Detection]:

@@ -1,17 +1,36 @@
-"""Home Assistant MQTT discovery: each camera a device with zone and line entities.
+"""Home Assistant MQTT discovery: each camera a device with per-class, zone, line and rule
+entities.
 
-Per camera: a ``binary_sensor`` per zone (occupied), a ``sensor`` per zone (objects inside)
-and per line and direction (crossings), an ``event`` per rule. Their values come from one
-retained JSON state per camera (``Topics.engine_state``). They are available only while both
-the engine and that camera's edge say ``online`` (``availability`` as a list,
-``availability_mode: all``), so a camera whose edge stopped never shows a stale count.
+Per camera and per object class (``homeassistant.classes``; default: the classes the camera's
+rules, lines and zones name, else person and car):
+
+* a ``sensor`` "Person count" (objects of that class tracked now) and a ``binary_sensor``
+  "Person occupancy";
+* per zone, a ``sensor`` "Porch person count" and a ``binary_sensor`` "Porch person
+  occupancy" (tracks of that class inside the zone), besides the zone's all-class "Porch
+  count" and "Porch occupied";
+* per line and direction, a ``sensor`` "Driveway entry car left to right" (crossings of that
+  class), besides the all-class "Driveway entry left to right".
+
+Per rule an ``event`` entity ("Car in") whose event types are the rule's event type in Home
+Assistant's style (``line_cross``, ``zone_enter``, ...) and whose attributes name the class,
+confidence, track, line and direction, zone, reason and dwell, the event id and the camera's
+snapshot ``image`` entity.
+
+Their values come from one retained JSON state per camera (``Topics.engine_state``, see
+:func:`camera_state`). They are available only while both the engine and that camera's edge
+say ``online`` (``availability`` as a list, ``availability_mode: all``, as zigbee2mqtt
+does), so a camera whose edge stopped never shows a stale count. Counts are ``measurement``
+sensors in ``objects``, counters ``total_increasing`` in ``crossings``; every entity has an
+icon. Each device carries ``sw_version`` (and ``configuration_url`` when set), each config
+an ``origin``.
 
 Per edge (diagnostics): a connectivity ``binary_sensor`` reading the edge's status topic and
 an fps ``sensor`` reading ``fps`` from its retained stats
 (``sightline/edge-publisher/<camera_id>/stats``).
 
 Every entity names its ``default_entity_id`` (``object_id`` is deprecated since Home
-Assistant 2025.10).
+Assistant 2025.10 and removed in 2026.4).
 
 Example:
     >>> from sightline.config import EngineSettings
@@ -21,6 +40,9 @@ Example:
     >>> porch = configs["homeassistant/binary_sensor/sightline_cam/zone_porch_occupied/config"]
     >>> [a["topic"] for a in porch["availability"]], porch["availability_mode"]
     (['s', 'sightline/edge-publisher/cam/status'], 'all')
+    >>> people = configs["homeassistant/sensor/sightline_cam/zone_porch_person_count/config"]
+    >>> people["name"], people["state_class"], people["icon"]
+    ('Porch person count', 'measurement', 'mdi:account')
 """
 
 from __future__ import annotations
@@ -31,24 +53,111 @@ from typing import Any
 
 from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
-from sightline.config.engine import DeviceConfig
-from sightline.homeassistant import camera_device, node_id
+from sightline.config.engine import DeviceConfig, HomeAssistantConfig
+from sightline.homeassistant import (
+    camera_device,
+    class_icon,
+    direction_icon,
+    node_id,
+    origin,
+    readable,
+)
 from sightline.ids import slug
 from sightline.topics import Topics
 
 EDGE_SERVICE = "edge-publisher"
 """The edges' service name in their status and stats topics (their instance: the camera)."""
 
+DEFAULT_CLASSES = ("person", "car")
+"""The classes with entities of a camera whose rules, lines and zones name none."""
+
+SNAPSHOT_OBJECT_ID = "snapshot"
+"""The frame-store's ``image`` entity of a camera: ``image.<node>_snapshot``."""
+
+EVENT_ICONS = {
+    "line_cross": "mdi:transit-connection-horizontal",
+    "zone_enter": "mdi:location-enter",
+    "zone_exit": "mdi:location-exit",
+    "zone_dwell": "mdi:timer-sand",
+}
+
+ZONE_ICON = "mdi:vector-square"
+COUNT_UNIT = "objects"
+CROSSING_UNIT = "crossings"
+
+
+def entity_classes(device: DeviceConfig, config: HomeAssistantConfig) -> list[str]:
+    """The object classes a camera has per-class entities for, in a stable order.
+
+    Example:
+        >>> device = DeviceConfig.model_validate({"events": [{"name": "r", "match": {
+        ...     "event_type": "ZONE_ENTER", "classes": ["dog", "cat"]}}]})
+        >>> entity_classes(device, HomeAssistantConfig())
+        ['dog', 'cat']
+        >>> entity_classes(DeviceConfig(), HomeAssistantConfig())
+        ['person', 'car']
+        >>> entity_classes(device, HomeAssistantConfig(classes=["bicycle"]))
+        ['bicycle']
+    """
+    if config.classes is not None:
+        return list(dict.fromkeys(config.classes))
+    named: list[str] = []
+    for rule in device.events:
+        named += rule.match.classes or []
+    for line in device.lines:
+        named += line.classes or []
+    for zone in device.zones:
+        named += zone.classes or []
+    return list(dict.fromkeys(named)) or list(DEFAULT_CLASSES)
+
+
+def object_counts(state: CameraState) -> dict[str, int]:
+    """Objects the camera tracks now, per class (the camera's per-class counts).
+
+    Example:
+        >>> object_counts(CameraState())
+        {}
+    """
+    counts: dict[str, int] = {}
+    for track in state.tracks.values():
+        counts[track.object_class] = counts.get(track.object_class, 0) + 1
+    return counts
+
 
 def camera_state(device: DeviceConfig, state: CameraState) -> dict[str, Any]:
-    """The JSON state of one camera: objects per zone, crossings per line and direction."""
-    counts = state.zone_counts()
+    """The JSON state of one camera, which every entity of it reads.
+
+    ``zones``: objects per zone; ``lines``: crossings per line and direction; ``objects``:
+    objects tracked now per class; ``zone_objects``: per zone, objects inside per class;
+    ``line_objects``: per line and direction, crossings per class. Every configured zone,
+    line and direction is present (a class only once it has a value: templates default to 0).
+    """
+    zones = {z.label: 0 for z in device.zones}
+    zone_objects: dict[str, dict[str, int]] = {z.label: {} for z in device.zones}
+    for track in state.tracks.values():
+        kind = track.object_class
+        for name in track.occupied_zones():
+            if name in zones:
+                zones[name] += 1
+                zone_objects[name][kind] = zone_objects[name].get(kind, 0) + 1
     lines: dict[str, dict[str, int]] = {}
+    line_objects: dict[str, dict[str, dict[str, int]]] = {}
     for line in device.lines:
-        lines[line.label] = {
-            str(d): state.crossings.get(f"{line.label}|{d}", 0) for d in sorted(line.directions)
-        }
-    return {"zones": {z.label: counts.get(z.label, 0) for z in device.zones}, "lines": lines}
+        directions = [str(d) for d in sorted(line.directions)]
+        lines[line.label] = {d: state.crossings.get(f"{line.label}|{d}", 0) for d in directions}
+        line_objects[line.label] = {d: {} for d in directions}
+    for key, count in state.class_crossings.items():
+        label, _, rest = key.partition("|")
+        direction, _, kind = rest.partition("|")
+        if direction in line_objects.get(label, {}):
+            line_objects[label][direction][kind] = count
+    return {
+        "zones": zones,
+        "lines": lines,
+        "objects": object_counts(state),
+        "zone_objects": zone_objects,
+        "line_objects": line_objects,
+    }
 
 
 @dataclass(frozen=True)
@@ -63,123 +172,197 @@ class DiscoveryConfig:
         return json.dumps(self.payload, separators=(",", ":"), sort_keys=True).encode()
 
 
+def _key(*names: str) -> str:
+    """A Jinja subscript path into ``value_json``: ``["a"]["b"]`` (names quoted as JSON)."""
+    return "".join(f"[{json.dumps(name)}]" for name in names)
+
+
+def _number(path: str) -> str:
+    return f"(value_json{path} | default(0))"
+
+
+class _Camera:
+    """Collects the discovery configs of one camera."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        topics: Topics,
+        availability_topic: str,
+        camera: str,
+    ) -> None:
+        ha = settings.homeassistant
+        self.topics = topics
+        self.camera = camera
+        self.node = node_id(camera, ha.node_prefix)
+        self.edge_status = str(topics.status(EDGE_SERVICE, camera))
+        self.device = camera_device(camera, ha.node_prefix, ha.configuration_url)
+        self.origin = origin(ha.support_url)
+        self.common: dict[str, Any] = {
+            "availability": [{"topic": availability_topic}, {"topic": self.edge_status}],
+            "availability_mode": "all",
+            "state_topic": str(topics.engine_state(camera)),
+        }
+        self.configs: list[DiscoveryConfig] = []
+
+    def add(
+        self, component: str, object_id: str, name: str, extra: dict[str, Any], shared: bool = True
+    ) -> None:
+        unique = f"{self.node}_{object_id}"
+        payload = {
+            **(self.common if shared else {}),
+            "name": name,
+            "unique_id": unique,
+            "default_entity_id": f"{component}.{unique}",
+            "device": self.device,
+            "origin": self.origin,
+            **extra,
+        }
+        topic = str(self.topics.discovery(component, self.node, object_id))
+        self.configs.append(DiscoveryConfig(topic, payload))
+
+    def count(self, object_id: str, name: str, path: str, icon: str) -> None:
+        self.add(
+            "sensor",
+            object_id,
+            name,
+            {
+                "state_class": "measurement",
+                "unit_of_measurement": COUNT_UNIT,
+                "icon": icon,
+                "value_template": f"{{{{ {_number(path)} }}}}",
+            },
+        )
+
+    def occupancy(self, object_id: str, name: str, path: str, icon: str | None = None) -> None:
+        extra: dict[str, Any] = {
+            "device_class": "occupancy",
+            "value_template": f"{{{{ 'ON' if {_number(path)} > 0 else 'OFF' }}}}",
+        }
+        if icon:
+            extra["icon"] = icon
+        self.add("binary_sensor", object_id, name, extra)
+
+    def counter(self, object_id: str, name: str, path: str, icon: str) -> None:
+        self.add(
+            "sensor",
+            object_id,
+            name,
+            {
+                "state_class": "total_increasing",
+                "unit_of_measurement": CROSSING_UNIT,
+                "icon": icon,
+                "value_template": f"{{{{ {_number(path)} }}}}",
+            },
+        )
+
+    def diagnostics(self) -> None:
+        diagnostic = {"entity_category": "diagnostic"}
+        self.add(
+            "binary_sensor",
+            "edge_connected",
+            "Edge connected",
+            {
+                **diagnostic,
+                "state_topic": self.edge_status,
+                "payload_on": "online",
+                "payload_off": "offline",
+                "device_class": "connectivity",
+            },
+            shared=False,  # it shows the edge's status itself, always
+        )
+        self.add(
+            "sensor",
+            "edge_fps",
+            "Edge fps",
+            {
+                **diagnostic,
+                "availability": [{"topic": self.edge_status}],
+                "state_topic": str(self.topics.stats(EDGE_SERVICE, self.camera)),
+                "value_template": "{{ value_json.fps }}",
+                "unit_of_measurement": "fps",
+                "state_class": "measurement",
+                "suggested_display_precision": 1,
+                "icon": "mdi:speedometer",
+            },
+            shared=False,
+        )
+
+    def rule_event(self, rule_name: str, kind: str, snapshot: bool) -> None:
+        name = json.dumps(rule_name)
+        snapshot_entity = f"image.{self.node}_{SNAPSHOT_OBJECT_ID}" if snapshot else None
+        fields = {
+            "event_type": "value_json.event_type | lower",
+            "class": "value_json.object.class_name",
+            "confidence": "value_json.object.confidence",
+            "track_id": "value_json.object.track_id",
+            "event_id": "value_json.event_id",
+            "camera": "value_json.camera_id",
+            "line": "value_json.line.name if value_json.line else none",
+            "direction": "value_json.line.direction if value_json.line else none",
+            "zone": "value_json.zone.name if value_json.zone else none",
+            "reason": "value_json.zone.reason if value_json.zone else none",
+            "dwell_s": "value_json.zone.dwell_s if value_json.zone else none",
+            "snapshot_entity": json.dumps(snapshot_entity) if snapshot_entity else "none",
+        }
+        body = ", ".join(f"'{key}': ({value})" for key, value in fields.items())
+        self.add(
+            "event",
+            f"rule_{slug(rule_name)}",
+            readable(rule_name),
+            {
+                "state_topic": str(self.topics.event(self.camera, kind)),
+                "event_types": [kind.lower()],
+                "device_class": "motion",
+                "icon": EVENT_ICONS.get(kind.lower(), "mdi:bell-ring"),
+                # Events of other rules share the topic: render nothing for them (ignored).
+                "value_template": (
+                    f"{{% if value_json.rule == {name} %}}{{{{ {{{body}}} | to_json }}}}"
+                    "{% endif %}"
+                ),
+            },
+        )
+
+
 def discovery_configs(
     settings: EngineSettings, topics: Topics, availability_topic: str
 ) -> list[DiscoveryConfig]:
     """Every discovery config for the configured devices."""
     configs: list[DiscoveryConfig] = []
-    prefix = settings.homeassistant.node_prefix
     for device_id, device in settings.devices.items():
-        camera = device.camera_id or device_id
-        node = node_id(camera, prefix)
-        edge_status = str(topics.status(EDGE_SERVICE, camera))
-        common: dict[str, Any] = {
-            "availability": [{"topic": availability_topic}, {"topic": edge_status}],
-            "availability_mode": "all",
-            "payload_available": "online",
-            "payload_not_available": "offline",
-            "state_topic": str(topics.engine_state(camera)),
-            "device": camera_device(camera, prefix),
-        }
-
-        def add(
-            component: str,
-            object_id: str,
-            name: str,
-            extra: dict[str, Any],
-            node: str = node,
-            common: dict[str, Any] = common,
-        ) -> None:
-            unique = f"{node}_{object_id}"
-            payload = {
-                **common,
-                "name": name,
-                "unique_id": unique,
-                "default_entity_id": f"{component}.{unique}",
-                **extra,
-            }
-            configs.append(
-                DiscoveryConfig(str(topics.discovery(component, node, object_id)), payload)
-            )
-
-        bare = {"device": camera_device(camera, prefix), "entity_category": "diagnostic"}
-        add(
-            "binary_sensor",
-            "edge_connected",
-            "Edge connected",
-            {
-                **bare,
-                "state_topic": edge_status,
-                "payload_on": "online",
-                "payload_off": "offline",
-                "device_class": "connectivity",
-            },
-        )
-        for key in ("availability", "availability_mode", "payload_available"):
-            configs[-1].payload.pop(key)  # it shows the edge's status itself, always
-        configs[-1].payload.pop("payload_not_available")
-        add(
-            "sensor",
-            "edge_fps",
-            "Edge fps",
-            {
-                **bare,
-                "availability": [{"topic": edge_status}],
-                "state_topic": str(topics.stats(EDGE_SERVICE, camera)),
-                "value_template": "{{ value_json.fps }}",
-                "unit_of_measurement": "fps",
-                "state_class": "measurement",
-            },
-        )
-
+        camera = _Camera(settings, topics, availability_topic, device.camera_id or device_id)
+        classes = entity_classes(device, settings.homeassistant)
+        camera.diagnostics()
+        for kind in classes:
+            label = readable(kind)
+            path, icon = _key("objects", kind), class_icon(kind)
+            camera.count(f"{slug(kind)}_count", f"{label} count", path, icon)
+            camera.occupancy(f"{slug(kind)}_occupancy", f"{label} occupancy", path, icon)
         for zone in device.zones:
-            key = json.dumps(zone.label)
-            count = f"(value_json.zones[{key}] | default(0))"
-            add(
-                "binary_sensor",
-                f"zone_{slug(zone.label)}_occupied",
-                f"{zone.label} occupied",
-                {
-                    "device_class": "occupancy",
-                    "value_template": f"{{{{ 'ON' if {count} > 0 else 'OFF' }}}}",
-                },
-            )
-            add(
-                "sensor",
-                f"zone_{slug(zone.label)}_count",
-                f"{zone.label} objects",
-                {"state_class": "measurement", "value_template": f"{{{{ {count} }}}}"},
-            )
-        for line in device.lines:
-            key = json.dumps(line.label)
-            for direction in sorted(line.directions):
-                add(
-                    "sensor",
-                    f"line_{slug(line.label)}_{direction}",
-                    f"{line.label} {direction.replace('_', ' ')}",
-                    {
-                        "state_class": "total_increasing",
-                        "value_template": (
-                            f"{{{{ value_json.lines[{key}][{json.dumps(str(direction))}] }}}}"
-                        ),
-                    },
+            z, name = slug(zone.label), readable(zone.label)
+            camera.occupancy(f"zone_{z}_occupied", f"{name} occupied", _key("zones", zone.label))
+            camera.count(f"zone_{z}_count", f"{name} count", _key("zones", zone.label), ZONE_ICON)
+            for kind in classes:
+                path = _key("zone_objects", zone.label, kind)
+                words = f"{name} {kind.replace('_', ' ')}"
+                icon = class_icon(kind)
+                camera.count(f"zone_{z}_{slug(kind)}_count", f"{words} count", path, icon)
+                camera.occupancy(
+                    f"zone_{z}_{slug(kind)}_occupancy", f"{words} occupancy", path, icon
                 )
+        for line in device.lines:
+            name = readable(line.label)
+            for direction in sorted(line.directions):
+                d = str(direction)
+                words = d.replace("_", " ")
+                icon = direction_icon(d)
+                object_id = f"line_{slug(line.label)}_{d}"
+                camera.counter(object_id, f"{name} {words}", _key("lines", line.label, d), icon)
+                for kind in classes:
+                    path = _key("line_objects", line.label, d, kind)
+                    label = f"{name} {kind.replace('_', ' ')} {words}"
+                    camera.counter(f"{object_id}_{slug(kind)}", label, path, icon)
         for rule in device.events:
-            kind = rule.match.event_type
-            name = json.dumps(rule.name)
-            add(
-                "event",
-                f"rule_{slug(rule.name)}",
-                rule.name,
-                {
-                    "state_topic": str(topics.event(camera, kind)),
-                    "event_types": [str(kind)],
-                    # Events of other rules share the topic: render nothing for them (ignored).
-                    "value_template": (
-                        f"{{% if value_json.rule == {name} %}}{{{{ {{'event_type': "
-                        "value_json.event_type, 'track_id': value_json.object.track_id, "
-                        "'event_id': value_json.event_id} | to_json }}{% endif %}"
-                    ),
-                },
-            )
+            camera.rule_event(rule.name, str(rule.match.event_type), rule.actions.snapshot)
+        configs += camera.configs
     return configs

@@ -68,6 +68,22 @@ class Engine:
                 problems.append(f"devices.{device_id}: {exc}")
         return problems
 
+    def replace_device(self, device_id: str, config: DeviceConfig | None) -> None:
+        """Swap in a device's new section (None: remove it), between two envelopes.
+
+        The camera's state (tracks, counters, runs) stays; its tracker is built again with
+        the new lines, zones and rules on the next envelope.
+        """
+        with self.lock:
+            devices = dict(self.settings.devices)
+            if config is None:
+                devices.pop(device_id, None)
+            else:
+                devices[device_id] = config
+            self.settings = self.settings.model_copy(update={"devices": devices})
+            for key in [key for key in self._trackers if key[0] == device_id]:
+                del self._trackers[key]
+
     def device_config(self, device_id: str) -> DeviceConfig | None:
         """The config for ``device_id``: its own, the default one, or None."""
         return self.settings.devices.get(device_id, self.settings.default_device)

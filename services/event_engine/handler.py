@@ -153,6 +153,7 @@ class EnvelopeHandler:
         self.metrics.envelopes.labels(str(outcome.order)).inc()
         camera = self.engine.camera_for(envelope)
         self._heard(camera)
+        self.metrics.heard(camera)
         for event in outcome.events:
             self._publish_event(camera, event)
         if outcome.order is not FrameOrder.DUPLICATE and checkpoints is not None:
@@ -197,6 +198,7 @@ class EnvelopeHandler:
             edge.offline_since = time.monotonic()
             log.info("edge of %s went offline", camera, extra={"camera_id": camera})
         edge.status = status
+        self.metrics.edge_status(camera, status)
 
     def due(self, camera: str, connected: bool, now: float | None = None) -> str | None:
         """Why ``camera``'s tracks must end now by wall clock, or None."""
@@ -266,7 +268,7 @@ class EnvelopeHandler:
         return self.checkpoints.lock if self.checkpoints is not None else threading.Lock()
 
     def _publish_event(self, camera: str, event: Event) -> object:
-        self.metrics.events.labels(str(event.event_type)).inc()
+        self.metrics.event_published(event)
         return self._publish(str(self.topics.event(camera, event.event_type)), event, False)
 
     def _unknown(self, exc: UnknownDeviceError, topic: str, payload: bytes) -> None:

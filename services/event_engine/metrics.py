@@ -1,8 +1,23 @@
-"""The engine's Prometheus metrics."""
+"""The engine's Prometheus metrics.
+
+Counters are exposed with Prometheus' ``_total`` suffix (``sightline_engine_events_total``).
+Camera and rule labels are bounded by the config: envelopes of unconfigured devices are
+refused before anything is counted per camera.
+
+Example:
+    >>> from prometheus_client import CollectorRegistry
+    >>> registry = CollectorRegistry()
+    >>> metrics = EngineMetrics(registry)
+    >>> metrics.edge_status("driveway", "offline")
+    >>> registry.get_sample_value("sightline_engine_edge_online", {"camera": "driveway"})
+    0.0
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from sightline.messages.event import Event
 
 
 class EngineMetrics:
@@ -16,7 +31,10 @@ class EngineMetrics:
             registry=registry,
         )
         self.events = Counter(
-            "sightline_engine_events", "Events published", ["event_type"], registry=registry
+            "sightline_engine_events",
+            "Events published, by event type, camera and rule",
+            ["event_type", "camera", "rule"],
+            registry=registry,
         )
         self.checkpoint_failures = Counter(
             "sightline_engine_checkpoint_failures",
@@ -29,3 +47,28 @@ class EngineMetrics:
             ["device_id"],
             registry=registry,
         )
+        self.last_envelope = Gauge(
+            "sightline_engine_camera_last_envelope_timestamp_seconds",
+            "Wall-clock time (Unix seconds) the engine last received an envelope of the camera",
+            ["camera"],
+            registry=registry,
+        )
+        self.edge_online = Gauge(
+            "sightline_engine_edge_online",
+            "1 while the camera's edge says online, 0 after it said offline (its last will); "
+            "absent for an edge that never reported a status",
+            ["camera"],
+            registry=registry,
+        )
+
+    def event_published(self, event: Event) -> None:
+        """Count one published event."""
+        self.events.labels(str(event.event_type), event.camera_id, event.rule).inc()
+
+    def heard(self, camera: str) -> None:
+        """An envelope of ``camera`` arrived now."""
+        self.last_envelope.labels(camera).set_to_current_time()
+
+    def edge_status(self, camera: str, status: str) -> None:
+        """The camera's edge said ``status`` (``online`` or ``offline``)."""
+        self.edge_online.labels(camera).set(1 if status == "online" else 0)

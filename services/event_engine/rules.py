@@ -1,7 +1,23 @@
 """Rules: which configured ``events:`` entries an occurrence fires, and the events they make.
 
 An *occurrence* is what the geometry decided (a track crossed a line, entered a zone); an
-*event* is an occurrence that a rule matched, with the rule's name and actions.
+*event* is an occurrence that a rule matched, with the rule's name and actions. The
+occurrence's detection carries the track's voted class (see :mod:`event_engine.tracks`), so
+rules, the event and the counts agree on what the object is.
+
+Example:
+    >>> from datetime import UTC, datetime
+    >>> from sightline.messages.envelope import Detection
+    >>> car = Detection.model_validate({"track_id": 7, "class_id": 2, "class_name": "car",
+    ...     "confidence": 0.8, "bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 10},
+    ...     "center": {"x": 5, "y": 5}})
+    >>> seen = Occurrence(EventType.ZONE_ENTER, 9, car, 3, datetime(2025, 1, 1, tzinfo=UTC),
+    ...     continued_from=7)
+    >>> rule = RuleConfig.model_validate({"name": "cars", "match": {"event_type": "ZONE_ENTER",
+    ...     "classes": ["car"]}})
+    >>> event = make_event(fire([rule], seen, {})[0], seen, "cam", "pi")
+    >>> event.object.track_id, event.object.continued_from, event.object.class_name
+    (9, 7, 'car')
 """
 
 from __future__ import annotations
@@ -35,6 +51,11 @@ class Occurrence:
     zone: ZoneRef | None = None
     run_id: str = ""
     """The edge run the track belongs to (see :mod:`event_engine.runs`)."""
+    continued_from: int | None = None
+    """The id the tracker first gave the object, if the track continues a switched one."""
+    quiet: bool = False
+    """Counted, but within the line's cool-down: no rule fires for it (Home Assistant's
+    counters still move)."""
 
     @property
     def place(self) -> str:
@@ -68,7 +89,9 @@ def fire(
 
     ``quiet_until`` (``rule|track_id`` -> time) is updated for the rules that fire.
     """
-    fired = []
+    fired: list[RuleConfig] = []
+    if occurrence.quiet:
+        return fired
     for rule in rules:
         if not _matches(rule, occurrence):
             continue
@@ -107,6 +130,7 @@ def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_
         frame_number=occurrence.frame_number,
         object=EventObject(
             track_id=occurrence.track_id,
+            continued_from=occurrence.continued_from,
             class_name=detection.class_name,
             confidence=detection.confidence,
             bbox=detection.bbox,

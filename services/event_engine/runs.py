@@ -25,6 +25,10 @@ Example:
     ['next', 'next', 'next']
     >>> feed(1, t0 + timedelta(seconds=1))      # redelivered
     'duplicate'
+    >>> window = ReorderWindow(frames=50, seconds=5.0)
+    >>> runs.accept(runs.classify(4, t0 + timedelta(seconds=4), None), 4, t0 + timedelta(seconds=4))
+    >>> runs.classify(3, t0 + timedelta(seconds=3), None, window).kind  # arrived after 4
+    <Order.LATE: 'late'>
     >>> restart = runs.classify(0, t0 - timedelta(hours=1), None)  # clock behind after a reboot
     >>> restart.kind, restart.clock_back
     (<Order.RESTART: 'restart'>, True)
@@ -32,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,10 +45,26 @@ PAST_RUNS = 4
 """Ended runs remembered per camera, to recognise their late redeliveries."""
 
 
+@dataclass(frozen=True)
+class ReorderWindow:
+    """How late a frame of the current run may arrive and still be used: at most
+    ``frames`` numbers behind the last frame processed and ``seconds`` before it."""
+
+    frames: int = 0
+    seconds: float = 0.0
+
+
+NO_REORDER = ReorderWindow()
+"""Late frames are duplicates (what a caller that names no window gets)."""
+
+
 class Order(StrEnum):
     """How a frame relates to what the engine processed of its camera."""
 
     NEXT = "next"
+    LATE = "late"
+    """A frame of the current run never processed, behind the last one but within the
+    reorder window: news for the tracks it is news for."""
     DUPLICATE = "duplicate"
     RESTART = "restart"
 
@@ -74,11 +95,39 @@ class Run:
     """``(frame number, capture time in µs)`` samples; the first is the run's first frame."""
     last: tuple[int, int] = (0, 0)
     """The last frame processed."""
+    seen: list[int] = field(default_factory=list)
+    """Frame numbers processed within the reorder window behind :attr:`last` (sorted)."""
+    seen_from: int | None = None
+    """:attr:`seen` is complete from this number on; every frame below it, and (None: a
+    checkpoint from before late frames) every frame up to :attr:`last`, counts as seen."""
 
     @classmethod
     def start(cls, run_id: str, explicit: bool, number: int, moment: int) -> Run:
         """A run whose first frame is ``number`` at ``moment`` (µs)."""
-        return cls(run_id, explicit, [(number, moment)], (number, moment))
+        return cls(run_id, explicit, [(number, moment)], (number, moment), [number], number)
+
+    def late(self, number: int, moment: int, window: ReorderWindow) -> bool:
+        """Whether ``(number, moment)``, at or below :attr:`last`, is a frame of this run
+        never processed that arrived within ``window``."""
+        if self.seen_from is None or number <= self.seen_from or number in self.seen:
+            return False
+        behind_us = self.last[1] - moment
+        return self.last[0] - number <= window.frames and 0 <= behind_us <= round(
+            window.seconds * 1_000_000
+        )
+
+    def see(self, number: int, window: ReorderWindow) -> None:
+        """Remember ``number`` as processed; forget numbers beyond the window."""
+        if self.seen_from is None:
+            self.seen_from, self.seen = number, []
+        seen = self.seen
+        if not seen or number > seen[-1]:
+            seen.append(number)
+        elif number not in seen:
+            insort(seen, number)
+        floor = self.last[0] - window.frames
+        if seen[0] < floor:
+            del seen[: bisect_left(seen, floor)]
 
     def holds(self, number: int, moment: int) -> bool:
         """Whether ``(number, moment)`` may be a frame of this run already processed."""
@@ -98,12 +147,13 @@ class Run:
         """Whether ``(number, moment)`` can be this run's next frame (both grew)."""
         return number > self.last[0] and moment >= self.last[1]
 
-    def advance(self, number: int, moment: int) -> None:
+    def advance(self, number: int, moment: int, window: ReorderWindow) -> None:
         """Record ``(number, moment)`` as processed; keep a sample at doubling offsets."""
         first, latest = self.marks[0][0], self.marks[-1][0]
         if number - first >= max(1, 2 * (latest - first)):
             self.marks.append((number, moment))
         self.last = (number, moment)
+        self.see(number, window)
 
 
 @dataclass(frozen=True)
@@ -131,9 +181,16 @@ class RunBook:
         """``(frame number, µs)`` of the last frame processed, if any."""
         return self.current.last if self.current is not None else None
 
-    def classify(self, number: int, moment: datetime, run_id: str | None) -> Classified:
+    def classify(
+        self,
+        number: int,
+        moment: datetime,
+        run_id: str | None,
+        window: ReorderWindow = NO_REORDER,
+    ) -> Classified:
         """Classify frame ``number`` captured at ``moment`` of run ``run_id`` (None: a
-        seed-format edge). Changes nothing: call :meth:`accept` to take a NEXT or RESTART."""
+        seed-format edge). Changes nothing: call :meth:`accept` to take a NEXT, LATE or
+        RESTART frame."""
         at = micros(moment)
         current = self.current
         if current is None:
@@ -141,8 +198,10 @@ class RunBook:
         back = at < current.last[1]
         if run_id is not None:
             if run_id == current.run_id:
-                kind = Order.NEXT if number > current.last[0] else Order.DUPLICATE
-                return Classified(kind, run_id, clock_back=back and kind is Order.NEXT)
+                if number > current.last[0]:
+                    return Classified(Order.NEXT, run_id, clock_back=back)
+                late = current.late(number, at, window)
+                return Classified(Order.LATE if late else Order.DUPLICATE, run_id)
             for index, run in enumerate(self.past):
                 if run.run_id == run_id:
                     if number <= run.last[0]:
@@ -153,7 +212,8 @@ class RunBook:
             if current.extends(number, at):
                 return Classified(Order.NEXT, current.run_id)
             if current.holds(number, at):
-                return Classified(Order.DUPLICATE, current.run_id)
+                late = current.late(number, at, window)
+                return Classified(Order.LATE if late else Order.DUPLICATE, current.run_id)
         for index, run in enumerate(self.past):
             if run.explicit:
                 continue
@@ -166,18 +226,28 @@ class RunBook:
             return Classified(Order.NEXT, current.run_id, clock_back=True)
         return Classified(Order.RESTART, derived_run_id(number, moment), clock_back=back)
 
-    def accept(self, decided: Classified, number: int, moment: datetime) -> None:
-        """Take a NEXT or RESTART frame as processed (a DUPLICATE changes nothing)."""
+    def accept(
+        self,
+        decided: Classified,
+        number: int,
+        moment: datetime,
+        window: ReorderWindow = NO_REORDER,
+    ) -> None:
+        """Take a NEXT, LATE or RESTART frame as processed (a DUPLICATE changes nothing)."""
         at = micros(moment)
         current = self.current
         if decided.kind is Order.DUPLICATE:
+            return
+        if decided.kind is Order.LATE:
+            if current is not None:
+                current.see(number, window)
             return
         if current is None or decided.kind is Order.RESTART:
             resumed = self.past.pop(decided.resumed) if decided.resumed is not None else None
             if current is not None:
                 self.past = [current, *self.past][:PAST_RUNS]
             if resumed is not None:
-                resumed.advance(number, at)
+                resumed.advance(number, at, window)
                 self.current = resumed
             else:
                 self.current = Run.start(decided.run_id, decided.run_id[:1] != "@", number, at)
@@ -187,4 +257,4 @@ class RunBook:
             self.past = [current, *self.past][:PAST_RUNS]
             self.current = Run.start(current.run_id, False, number, at)
             return
-        current.advance(number, at)
+        current.advance(number, at, window)

@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from event_engine.geometry import LineGeometry, ZoneGeometry
+from event_engine.zones import edge_evidence
+from sightline.config.base import Anchor
 from sightline.config.engine import DeviceConfig, LineConfig, ZoneConfig
 from sightline.messages.envelope import Detection
+from sightline.messages.geometry import BBox
 
 
 def admits(config: LineConfig | ZoneConfig, detection: Detection) -> bool:
@@ -38,6 +41,16 @@ class SceneZone:
 
     config: ZoneConfig
     geometry: ZoneGeometry
+
+    def evidence(self, box: BBox, inside: bool, occupied: bool) -> bool | None:
+        """What a frame where ``box``'s anchor is (or is not) ``inside`` the polygon says
+        about a visit that is (or is not) ``occupied``: see :func:`edge_evidence`."""
+        if inside == occupied:
+            return inside  # agrees with the visit: no depth needed (the common case)
+        x = (box.x1 + box.x2) / 2
+        y = (box.y1 + box.y2) / 2 if self.config.anchor is Anchor.CENTER else box.y2
+        margin = self.geometry.margin(max(box.x2 - box.x1, box.y2 - box.y1))
+        return edge_evidence(inside, occupied, depth=self.geometry.depth(x, y), margin=margin)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -32,6 +33,7 @@ from event_engine.partition import (
     ReplicaError,
     Replicas,
 )
+from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
 from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
 from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
@@ -97,6 +99,15 @@ def build(ctx: ServiceContext) -> MainLoop:
     problems = engine.check_geometry()
     if problems:
         raise config_error("\n".join(problems))
+    # Live changes (the console's config/<camera>/set, SIGHUP, an edited YAML file).
+    reconfigurer = Reconfigurer(
+        engine,
+        SavedChanges(ctx.state_dir / CONFIG_DIR),
+        publish=publish_on(client),
+        topics=client.topics,
+        config_path=getattr(ctx.args, "config", None),
+    )
+    reconfigurer.restore()
     handler = EnvelopeHandler(
         engine,
         publish=publish_on(client),
@@ -139,16 +150,25 @@ def build(ctx: ServiceContext) -> MainLoop:
 
     def on_edge_status(message: ReceivedMessage) -> None:
         camera = message.topic.split("/")[-2]
-        if camera in cameras or camera in engine.states:  # bounded: known cameras only
+        # bounded: known cameras only (and, as a replica, its own)
+        known = engine.device_of(camera) is not None or camera in engine.states
+        if known and replicas.owns(camera):
             handler.edge_status(camera, message.payload)
+
+    def on_config_set(message: ReceivedMessage) -> None:
+        reconfigurer.on_set(message.topic, message.payload, message.retain)
 
     subscribe_detections(
         client, replicas, cameras, settings.default_device is not None, on_envelope
     )
     client.subscribe(edge_topic_filter(client.topics, "status"), on_edge_status, "edge-status")
+    client.subscribe(config_topic(client.topics, "+", "set"), on_config_set, "config")
     client.on_connect_hooks.append(lambda session_present: handler.connected())
+    client.on_connect_hooks.append(lambda session_present: reconfigurer.publish_all())
+    signal.signal(signal.SIGHUP, lambda signum, frame: reconfigurer.request_reload())
     if settings.homeassistant.enabled:
-        home_assistant(ctx, settings, handler.states, replicas.index == 0, cameras)
+        announce = home_assistant(ctx, engine, handler.states, replicas)
+        reconfigurer.on_change.append(announce)
     start_saving(ctx, handler, checkpoints, claims)
 
     def loop() -> None:
@@ -156,6 +176,7 @@ def build(ctx: ServiceContext) -> MainLoop:
         while not ctx.stopping.wait(TICK_S):
             ctx.heartbeat.beat()
             handler.tick(client.connected)
+            reconfigurer.poll()
             if claims is not None and time.monotonic() - refreshed > REFRESH_EVERY_S:
                 claims.refresh()
                 refreshed = time.monotonic()
@@ -165,28 +186,32 @@ def build(ctx: ServiceContext) -> MainLoop:
 
 def home_assistant(
     ctx: ServiceContext,
-    settings: EngineSettings,
+    engine: Engine,
     states: StatePublisher | None,
-    announces: bool,
-    cameras: set[str],
-) -> None:
-    """Announce the discovery configs (if ``announces``: one replica does, for every
-    camera) and publish the counts of ``cameras``, on each connect and each time Home
-    Assistant comes online."""
+    replicas: Replicas,
+) -> Callable[[], None]:
+    """Announce the discovery configs (replica 0 does, for every camera) and publish the
+    counts of this replica's cameras, on each connect and each time Home Assistant comes
+    online; the announcing function, for live changes of lines, zones and rules."""
     client = ctx.client
     assert states is not None
     announcer = DiscoveryAnnouncer(
         client,
-        discovery_configs(settings, client.topics, str(client.status_topic)),
+        discovery_configs(engine.settings, client.topics, str(client.status_topic)),
         ctx.state_dir / DISCOVERY_FILE,
     )
 
     def announce() -> None:
-        if announces:
+        if replicas.index == 0:
+            # the configs follow live changes of lines, zones and rules
+            announcer.configs = discovery_configs(
+                engine.settings, client.topics, str(client.status_topic)
+            )
             announcer.announce()
-        for device_id, device in settings.devices.items():
-            if (device.camera_id or device_id) in cameras:
-                states.publish(device_id, device.camera_id or device_id)
+        for device_id, device in engine.settings.devices.items():
+            camera = device.camera_id or device_id
+            if replicas.owns(camera):
+                states.publish(device_id, camera)
 
     def on_ha_status(message: ReceivedMessage) -> None:
         if message.payload.strip() == b"online":
@@ -194,6 +219,7 @@ def home_assistant(
 
     client.on_connect_hooks.append(lambda session_present: announce())
     client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
+    return announce
 
 
 def start_saving(

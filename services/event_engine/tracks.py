@@ -1,22 +1,74 @@
 """What the engine remembers per camera and per track: plain dataclasses, checkpointed as JSON.
 
+A track's class is a vote over its life: each frame adds the detection's confidence to its
+class, and the votes are scaled down to sum to at most ``memory`` (so a long-lived track can
+still change its mind, slowly). A car labelled "truck" on the three frames at the line is
+still a car.
+
 Example:
     >>> from datetime import UTC, datetime
     >>> state = CameraState()
     >>> state.classify(3, datetime(2025, 1, 1, tzinfo=UTC), None).kind
     <Order.NEXT: 'next'>
+    >>> votes: dict[str, float] = {}
+    >>> for name, confidence in [("car", 0.9)] * 10 + [("truck", 0.6)] * 3:
+    ...     add_vote(votes, name, confidence, memory=30.0)
+    >>> winner(votes, "truck")
+    'car'
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from event_engine.runs import Classified, Order, Run, RunBook, derived_run_id, micros
+from event_engine.runs import (
+    NO_REORDER,
+    Classified,
+    Order,
+    ReorderWindow,
+    Run,
+    RunBook,
+    derived_run_id,
+    micros,
+)
+from sightline.config.engine import TrackingConfig
 from sightline.messages.envelope import Detection
 
 FrameOrder = Order
 """How a frame relates to what was processed of its camera (see :mod:`event_engine.runs`)."""
+
+MAX_CLASSES = 8
+"""Classes a track's vote remembers (the weakest beyond are forgotten: memory stays flat)."""
+TRAIL_FRAMES = 5
+"""A track's speed is measured from a box centre at least this many frames back."""
+MIN_VOTE = 0.01
+"""The least confidence a detection votes with (a detector that reports 0 still counts)."""
+
+
+def add_vote(votes: dict[str, float], name: str, confidence: float, memory: float) -> None:
+    """Add one detection's vote (its confidence) for ``name``; keep the sum at most
+    ``memory`` and at most :data:`MAX_CLASSES` classes."""
+    votes[name] = votes.get(name, 0.0) + max(confidence, MIN_VOTE)
+    total = sum(votes.values())
+    if total > memory:
+        scale = memory / total
+        for key in votes:
+            votes[key] *= scale
+    if len(votes) > MAX_CLASSES:  # forget the weakest other class, never this frame's
+        weakest = min((key for key in votes if key != name), key=lambda key: (votes[key], key))
+        del votes[weakest]
+
+
+def winner(votes: dict[str, float], latest: str) -> str:
+    """The class with the most votes (ties: ``latest`` if among them, else by name)."""
+    if not votes:
+        return latest
+    best = max(votes.values()) - 1e-9
+    if votes.get(latest, -1.0) >= best:
+        return latest
+    return min(name for name, vote in votes.items() if vote >= best)
 
 
 @dataclass
@@ -43,15 +95,139 @@ class TrackState:
     line_quiet_until: dict[str, datetime] = field(default_factory=dict)
     """``line|direction`` -> end of that crossing's cool-down."""
     zones: dict[str, ZoneVisit] = field(default_factory=dict)
+    class_votes: dict[str, float] = field(default_factory=dict)
+    """Class name -> summed (and scaled) confidence of the detections labelled so."""
+    raw_class: str = ""
+    """The class the detector gave the last detection ("" before the first)."""
+    marks: list[tuple[int, float, float, datetime]] = field(default_factory=list)
+    """``(frame, x, y, time)`` of the box centre every :data:`TRAIL_FRAMES` frames (the last
+    two): the speed is measured over 5 to 10 frames, so box jitter hardly moves it."""
+    continued_from: int | None = None
+    """The id this object had when the engine first saw it, if the tracker switched it."""
 
     @property
     def object_class(self) -> str:
-        """The class this track is taken to be for rules, events and counts."""
-        return self.detection.class_name
+        """The class this track is taken to be for rules, events and counts: the vote."""
+        return winner(self.class_votes, self.raw_class or self.detection.class_name)
 
     def occupied_zones(self) -> list[str]:
         """Names of the zones this track is in."""
         return [name for name, visit in self.zones.items() if visit.occupied]
+
+    @property
+    def velocity(self) -> tuple[float, float]:
+        """Box centre speed in px/s, from the oldest mark to the last box."""
+        if not self.marks:
+            return 0.0, 0.0
+        _, x0, y0, then = self.marks[0]
+        elapsed = (self.last_seen - then).total_seconds()
+        if elapsed <= 0:
+            return 0.0, 0.0
+        x, y = centre(self.detection)
+        return (x - x0) / elapsed, (y - y0) / elapsed
+
+    def update(self, detection: Detection, number: int, now: datetime, memory: float) -> None:
+        """Take this frame's detection: its vote, the speed, and (with the voted class) as
+        the track's detection."""
+        marks = self.marks
+        if not marks or number - marks[-1][0] >= TRAIL_FRAMES:
+            marks.append((number, *centre(detection), now))
+            if len(marks) > 2:
+                del marks[0]
+        name, votes = detection.class_name, self.class_votes
+        if len(votes) == 1 and name in votes:  # the usual case: one class all along
+            vote = votes[name]
+            if vote < memory:
+                vote += detection.confidence
+                votes[name] = vote if vote < memory else memory
+            voted = name
+        else:
+            add_vote(votes, name, detection.confidence, memory)
+            voted = winner(votes, name)
+        self.raw_class = name
+        if voted != name:
+            detection = detection.model_copy(update={"class_name": voted})
+        self.last_seen, self.last_frame, self.detection = now, number, detection
+
+
+def centre(detection: Detection) -> tuple[float, float]:
+    """The centre of a detection's box."""
+    box = detection.bbox
+    return (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
+
+
+def heading_distance(lost: TrackState, detection: Detection, now: datetime) -> float:
+    """How far ``detection``'s box centre is from the path ``lost`` was on: the segment from
+    its last box centre to where its speed would have taken it by ``now``, in diagonals of
+    its last box.
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> def box(x: float) -> Detection:
+    ...     return Detection.model_validate({"track_id": 1, "class_id": 0, "class_name": "car",
+    ...         "confidence": 0.9, "bbox": {"x1": x, "y1": 0, "x2": x + 30, "y2": 40},
+    ...         "center": {"x": x + 15, "y": 20}})
+    >>> lost = TrackState(1, t0, 0, box(0))
+    >>> lost.update(box(0), 0, t0, 30.0)
+    >>> lost.update(box(10), 1, t0 + timedelta(seconds=0.1), 30.0)  # 100 px/s to the right
+    >>> later = t0 + timedelta(seconds=1.1)
+    >>> heading_distance(lost, box(110), later)  # where it was heading
+    0.0
+    >>> heading_distance(lost, box(-90), later)  # behind it: 100 px / 50 px
+    2.0
+    """
+    (x0, y0), (x, y) = centre(lost.detection), centre(detection)
+    elapsed = max(0.0, (now - lost.last_seen).total_seconds())
+    vx, vy = lost.velocity
+    dx, dy = vx * elapsed, vy * elapsed
+    length = dx * dx + dy * dy
+    t = 0.0 if length == 0 else min(1.0, max(0.0, ((x - x0) * dx + (y - y0) * dy) / length))
+    box = lost.detection.bbox
+    diagonal = max(1.0, math.hypot(box.x2 - box.x1, box.y2 - box.y1))
+    return math.hypot(x - (x0 + t * dx), y - (y0 + t * dy)) / diagonal
+
+
+def find_switches(
+    lost: list[TrackState],
+    newcomers: list[Detection],
+    number: int,
+    now: datetime,
+    tracking: TrackingConfig,
+) -> list[tuple[TrackState, Detection]]:
+    """Which new tracks continue which lost ones (a tracker that switched ids).
+
+    A lost track (missing from at least ``lost_frames`` frames, last seen at most
+    ``continue_within_s`` ago) of the same (voted) class as a newcomer, whose path passes
+    within ``continue_distance`` box diagonals of the newcomer's box, is continued by it.
+    Nearest pairs first (ties by track ids): each lost track and each newcomer at most once,
+    the same answer for the same input.
+    """
+    if tracking.continue_within_s <= 0:
+        return []
+    pairs: list[tuple[float, int, int, TrackState, Detection]] = []
+    for old in lost:
+        missing = number - old.last_frame
+        elapsed = (now - old.last_seen).total_seconds()
+        if missing < tracking.lost_frames or not 0 <= elapsed <= tracking.continue_within_s:
+            continue
+        for new in newcomers:
+            if new.class_name != old.object_class:
+                continue
+            distance = heading_distance(old, new, now)
+            if distance <= tracking.continue_distance:
+                assert new.track_id is not None
+                pairs.append((distance, old.track_id, new.track_id, old, new))
+    pairs.sort(key=lambda pair: pair[:3])
+    taken_old: set[int] = set()
+    taken_new: set[int] = set()
+    chosen: list[tuple[TrackState, Detection]] = []
+    for _, old_id, new_id, old, new in pairs:
+        if old_id in taken_old or new_id in taken_new:
+            continue
+        taken_old.add(old_id)
+        taken_new.add(new_id)
+        chosen.append((old, new))
+    return chosen
 
 
 @dataclass
@@ -79,20 +255,34 @@ class CameraState:
         """The current run's identity ("" before the first frame)."""
         return self.runs.current.run_id if self.runs.current is not None else ""
 
-    def classify(self, number: int, timestamp: datetime, run_id: str | None) -> Classified:
-        """Classify a frame: the next one, a redelivery, or the first of a restarted edge."""
+    def classify(
+        self,
+        number: int,
+        timestamp: datetime,
+        run_id: str | None,
+        window: ReorderWindow = NO_REORDER,
+    ) -> Classified:
+        """Classify a frame: the next one, a late one, a redelivery, or the first of a
+        restarted edge."""
         if self.runs.current is None and self.last_frame is not None and self.last_timestamp:
             # A checkpoint from before run identities: its run goes on from its last frame.
             start = derived_run_id(self.last_frame, self.last_timestamp)
             self.runs.current = Run.start(
                 start, False, self.last_frame, micros(self.last_timestamp)
             )
-        return self.runs.classify(number, timestamp, run_id)
+        return self.runs.classify(number, timestamp, run_id, window)
 
-    def accept(self, decided: Classified, number: int, timestamp: datetime) -> None:
-        """Take a NEXT or RESTART frame as the camera's last one."""
-        self.runs.accept(decided, number, timestamp)
-        self.last_frame, self.last_timestamp = number, timestamp
+    def accept(
+        self,
+        decided: Classified,
+        number: int,
+        timestamp: datetime,
+        window: ReorderWindow = NO_REORDER,
+    ) -> None:
+        """Take a NEXT or RESTART frame as the camera's last one (a LATE one as processed)."""
+        self.runs.accept(decided, number, timestamp, window)
+        if decided.kind is not Order.LATE:
+            self.last_frame, self.last_timestamp = number, timestamp
 
     def expired(self, now: datetime, timeout_s: float) -> list[TrackState]:
         """Tracks unseen for longer than ``timeout_s`` of message time."""
@@ -104,6 +294,23 @@ class CameraState:
         suffix = f"|{track.track_id}"
         for key in [k for k in self.rule_quiet_until if k.endswith(suffix)]:
             del self.rule_quiet_until[key]
+
+    def continue_track(self, old: TrackState, new: TrackState) -> None:
+        """``new`` is ``old`` under a new id: it takes its line sides, zone visits (with their
+        dwell start), class votes, speed and cool-downs; ``old`` is gone (no zone exits)."""
+        new.last_seen, new.last_frame, new.detection = old.last_seen, old.last_frame, old.detection
+        new.sides = dict(old.sides)
+        new.line_quiet_until = dict(old.line_quiet_until)
+        new.zones = old.zones
+        new.class_votes = dict(old.class_votes)
+        new.raw_class = old.raw_class
+        new.marks = list(old.marks)
+        new.continued_from = old.continued_from if old.continued_from is not None else old.track_id
+        self.tracks.pop(old.track_id, None)
+        suffix, renamed = f"|{old.track_id}", f"|{new.track_id}"
+        for key in [k for k in self.rule_quiet_until if k.endswith(suffix)]:
+            until = self.rule_quiet_until.pop(key)
+            self.rule_quiet_until[key[: -len(suffix)] + renamed] = until
 
     def zone_counts(self) -> dict[str, int]:
         """Zone name -> tracks inside it now."""

@@ -5,13 +5,13 @@ Example:
     >>> from sightline.messages import BBox
     >>> image = np.zeros((720, 1280, 3), dtype=np.uint8)
     >>> crop(image, BBox(x1=100, y1=100, x2=200, y2=300)).shape
-    (240, 120, 3)
+    (480, 320, 3)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 
 import cv2
 import numpy as np
@@ -28,7 +28,13 @@ ZONE_COLOUR: Colour = (80, 220, 60)  # green
 TEXT_COLOUR: Colour = (255, 255, 255)
 DARK_TEXT: Colour = (0, 0, 0)
 ZONE_OPACITY = 0.25
-CROP_MARGIN = 0.1
+CROP_MARGIN = 0.5
+"""The crop shows the object's box plus this much of its size on each side (its context)."""
+CROP_MIN_SIDE = 320
+"""A crop's short side is at least this many pixels: more of the frame around a small object,
+and only where the frame itself is smaller, scaled up."""
+CROP_ASPECT = (3, 2)  # the longer side at most 3/2 of the shorter
+"""A crop is never narrower than 2:3 nor wider than 3:2 (a person is not a sliver)."""
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 _DIRECTION_VECTORS: dict[Direction, tuple[float, float]] = {
@@ -39,10 +45,14 @@ _DIRECTION_VECTORS: dict[Direction, tuple[float, float]] = {
 }
 
 
-def annotate(image: Image, event: Event) -> Image:
-    """A copy of ``image`` with the event drawn on it: zone, line, object, then a caption."""
+def annotate(image: Image, event: Event, zone: tzinfo = UTC) -> Image:
+    """A copy of ``image`` with the event drawn on it: zone, line, object, then a caption
+    whose time is in ``zone`` (named: ``2025-01-15 15:30:22 CET``).
+
+    Labels are about 3 % of the frame's height, so they stay legible when the picture is
+    shown small (a digest's thumbnail zooms on the object)."""
     out = image.copy()
-    scale = max(0.5, out.shape[0] / 1000)
+    scale = max(0.6, out.shape[0] / 700)
     thickness = max(2, round(out.shape[0] / 300))
     if event.zone is not None and event.zone.points:
         _draw_zone(out, event.zone, scale, thickness)
@@ -53,21 +63,50 @@ def annotate(image: Image, event: Event) -> Image:
     top_left = (round(box.x1), round(box.y1))
     cv2.rectangle(out, top_left, (round(box.x2), round(box.y2)), OBJECT_COLOUR, thickness)
     _label(out, label, top_left, OBJECT_COLOUR, scale, above=True)
-    caption = f"{event.event_type.value} {event.rule}  {event.timestamp:%Y-%m-%d %H:%M:%S}Z"
+    local = event.timestamp.astimezone(zone)
+    caption = f"{event.event_type.value} {event.rule}  {local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
     _label(out, caption, (0, 0), (40, 40, 40), scale, above=False)
     return out
 
 
-def crop(image: Image, bbox: BBox, margin: float = CROP_MARGIN) -> Image:
-    """The object's box plus ``margin`` of its size on each side, clamped to the image."""
+def crop(
+    image: Image, bbox: BBox, margin: float = CROP_MARGIN, min_side: int = CROP_MIN_SIDE
+) -> Image:
+    """The object with its context: the box plus ``margin`` of its size on each side, widened
+    to an aspect between 2:3 and 3:2 and to ``min_side`` pixels on the short side (as far as
+    the frame allows), moved inside the frame rather than cut; scaled up (aspect kept) when
+    the frame itself is too small.
+
+    Example:
+        >>> import numpy as np
+        >>> frame = np.zeros((720, 1280, 3), dtype=np.uint8)
+        >>> crop(frame, BBox(x1=600, y1=300, x2=650, y2=400)).shape  # 50x100 px: a person
+        (480, 320, 3)
+        >>> crop(frame, BBox(x1=0, y1=0, x2=1280, y2=720)).shape  # the whole frame
+        (720, 1280, 3)
+    """
     height, width = image.shape[:2]
-    pad_x = (bbox.x2 - bbox.x1) * margin
-    pad_y = (bbox.y2 - bbox.y1) * margin
-    x1 = min(width - 1, max(0, math.floor(bbox.x1 - pad_x)))
-    y1 = min(height - 1, max(0, math.floor(bbox.y1 - pad_y)))
-    x2 = max(x1 + 1, min(width, math.ceil(bbox.x2 + pad_x)))
-    y2 = max(y1 + 1, min(height, math.ceil(bbox.y2 + pad_y)))
-    return image[y1:y2, x1:x2].copy()
+    box_w, box_h = max(1.0, bbox.x2 - bbox.x1), max(1.0, bbox.y2 - bbox.y1)
+    want_w, want_h = box_w * (1 + 2 * margin), box_h * (1 + 2 * margin)
+    ratio = CROP_ASPECT[0] / CROP_ASPECT[1]
+    want_w = max(want_w, want_h / ratio)
+    want_h = max(want_h, want_w / ratio)
+    short = min(want_w, want_h)
+    if short < min_side:
+        want_w, want_h = want_w * min_side / short, want_h * min_side / short
+    region_w, region_h = min(float(width), want_w), min(float(height), want_h)
+    centre_x, centre_y = (bbox.x1 + bbox.x2) / 2, (bbox.y1 + bbox.y2) / 2
+    x1 = round(min(max(0.0, centre_x - region_w / 2), width - region_w))
+    y1 = round(min(max(0.0, centre_y - region_h / 2), height - region_h))
+    x2 = min(width, max(x1 + 1, x1 + round(region_w)))
+    y2 = min(height, max(y1 + 1, y1 + round(region_h)))
+    out = image[y1:y2, x1:x2].copy()
+    short_side = min(out.shape[:2])
+    if short_side < min_side:
+        factor = min_side / short_side
+        size = (round(out.shape[1] * factor), round(out.shape[0] * factor))
+        out = np.asarray(cv2.resize(out, size, interpolation=cv2.INTER_CUBIC), np.uint8)
+    return out
 
 
 def _pixels(points: Sequence[tuple[float, float]]) -> npt.NDArray[np.int32]:
@@ -115,7 +154,7 @@ def _draw_line(
         thickness + 1,
         tipLength=0.35,
     )
-    name = f"{line.name} ({line.direction.value})"
+    name = f"{line.name} ({line.direction.value.replace('_', ' ')})"
     _label(image, name, (round(head[0]) + 8, round(head[1])), LINE_COLOUR, scale, above=False)
 
 

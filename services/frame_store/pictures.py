@@ -15,6 +15,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 import cv2
 import numpy as np
@@ -86,9 +87,12 @@ def store_pictures(
     frame: RecentFrame,
     with_crop: bool,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    zone: tzinfo = UTC,
 ) -> StoredPictures:
-    """Store the clean JPEG as received, the annotated one and the crop; skip any already
-    stored (a redelivery after a crash writes nothing twice).
+    """Store the clean JPEG as received, the annotated one (its caption's time in ``zone``)
+    and the crop (:func:`~frame_store.annotate.crop`: the object with its context, at least
+    320 px on the short side); skip any already stored (a redelivery after a crash writes
+    nothing twice).
 
     Raises:
         ValueError: the frame's bytes do not decode as an image.
@@ -103,7 +107,9 @@ def store_pictures(
         image = _decode(frame.jpeg, max_pixels)
 
     clean = _put_once(store, keys.key(PictureKind.CLEAN), lambda: frame.jpeg)
-    annotated = _put_once(store, annotated_key, lambda: _encode(annotate(_need(image), drawn)))
+    annotated = _put_once(
+        store, annotated_key, lambda: _encode(annotate(_need(image), drawn, zone))
+    )
     cropped = None
     if with_crop:
         cropped = _put_once(
@@ -132,7 +138,8 @@ def announced_image(
 ) -> FrameData | None:
     """The annotated snapshot as an announcement carries it: as stored when it is at most
     ``max_bytes``, else re-encoded at ``max_width`` and ``quality`` (halving the width until it
-    fits); None when it is disabled or nothing fits.
+    fits) with the frame's own size in a JPEG comment (:func:`with_frame_size`, so a reader
+    can place the event's box on it); None when it is disabled or nothing fits.
 
     Raises:
         ValueError: the stored JPEG does not decode.
@@ -146,11 +153,27 @@ def announced_image(
     while width >= SMALLEST_WIDTH:
         height = max(1, round(image.shape[0] * width / image.shape[1]))
         resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        smaller = _encode(np.asarray(resized, np.uint8), config.quality)
+        smaller = with_frame_size(
+            _encode(np.asarray(resized, np.uint8), config.quality), image.shape[1], image.shape[0]
+        )
         if len(smaller) <= config.max_bytes:
             return FrameData(quality=config.quality, base64=base64.b64encode(smaller).decode())
         width //= 2
     return None
+
+
+def with_frame_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with a comment (COM segment) ``sightline:frame=<width>x<height>`` after its
+    start-of-image marker: the size of the frame a smaller copy was made from, in which the
+    event's box is given.
+
+    Example:
+        >>> with_frame_size(bytes([0xFF, 0xD8]) + b"rest", 1920, 1080)[6:]
+        b'sightline:frame=1920x1080rest'
+    """
+    comment = f"sightline:frame={width}x{height}".encode()
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return jpeg[:2] + segment + jpeg[2:]
 
 
 def _decode(jpeg: bytes, max_pixels: int) -> Image:

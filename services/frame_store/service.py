@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from frame_store.admission import CameraGate, checked_name, inside
 from frame_store.homeassistant import image_discovery
@@ -353,7 +354,12 @@ class FrameStore:
             return self._announce_missing(event, reason)
         try:
             stored = store_pictures(
-                self.store, event, frame, self.config.crop, self.config.max_frame_pixels
+                self.store,
+                event,
+                frame,
+                self.config.crop,
+                self.config.max_frame_pixels,
+                zone=ZoneInfo(self.config.timezone),
             )
         except ValueError as exc:
             return self._announce_missing(event, f"frame {frame.number} could not be used: {exc}")

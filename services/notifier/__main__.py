@@ -71,6 +71,7 @@ def build(ctx: ServiceContext) -> MainLoop:
         ctx.settings.limits,
         disk=disk,
         metrics=metrics,
+        section=section,
     )
     ctx.client.subscribe(ctx.client.topics.all_events, handler)
     housekeeping = Housekeeping(store, json_log, section.retention_days)

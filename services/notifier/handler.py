@@ -1,6 +1,7 @@
 """The MQTT handler: decode, write the JSON log, persist what is to be sent, then return.
 
 Nothing slow happens here; the :mod:`notifier.dispatch` loop sends from the state on disk.
+What an event asks for is each action's to record (:mod:`notifier.actions`, its registry).
 A snapshot announcement's photo is stored (atomically, durably) before it is acknowledged.
 A write that fails raises :class:`~sightline.errors.RetryLater`: the message is not
 acknowledged and the MQTT client handles it again after a back-off, taking no new work
@@ -16,12 +17,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from notifier.actions import ActionContext, build_actions
 from notifier.jsonlog import JsonLog
 from notifier.metrics import NotifierMetrics
-from notifier.schedule import schedule_of
 from notifier.snapshots import decode_photo
 from notifier.state import HELD, PendingEvent, StateStore, disk_health
-from sightline.config.notifier import DigestConfig
+from sightline.config.notifier import DigestConfig, NotifierSection
 from sightline.errors import MessageError, RetryLater, TopicError
 from sightline.ids import file_safe
 from sightline.messages import Event, MessageLimits, decode_event, decode_snapshot, encode
@@ -68,13 +69,17 @@ class EventHandler:
         clock: Callable[[], float] = time.time,
         disk: WriteEpisodes | None = None,
         metrics: NotifierMetrics | None = None,
+        section: NotifierSection | None = None,
     ) -> None:
+        """``section`` configures the actions; without it, one with these ``digests`` and
+        ``timezone`` and every other setting at its default."""
         self.store = store
         self.disk = disk or disk_health()
         self.metrics = metrics or store.metrics
         self.json_log = json_log
-        self.digests = {digest.name: digest for digest in digests}
-        self.schedules = {digest.name: schedule_of(digest, timezone) for digest in digests}
+        if section is None:
+            section = NotifierSection(timezone=timezone, digests=digests)
+        self.actions = build_actions(ActionContext(section, store, json_log=json_log))
         self.topics = topics
         self.limits = limits
         self.snapshot_limits = dataclasses.replace(
@@ -124,37 +129,11 @@ class EventHandler:
 
     def handle_event(self, event: Event, topic: str, payload: bytes) -> None:
         """Do what ``event.actions`` ask, durably, idempotently by ``event_id``."""
-        actions = event.actions
+        pending = PendingEvent(event.event_id, topic, payload.decode(), self.clock())
         asked = done = 0
-        if actions.json_log:
-            asked += 1
-            done += not self.json_log.append(event)
-        now = self.clock()
-        pending = PendingEvent(event.event_id, topic, payload.decode(), now)
-        if actions.email_immediate:
-            asked += 1
-            done += not self.store.add_immediate(pending)
-        for name in actions.email_digest:
-            digest = self.digests.get(name)
-            if digest is None:
-                log.warning(
-                    "event %s asks for digest %r, which is not configured",
-                    event.event_id,
-                    name,
-                    extra={"digests": sorted(self.digests)},
-                )
-                continue
-            if wants(digest, event):
-                start = self.schedules[name].period_start(now)
-                asked += 1
-                done += not self.store.add_to_digest(name, start, pending)
+        for action in self.actions.values():
+            action_asked, action_done = action.accept(event, pending)
+            asked, done = asked + action_asked, done + action_done
         if asked and done == asked:
             self.metrics.duplicates.inc()
             log.debug("duplicate event dropped: already done", extra={"event_id": event.event_id})
-
-
-def wants(digest: DigestConfig, event: Event) -> bool:
-    """True if ``digest``'s rule and camera filters let ``event`` in."""
-    if digest.rules is not None and event.rule not in digest.rules:
-        return False
-    return digest.cameras is None or event.camera_id in digest.cameras

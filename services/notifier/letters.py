@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from notifier.compose import Templates, build_message, image_cid
 from notifier.metrics import NotifierMetrics
+from notifier.photos import Candidate, choose_photos
 from notifier.snapshots import NO_PHOTO, NO_SNAPSHOTS, SnapshotImage
 from notifier.state import PendingEvent, StateStore
 from notifier.thumbnails import thumbnail
@@ -89,17 +90,26 @@ class LetterWriter:
     def digest(
         self, digest: DigestConfig, start: int, end: int, records: list[PendingEvent]
     ) -> EmailMessage:
-        """One e-mail for the period ``[start, end)``: counts, thumbnails, every event."""
+        """One e-mail for the period ``[start, end)``: totals, the most telling photos of the
+        period (:func:`~notifier.photos.choose_photos`) as thumbnails zoomed on the object,
+        every event."""
         events = [decode_event(record.payload) for record in records]
+        candidates = [
+            Candidate.of(event)
+            for event in events
+            if event.actions.snapshot and self.store.snapshot(event.event_id) is not None
+        ]
+        chosen = {c.event_id for c in choose_photos(candidates, digest.max_photos)}
         views: list[EventView] = []
         images: dict[str, SnapshotImage] = {}
         for event in events:
             cid = None
-            if len(images) < digest.max_photos and event.actions.snapshot:
+            if event.event_id in chosen:
                 image = self._photo_for(event.event_id, f"digest {digest.name}")
                 if image.data is not None:
                     cid = image_cid(event.event_id)
-                    images[cid] = thumbnail(image)
+                    box = event.object.bbox
+                    images[cid] = thumbnail(image, focus=(box.x1, box.y1, box.x2, box.y2))
             views.append(EventView.from_event(event, self.zone, cid))
         view = DigestView.from_events(
             digest.name,

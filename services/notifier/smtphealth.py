@@ -39,10 +39,11 @@ class SmtpHealth:
         )
         self.healthy = Gauge(
             "sightline_notifier_smtp_ok",
-            "1 while the mail server accepts the notifier's login and sender, else 0.",
+            "1 while the mail server accepts the notifier's login and sender, 0 after "
+            "unhealthy_after setup failures in a row, -1 until the first send says which.",
             registry=registry,
         )
-        self.healthy.set(1)
+        self.healthy.set(-1)
 
     def setup_failed(self, reason: str) -> None:
         """Record and log loudly a failure that is the configuration's fault."""

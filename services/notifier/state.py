@@ -11,6 +11,9 @@ rename) before the message that caused it is acknowledged::
     digests/<name>/<period>/<event_id>.json an event collected for a digest period
     digests/<name>/<period>/digest.sending  that period's digest began to go out
     digests/<name>/<period>/digest.sent     that period's digest went out (or failed for good)
+    jobs/<action>/pending/<event_id>.json   another action's job (webhook, ...) to do
+    jobs/<action>/sending/<event_id>.json   its doing began
+    jobs/<action>/done/<event_id>.json      it is done (or failed for good)
 
 Event files always end in ``.json`` and markers never do, so no event id can name a marker.
 A file that cannot be read (truncated, not JSON, fields missing) is set aside as
@@ -270,6 +273,64 @@ class StateStore:
         write_json(period.directory / DIGEST_SENT, record)
         (period.directory / DIGEST_SENDING).unlink(missing_ok=True)
 
+    # -- jobs of other actions (each registered action keeps its own) -----------------------
+
+    def _job(self, action: str, state: str, event_id: str) -> Path:
+        return self.root / "jobs" / action / state / f"{event_id}.json"
+
+    def add_job(self, action: str, event: PendingEvent) -> bool:
+        """Record a job of ``action`` for ``event``; False if it is already pending or done.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> store = StateStore(pathlib.Path(tempfile.mkdtemp()))
+            >>> job = PendingEvent("e1", "events/cam/line_cross", "{}", 0.0)
+            >>> store.add_job("webhook", job), store.add_job("webhook", job)
+            (True, False)
+            >>> store.begin_job("webhook", "e1"); store.job_began("webhook", "e1")
+            True
+            >>> store.finish_job("webhook", "e1", "sent")
+            >>> store.pending_jobs("webhook"), store.add_job("webhook", job)
+            ([], False)
+        """
+        path = self._job(action, "pending", event.event_id)
+        done = self._job(action, "done", event.event_id)
+        if path.exists() or done.exists() or done.with_name(done.name + BAD_SUFFIX).exists():
+            return False
+        write_json(path, asdict(event))
+        return True
+
+    def pending_jobs(self, action: str) -> list[PendingEvent]:
+        """The jobs of ``action`` still to do, oldest first; bad files set aside."""
+        records = []
+        for path in (self.root / "jobs" / action / "pending").glob("*.json"):
+            record = self._pending(path, f"pending {action} job")
+            if record is None:
+                continue
+            if self._job(action, "done", record.event_id).exists():  # crash before cleanup
+                self._forget_job(action, record.event_id)
+                continue
+            records.append(record)
+        return sorted(records, key=lambda record: (record.received_at, record.event_id))
+
+    def begin_job(self, action: str, event_id: str) -> None:
+        """Record that the job of ``event_id`` is being done (raises if it cannot)."""
+        write_json(self._job(action, "sending", event_id), {"at": time.time()})
+
+    def job_began(self, action: str, event_id: str) -> bool:
+        """True if doing the job began and its outcome was not recorded (a crash between)."""
+        return self._job(action, "sending", event_id).exists()
+
+    def finish_job(self, action: str, event_id: str, outcome: str) -> None:
+        """Record the job's outcome first, then drop its pending record."""
+        record = {"event_id": event_id, "outcome": outcome, "at": time.time()}
+        write_json(self._job(action, "done", event_id), record)
+        self._forget_job(action, event_id)
+
+    def _forget_job(self, action: str, event_id: str) -> None:
+        self._job(action, "pending", event_id).unlink(missing_ok=True)
+        self._job(action, "sending", event_id).unlink(missing_ok=True)
+
     def _migrate_markers(self) -> None:
         """Rename the old ``sent.json`` markers; an event named ``sent`` has an ``event_id``."""
         for marker in (self.root / "digests").glob(f"*/*/{LEGACY_SENT}"):
@@ -302,6 +363,10 @@ class StateStore:
                 if _mtime(path) < cutoff:
                     path.unlink(missing_ok=True)
                     removed += 1
+        for done in (self.root / "jobs").glob("*/done/*"):
+            if _mtime(done) < cutoff:
+                done.unlink(missing_ok=True)
+                removed += 1
         for bad in (self.root / "immediate").glob(f"*{BAD_SUFFIX}"):
             if _mtime(bad) < cutoff:
                 bad.unlink(missing_ok=True)

@@ -8,7 +8,8 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 from zoneinfo import ZoneInfo
@@ -46,6 +47,10 @@ class EventView:
     short_time: str
     image_cid: str | None = None
     image_note: str | None = None
+    line: str | None = None
+    """``gate: left to right`` for a line crossing (for the digest's totals per line)."""
+    zone: str | None = None
+    """``porch: entered`` for a zone event (for the digest's totals per zone)."""
 
     @property
     def headline(self) -> str:
@@ -75,7 +80,23 @@ class EventView:
             short_time=event.timestamp.astimezone(zone).strftime("%H:%M:%S"),
             image_cid=image_cid,
             image_note=image_note,
+            line=place_total(event, "line"),
+            zone=place_total(event, "zone"),
         )
+
+
+ZONE_VERBS = {"ZONE_ENTER": "entered", "ZONE_EXIT": "left", "ZONE_DWELL": "stayed"}
+
+
+def place_total(event: Event, kind: str) -> str | None:
+    """The row of the digest's totals ``event`` counts in: ``gate: left to right`` (a line,
+    ``kind="line"``) or ``porch: entered`` (a zone); None when it has no such place."""
+    if kind == "line" and event.line is not None:
+        return f"{event.line.name}: {event.line.direction.value.replace('_', ' ')}"
+    if kind == "zone" and event.zone is not None:
+        verb = ZONE_VERBS.get(event.event_type.value, event.event_type.value.lower())
+        return f"{event.zone.name}: {verb}"
+    return None
 
 
 def describe_place(event: Event) -> str:
@@ -121,7 +142,8 @@ def period_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
 
 @dataclass(frozen=True)
 class DigestView:
-    """A digest: counts per camera, rule and class, the events, the pictures."""
+    """A digest: counts per camera, rule, class, line and direction, zone; the events; the
+    pictures (chosen by :func:`notifier.photos.choose_photos`)."""
 
     name: str
     period: str
@@ -132,12 +154,20 @@ class DigestView:
     by_class: list[tuple[str, int]]
     events: list[EventView]
     photos: list[EventView]
+    by_line: list[tuple[str, int]] = field(default_factory=list)
+    by_zone: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
     def from_events(
         cls, name: str, start: datetime, end: datetime, events: list[EventView], zone: ZoneInfo
     ) -> Self:
-        """Summarise ``events`` collected between ``start`` and ``end``."""
+        """Summarise ``events`` collected between ``start`` and ``end``; with several cameras
+        the totals per line and zone name the camera too."""
+        cameras = len({e.camera for e in events}) > 1
+
+        def where(e: EventView, place: str | None) -> str | None:
+            return f"{e.camera} \N{MIDDLE DOT} {place}" if cameras and place else place
+
         return cls(
             name=name,
             period=period_text(start, end, zone),
@@ -148,4 +178,16 @@ class DigestView:
             by_class=Counter(e.object_class for e in events).most_common(),
             events=events,
             photos=[e for e in events if e.image_cid is not None],
+            by_line=totals(where(e, e.line) for e in events),
+            by_zone=totals(where(e, e.zone) for e in events),
         )
+
+
+def totals(places: Iterable[str | None]) -> list[tuple[str, int]]:
+    """How many of each place, by name (so a line's two directions stand together).
+
+    Example:
+        >>> totals(["gate: right to left", None, "gate: left to right", "gate: left to right"])
+        [('gate: left to right', 2), ('gate: right to left', 1)]
+    """
+    return sorted(Counter(p for p in places if p is not None).items())

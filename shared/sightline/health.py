@@ -24,6 +24,7 @@ DEFAULT_PORTS = {
     "event-engine": 9102,
     "notifier": 9103,
     "frame-store": 9104,
+    "console": 9105,
     "suite": 9100,
 }
 

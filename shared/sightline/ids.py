@@ -71,7 +71,7 @@ MAX_ID_LENGTH = 64
 MAX_EVENT_ID_LENGTH = 128
 """Event ids: ``<camera id>-<event type>-<24 hex digits>`` fits with room to spare."""
 
-RESERVED_CAMERA_IDS = frozenset({"engine", "frames", "notifier", "homeassistant", "ops"})
+RESERVED_CAMERA_IDS = frozenset({"engine", "frames", "notifier", "homeassistant", "ops", "console"})
 """The broker user names of the services in ``mosquitto/acl``. An edge logs in with its
 camera id, so a camera with one of these names would be one of those services."""
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from console.settings import ConsoleSettings
 from sightline.config import (
     EdgeSettings,
     EngineSettings,
@@ -47,6 +48,7 @@ SERVICES = {
     "event-engine": ("sightline-engine", "engine", "engine.yaml", EngineSettings),
     "notifier": ("sightline-notifier", "notifier", "notifier.yaml", NotifierSettings),
     "frame-store": ("sightline-frames", "frames", "frames.yaml", FrameStoreSettings),
+    "console": ("sightline-console", "console", "console.yaml", ConsoleSettings),
 }
 CENTRAL = ("event-engine", "notifier", "frame-store")
 
@@ -57,6 +59,7 @@ MEASURED_PEAK_MIB = {
     "event-engine": 69,
     "notifier": 53,
     "frame-store": 139,
+    "console": 51,
     "mosquitto": 9,
 }
 
@@ -334,7 +337,15 @@ def test_make_secrets_writes_every_compose_secret_and_the_broker_users(tmp_path:
         assert path.stat().st_mode & 0o022 == 0, f"{name} is writable by others"
         assert path.parent.stat().st_mode & 0o077 == 0, "secrets/ is open to others"
     users = {line.split(":")[0] for line in (work / "passwd").read_text().splitlines()}
-    assert users == {"engine", "frames", "notifier", "driveway", "homeassistant", "ops"}
+    assert users == {
+        "engine",
+        "frames",
+        "notifier",
+        "driveway",
+        "homeassistant",
+        "ops",
+        "console",
+    }
     assert users - {"driveway"} <= acl_users()
 
 

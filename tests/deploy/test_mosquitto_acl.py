@@ -170,6 +170,17 @@ def _delivered(broker: LocalMosquitto, user: str, topic: str) -> bool:
         ("notifier", "events/driveway/line_cross", False),
         ("notifier", "detections/driveway", False),
         ("homeassistant", "events/driveway/line_cross", False),
+        # only the console changes a camera's config live; the engine answers
+        ("console", "sightline/event-engine/config/driveway/set", True),
+        ("console", "sightline/console/main/status", True),
+        ("console", "sightline/event-engine/config/driveway/state", False),
+        ("console", "events/driveway/line_cross", False),
+        ("engine", "sightline/event-engine/config/driveway/state", True),
+        ("engine", "sightline/event-engine/config/driveway/set", False),
+        ("homeassistant", "sightline/event-engine/config/driveway/set", False),
+        ("driveway", "sightline/event-engine/config/driveway/set", False),
+        ("notifier", "sightline/event-engine/config/driveway/set", False),
+        ("frames", "sightline/event-engine/config/driveway/set", False),
         *[
             (service, topic.format(name), False)
             for service in SERVICE_USERS
@@ -199,6 +210,9 @@ def test_each_service_may_publish_exactly_its_topics(
         ("notifier", "detections/+", "detections/driveway", False),
         ("driveway", "events/#", "events/driveway/line_cross", False),
         ("homeassistant", "events/#", "events/driveway/line_cross", True),
+        ("console", "events/#", "events/driveway/line_cross", True),
+        ("console", "detections/+", "detections/driveway", True),
+        ("console", "detections/+/frame", "detections/driveway/frame", True),
         (
             "engine",
             "sightline/edge-publisher/+/status",

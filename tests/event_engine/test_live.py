@@ -56,7 +56,7 @@ def test_events_on_the_bus_with_redelivery_ignored_and_unknown_device_dead_lette
     rule_config = json.loads(on(collector, rule_entity)[0].payload)
     assert (rule_config["state_topic"], rule_config["event_types"]) == (
         "events/driveway/line_cross",
-        ["LINE_CROSS"],
+        ["line_cross"],
     )
 
     send(broker, "backyard", "jetson-02", 0, [Box.at_foot(9, 640, 500, class_name="dog")])
@@ -104,9 +104,15 @@ def test_home_assistant_discovery_is_retained_republished_and_removed(
         if m.topic.startswith("homeassistant/sensor/sightline_driveway/")
     ]
     assert sorted(crossing_sensors) == [
+        "homeassistant/sensor/sightline_driveway/car_count/config",
         "homeassistant/sensor/sightline_driveway/edge_fps/config",
         "homeassistant/sensor/sightline_driveway/line_driveway_entry_left_to_right/config",
+        "homeassistant/sensor/sightline_driveway/line_driveway_entry_left_to_right_car/config",
+        "homeassistant/sensor/sightline_driveway/line_driveway_entry_left_to_right_person/config",
         "homeassistant/sensor/sightline_driveway/line_driveway_entry_right_to_left/config",
+        "homeassistant/sensor/sightline_driveway/line_driveway_entry_right_to_left_car/config",
+        "homeassistant/sensor/sightline_driveway/line_driveway_entry_right_to_left_person/config",
+        "homeassistant/sensor/sightline_driveway/person_count/config",
     ]
 
     send(broker, "backyard", "jetson-02", 0, [Box.at_foot(9, 640, 500, class_name="dog")])

@@ -74,7 +74,7 @@ def test_replay_reads_mosquitto_sub_lines_and_skips_bad_ones(tmp_path: Path) -> 
     assert [(e["event_type"], e["frame_number"]) for e in events] == [
         ("ZONE_ENTER", 60),  # the man in the grey jacket, inside when the excerpt starts
         ("LINE_CROSS", 74),
-        ("ZONE_ENTER", 76),
+        ("ZONE_ENTER", 79),  # once his foot is the zone's margin (8 px) deep
     ]
 
 

@@ -70,15 +70,48 @@ def test_the_zone_is_translucent_the_frame_shows_through_it(person: tuple[BBox, 
     assert np.all(np.abs(drawn[inside_zone].astype(float) - mixed) <= 2)
 
 
+def _located(frame: np.ndarray, part: np.ndarray) -> tuple[int, int]:
+    """Where ``part`` lies in ``frame`` exactly (x, y)."""
+    scores = cv2.matchTemplate(frame, part, cv2.TM_SQDIFF)
+    _, _, (x, y), _ = cv2.minMaxLoc(scores)
+    assert np.array_equal(frame[y : y + part.shape[0], x : x + part.shape[1]], part)
+    return x, y
+
+
 @pytest.mark.parametrize(
-    ("bbox", "shape"),
+    ("bbox", "shape", "at"),
     [
-        (BBox(x1=100, y1=100, x2=200, y2=300), (240, 120, 3)),
-        (BBox(x1=0, y1=0, x2=50, y2=50), (55, 55, 3)),
-        (BBox(x1=1250, y1=700, x2=1280, y2=720), (22, 33, 3)),
+        # a 50x100 pedestrian: half its size around it, 320 px on the short side, 2:3
+        (BBox(x1=600, y1=300, x2=650, y2=400), (480, 320, 3), (465, 110)),
+        # a large car: its box and half its size each side, at most 3:2
+        (BBox(x1=300, y1=200, x2=700, y2=450), (533, 800, 3), (100, 58)),
+        # in a corner: moved inside the frame, not cut
+        (BBox(x1=0, y1=0, x2=50, y2=50), (320, 320, 3), (0, 0)),
+        (BBox(x1=1250, y1=700, x2=1280, y2=720), (320, 480, 3), (800, 400)),
+        # the whole frame: the frame
+        (BBox(x1=0, y1=0, x2=1280, y2=720), (720, 1280, 3), (0, 0)),
     ],
 )
-def test_the_crop_is_the_box_plus_a_margin_clamped_to_the_frame(
-    bbox: BBox, shape: tuple[int, int, int]
+def test_the_crop_is_the_object_with_its_context_at_least_320_px_inside_the_frame(
+    bbox: BBox, shape: tuple[int, int, int], at: tuple[int, int]
 ) -> None:
-    assert crop(video_frames()[0], bbox).shape == shape
+    frame = video_frames()[PERSON_FRAME]
+
+    part = crop(frame, bbox)
+
+    _keep(f"crop-{bbox.x1:.0f}-{bbox.y1:.0f}.png", part)
+    assert part.shape == shape
+    x, y = _located(frame, part)
+    assert (x, y) == at
+    assert x <= bbox.x1
+    assert y <= bbox.y1
+    assert x + shape[1] >= bbox.x2
+    assert y + shape[0] >= bbox.y2
+
+
+def test_a_crop_of_a_small_frame_is_scaled_up_to_320_px_with_its_aspect() -> None:
+    frame = cv2.resize(video_frames()[PERSON_FRAME], (256, 144))
+
+    part = crop(frame, BBox(x1=120, y1=60, x2=130, y2=80))
+
+    assert part.shape == (320, 569, 3)  # the whole 256x144 frame, scaled by 320/144

@@ -72,8 +72,17 @@ class LineConfig(StrictModel):
     min_distance_px: float = Field(
         default=8.0, ge=0, description="A crossing counts once the anchor is this far past."
     )
+    end_tolerance_px: float = Field(
+        default=8.0,
+        ge=0,
+        description="Polyline: how far past its free ends the line still has sides; further "
+        "out the side is unknown, so walking around an end is not a crossing.",
+    )
     cooldown_s: float = Field(
-        default=2.0, ge=0, description="Same track, same line, same direction: quiet this long."
+        default=2.0,
+        ge=0,
+        description="Same track, same line, same direction: no event for this long (the "
+        "crossing is still counted).",
     )
     classes: list[str] | None = Field(
         default=None, description="Class names counted; all if unset."
@@ -124,6 +133,19 @@ class ZoneConfig(StrictModel):
     points: list[PointXY] | None = Field(default=None, description="Polygon vertices.")
     units: Units = Field(default="pct", description="Units of points: px or pct.")
     anchor: Anchor = Field(default=Anchor.BOTTOM_CENTER, description="Point of the box tested.")
+    margin_px: float = Field(
+        default=8.0,
+        ge=0,
+        description="Edge hysteresis: enter once the anchor is this far inside, exit once "
+        "this far outside (the larger of this and margin_box wins).",
+    )
+    margin_box: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Edge hysteresis as a fraction of the box's longer side (scales with "
+        "how near the object is).",
+    )
     min_frames: int = Field(default=1, ge=1, description="Frames inside before ZONE_ENTER.")
     exit_frames: int = Field(default=3, ge=1, description="Frames outside before ZONE_EXIT.")
     dwell_s: float | None = Field(default=None, gt=0, description="ZONE_DWELL after this long.")
@@ -211,6 +233,53 @@ class RuleConfig(StrictModel):
     actions: Actions = Field(default_factory=Actions)
 
 
+class TrackingConfig(StrictModel):
+    """How the engine mends what a tracker breaks: id switches, late frames, class flicker.
+
+    Example (YAML, the defaults): ``tracking: {continue_within_s: 1.5, continue_distance: 1.0,
+    lost_frames: 2, reorder_frames: 50, reorder_s: 5.0, class_memory: 30}``
+    """
+
+    continue_within_s: float = Field(
+        default=1.5,
+        ge=0,
+        description="A new track that appears at most this long (message time) after a lost "
+        "track of the same class was last seen, near where it was heading, continues it; "
+        "0 turns id-switch mending off.",
+    )
+    continue_distance: float = Field(
+        default=1.0,
+        ge=0,
+        description="How near, in diagonals of the lost track's last box, the new track's box "
+        "centre must be to the path from the lost box to where it was heading.",
+    )
+    lost_frames: int = Field(
+        default=2,
+        ge=1,
+        description="A track counts as lost (and may be continued) once it has been missing "
+        "from this many of the camera's frames, the current one included (ByteTrack shows a "
+        "new id from its second frame on); a track in the current frame never is.",
+    )
+    reorder_frames: int = Field(
+        default=50,
+        ge=0,
+        description="A frame that arrives late, at most this many frame numbers behind the "
+        "last one processed, is still used (0: late frames are dropped as duplicates).",
+    )
+    reorder_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="... and captured at most this many seconds before the last one.",
+    )
+    class_memory: float = Field(
+        default=30.0,
+        gt=0,
+        description="A track's class is a confidence-weighted vote; the votes are scaled down "
+        "to sum to at most this (about this many confident frames), so a track can still "
+        "change its mind slowly.",
+    )
+
+
 class DeviceConfig(StrictModel):
     """One edge device's camera and what to watch for in it."""
 
@@ -218,6 +287,10 @@ class DeviceConfig(StrictModel):
     lines: list[LineConfig] = Field(default_factory=list)
     zones: list[ZoneConfig] = Field(default_factory=list)
     events: list[RuleConfig] = Field(default_factory=list, description="The rules.")
+    tracking: TrackingConfig = Field(
+        default_factory=TrackingConfig,
+        description="Id switches, late frames and class votes (see docs/engine-behaviour.md).",
+    )
     track_timeout_s: float = Field(
         default=5.0, gt=0, description="A track unseen this long (message time) has ended."
     )
@@ -296,3 +369,17 @@ class HomeAssistantConfig(StrictModel):
 
     enabled: bool = Field(default=True, description="Publish discovery configs.")
     node_prefix: str = Field(default="sightline", description="Prefix of HA node ids.")
+    classes: list[str] | None = Field(
+        default=None,
+        description="Object classes with a count and an occupancy per camera and zone and a "
+        "crossing counter per line and direction; unset: the classes the camera's rules, lines "
+        "and zones name, else person and car.",
+    )
+    configuration_url: str | None = Field(
+        default=None,
+        description="The devices' 'Visit' link in Home Assistant (e.g. the console, "
+        "http://<host>:8090/); none when unset.",
+    )
+    support_url: str | None = Field(
+        default=None, description="The discovery origin's support link; none when unset."
+    )

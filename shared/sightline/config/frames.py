@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sightline.config.base import StrictModel
 from sightline.ids import Identifier
@@ -66,12 +67,23 @@ class AnnouncedImage(StrictModel):
 class FrameStoreSection(StrictModel):
     """Everything the frame-store does."""
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        if zone not in available_timezones() and zone != "UTC":
+            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
+        return zone
+
     storage: Storage = Field(default_factory=FileStorage)
     ring: RingConfig = Field(default_factory=RingConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     frame_wait_s: float = Field(default=10.0, ge=0, description="Wait for a late frame.")
     window_frames: int = Field(default=15, ge=0, description="Nearest frame within this many.")
     crop: bool = Field(default=True, description="Also store a crop of the object.")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA zone for the time in snapshot captions (as the notifier's).",
+    )
     publish_latest: bool = Field(default=True, description="Retained latest snapshot for HA.")
     image: AnnouncedImage = Field(default_factory=AnnouncedImage)
     cameras: list[Identifier] | None = Field(

@@ -46,8 +46,25 @@ class Direction(StrEnum):
     OUT = "out"
 
 
+class ActionKind(StrEnum):
+    """The actions a rule can ask for: the registry's keys. Each is a field of
+    :class:`EventActions` of the same name (checked when this module loads); the notifier
+    registers what it does for each (``notifier.actions``), the frame-store does ``snapshot``.
+
+    Example:
+        >>> [kind.value for kind in ActionKind]
+        ['json_log', 'email_immediate', 'email_digest', 'snapshot']
+    """
+
+    JSON_LOG = "json_log"
+    EMAIL_IMMEDIATE = "email_immediate"
+    EMAIL_DIGEST = "email_digest"
+    SNAPSHOT = "snapshot"
+
+
 class EventActions(Message):
-    """What a rule asks the other services to do with an event, as the event carries it.
+    """What a rule asks the other services to do with an event, as the event carries it:
+    one field per :class:`ActionKind`.
 
     Unknown actions (from a newer engine) are kept and ignored: an older consumer still does
     the actions it knows, and re-encodes the event with the others intact.
@@ -78,6 +95,19 @@ class EventActions(Message):
         return value
 
 
+def _check_action_fields() -> None:
+    """Every ActionKind is a field of EventActions and every field an ActionKind."""
+    fields, kinds = set(EventActions.model_fields), {kind.value for kind in ActionKind}
+    if fields != kinds:
+        raise TypeError(
+            f"EventActions fields and ActionKind differ: fields only {sorted(fields - kinds)}, "
+            f"ActionKind only {sorted(kinds - fields)}"
+        )
+
+
+_check_action_fields()
+
+
 class Actions(EventActions):
     """A rule's ``actions:`` in a config file: unknown actions are refused there (a typo must
     not silently do nothing). An event built from a rule carries them as
@@ -99,6 +129,12 @@ class EventObject(Message):
     """The tracked object the event is about."""
 
     track_id: int = Field(ge=0)
+    continued_from: int | None = Field(
+        default=None,
+        ge=0,
+        description="The id the tracker first gave this object, if it "
+        "switched ids and the engine continued the track (optional; absent: no switch).",
+    )
     class_name: str = Field(min_length=1, max_length=64)
     confidence: float = Field(ge=0.0, le=1.0)
     bbox: BBox
