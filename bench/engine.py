@@ -8,9 +8,13 @@ zones per camera) go through, in one run:
 * (a2) supervision's ``LineZone`` + ``PolygonZone`` on the same stream (does less than we do);
 * (b)  our engine in-process (decoded envelopes; and from the wire bytes);
 * (c)  our engine as a process behind a real Mosquitto, fed by a publisher; with the
-  broker-only pass-through rate as the ceiling.
+  broker-only pass-through rate (c0) as the ceiling, and the publish-to-event latency
+  when flooded and when paced at half of (c)'s rate;
+* (r)  1, 2, 3 engine replicas (``SIGHTLINE_REPLICAS__*``) sharing the cameras: the
+  aggregate rate (on a machine with fewer cores than replicas they share the cores).
 
-Usage: ``.venv/bin/python bench/engine.py [--frames 500] [--live-frames 150]``
+Usage: ``.venv/bin/python bench/engine.py [--frames 500] [--live-frames 150] [--replicas 3]``
+(``--only-live``: (c0), (c) and (r) only).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def settings() -> EngineSettings:
     ]
     device = {"lines": LINES, "zones": ZONES, "events": rules, "track_timeout_s": 2}
     return EngineSettings.model_validate(
-        {"devices": {f"dev{c}": {"camera_id": f"cam{c}", **device} for c in range(2 * CAMERAS)}}
+        {"devices": {f"dev{c}": {"camera_id": f"cam{c}", **device} for c in range(6 * CAMERAS)}}
     )
 
 
@@ -224,7 +228,7 @@ def ours(envelopes: list[DetectionEnvelope], config: EngineSettings) -> int:
     return sum(len(engine.process(env).events) for env in envelopes)
 
 
-def ours_from_bytes(payloads: list[bytes], config: EngineSettings) -> int:
+def ours_from_bytes(payloads: list[tuple[str, bytes]], config: EngineSettings) -> int:
     count = 0
 
     def sink(topic: str, payload: object, retain: bool) -> None:
@@ -232,17 +236,20 @@ def ours_from_bytes(payloads: list[bytes], config: EngineSettings) -> int:
         count += 1
 
     handler = EnvelopeHandler(Engine(config), sink, lambda *a: None)
-    for payload in payloads:
-        handler.handle("detections/x", payload)
+    for topic, payload in payloads:
+        handler.handle(topic, payload)
     return count
 
 
 def timed(name: str, run: Callable[[], int], envelopes: int) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     events = run()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = envelopes / seconds
-    print(f"{name:<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s  ({events} events)")
+    print(
+        f"{name:<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s  ({events} events, "
+        f"CPU {cpu / envelopes * 1e6:,.0f} us/env)"
+    )
     return rate
 
 
@@ -291,20 +298,30 @@ class Wire:
 
 
 def start_engine(
-    broker: LocalMosquitto, config: EngineSettings, tmp: Path
+    broker: LocalMosquitto,
+    config: EngineSettings,
+    tmp: Path,
+    instance: str = "bench",
+    replicas: tuple[int, int] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """The engine as a process (replica ``index`` of ``count`` if ``replicas``), once it
+    said ``online``."""
     config_path = tmp / "engine.json"
     config_path.write_text(config.model_dump_json(exclude_none=True))
     env = {
         **os.environ,
         "SIGHTLINE_MQTT__URL": broker.url,
-        "SIGHTLINE_STATE_DIR": str(tmp / "state"),
+        "SIGHTLINE_STATE_DIR": str(tmp / instance),
+        "SIGHTLINE_INSTANCE": instance,
         "SIGHTLINE_HEALTH__ENABLED": "false",
         "SIGHTLINE_HOMEASSISTANT__ENABLED": "false",
     }
+    if replicas is not None:
+        env["SIGHTLINE_REPLICAS__INDEX"], env["SIGHTLINE_REPLICAS__COUNT"] = map(str, replicas)
+        env["SIGHTLINE_REPLICAS__CHECKPOINT_DIR"] = str(tmp / "checkpoints")
     command = [sys.executable, "-m", "event_engine", "--config", str(config_path)]
+    status = Wire(broker, f"sightline/event-engine/{instance}/status")
     engine = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    status = Wire(broker, "sightline/+/+/status")
     try:
         status.wait(1, timeout=30)
     finally:
@@ -312,7 +329,30 @@ def start_engine(
     return engine
 
 
-PACED_RATE = 400
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU time the processes used so far (Linux ``/proc``)."""
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(processes: list[subprocess.Popen[bytes]], busy_share: float = 0.05) -> None:
+    """Until the processes used under ``busy_share`` of a core for half a second (the
+    tail of a flood handled: no backlog in front of the next measurement)."""
+    while True:
+        before = cpu_seconds(processes)
+        time.sleep(0.5)
+        if cpu_seconds(processes) - before < 0.5 * busy_share:
+            return
+
+
+def stop(engines: list[subprocess.Popen[bytes]]) -> None:
+    for engine in engines:
+        engine.terminate()
+    for engine in engines:
+        engine.wait(30)
 
 
 def through_engine(
@@ -347,43 +387,85 @@ def through_engine(
     return len(envelopes) / (finished - started), (p50 * 1000, p99 * 1000)
 
 
-def live(envelopes: list[DetectionEnvelope], config: EngineSettings) -> None:
-    """(c): a broker, the engine as a process, a publisher; plus the broker-only ceiling."""
-    payloads = [encode(env) for env in envelopes]
+def passthrough(broker: LocalMosquitto, payloads: list[bytes]) -> float:
+    """(c0): envelopes/s through the broker alone, publisher to subscriber."""
+    wire = Wire(broker, "bench/#")
+    try:
+        started = time.perf_counter()
+        for payload in payloads:
+            wire.send("bench/passthrough", payload)
+        return len(payloads) / (wire.wait(len(payloads)) - started)
+    finally:
+        wire.close()
+
+
+def live(envelopes: list[DetectionEnvelope], config: EngineSettings, replica_counts: int) -> None:
+    """(c): a broker, the engine as a process, a publisher; the broker-only ceiling; then
+    the same flood through 1..``replica_counts`` replicas."""
+    flood, paced = envelopes[: len(envelopes) // 2], envelopes[len(envelopes) // 2 :]
     with tempfile.TemporaryDirectory() as tmp:
         broker = LocalMosquitto(Path(tmp) / "broker", persistence=False)
         broker.start()
         try:
-            wire = Wire(broker, "bench/#")
-            started = time.perf_counter()
-            for payload in payloads:
-                wire.send("bench/passthrough", payload)
-            ceiling = len(payloads) / (wire.wait(len(payloads)) - started)
-            wire.close()
+            ceiling = passthrough(broker, [encode(env) for env in flood])
             print(f"{'(c0) broker pass-through ceiling':<34} {ceiling:>10,.0f} env/s")
-
             engine = start_engine(broker, config, Path(tmp))
             try:
-                flood = envelopes[: len(envelopes) // 2]
+                cpu = cpu_seconds([engine])
                 rate, latency = through_engine(broker, flood, ours(flood, config))
+                cpu = cpu_seconds([engine]) - cpu
                 print(
-                    f"{'(c) ours through Mosquitto':<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s"
+                    f"{'(c) ours through Mosquitto':<34} {rate:>10,.0f} env/s "
+                    f"{rate * TRACKS:>12,.0f} det/s  (engine CPU {cpu / len(flood) * 1e6:,.0f} "
+                    "us/env)"
                 )
                 print(
-                    f"    flooded: publish->event p50 {latency[0]:.1f} ms, p99 {latency[1]:.1f} ms; "
-                    f"(c)/(c0) {rate / ceiling:.2f}"
+                    f"    (c)/(c0) {rate / ceiling:.2f} (target >= 0.5); flooded: publish->event "
+                    f"p50 {latency[0]:.1f} ms, p99 {latency[1]:.1f} ms"
                 )
-                paced = envelopes[len(envelopes) // 2 :]
-                _, latency = through_engine(broker, paced, None, pace=PACED_RATE)
+                half = rate / 2
+                wait_idle([engine])
+                _, latency = through_engine(broker, paced, None, pace=half)
                 print(
-                    f"    paced at {PACED_RATE} env/s: publish->event p50 {latency[0]:.1f} ms, "
-                    f"p99 {latency[1]:.1f} ms"
+                    f"    paced at half of (c), {half:,.0f} env/s: publish->event "
+                    f"p50 {latency[0]:.1f} ms, p99 {latency[1]:.1f} ms (target p99 < 50 ms)"
                 )
             finally:
-                engine.terminate()
-                engine.wait(30)
+                stop([engine])
+            for count in range(1, replica_counts + 1):
+                replicated(broker, Path(tmp), config, count, flood)
         finally:
             broker.stop()
+
+
+def replicated(
+    broker: LocalMosquitto,
+    tmp: Path,
+    config: EngineSettings,
+    count: int,
+    envelopes: list[DetectionEnvelope],
+) -> float:
+    """(r): the aggregate envelopes/s of ``count`` replicas, each with its own cameras."""
+    run = tmp / f"replicas-{count}"
+    run.mkdir()
+    engines = [
+        start_engine(broker, config, run, f"r{count}-{index}", (index, count))
+        for index in range(count)
+    ]
+    try:
+        # New cameras for each run, so no replica starts from another run's state.
+        fresh = stream(len(envelopes) // CAMERAS, seed=11, first_camera=CAMERAS * (1 + count))
+        cpu = cpu_seconds(engines)
+        rate, _ = through_engine(broker, fresh, ours(fresh, config))
+        cpu = cpu_seconds(engines) - cpu
+    finally:
+        stop(engines)
+    cores = os.cpu_count() or 1
+    print(
+        f"{f'(r) {count} replica(s)':<34} {rate:>10,.0f} env/s {rate * TRACKS:>12,.0f} det/s"
+        f"  (engines' CPU {cpu / len(fresh) * 1e6:,.0f} us/env; {cores} cores here)"
+    )
+    return rate
 
 
 def main() -> None:
@@ -391,8 +473,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=750, help="frames per camera, in-process")
     parser.add_argument("--live-frames", type=int, default=100, help="frames per camera, (c)")
     parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--only-live", action="store_true", help="skip (a) to (b')")
+    parser.add_argument("--replicas", type=int, default=3, help="(r): 1..N (at most 4) replicas")
     args = parser.parse_args()
     config = settings()
+    if args.only_live:
+        live(stream(args.live_frames, seed=11, first_camera=CAMERAS), config, args.replicas)
+        return
     envelopes = stream(args.frames)
     count = len(envelopes)
     print(
@@ -403,11 +490,11 @@ def main() -> None:
         "(a2) supervision LineZone+PolygonZone", lambda: with_supervision(envelopes, config), count
     )
     b = timed("(b)  ours in-process", lambda: ours(envelopes, config), count)
-    payloads = [encode(env) for env in envelopes]
+    payloads = [(f"detections/{env.source.camera_id}", encode(env)) for env in envelopes]
     timed("(b') ours in-process, from bytes", lambda: ours_from_bytes(payloads, config), count)
     print(f"ratios: b/a {b / a:.1f}x, b/a2 {b / a2:.1f}x")
     if not args.skip_live:
-        live(stream(args.live_frames, seed=11, first_camera=CAMERAS), config)
+        live(stream(args.live_frames, seed=11, first_camera=CAMERAS), config, args.replicas)
 
 
 if __name__ == "__main__":

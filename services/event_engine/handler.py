@@ -1,15 +1,22 @@
 """The one code path from an envelope's bytes to published events, live and in replay.
 
+One job: an envelope in, its events out (and, by wall clock, the exits of cameras whose
+edge went offline or silent). What else follows a change is someone else's:
+:class:`~event_engine.saving.CheckpointScheduler` saves the state (and holds the envelope's
+acknowledgement until then), :class:`~event_engine.state_publisher.StatePublisher`
+publishes the counts for Home Assistant.
+
 Example:
     >>> from sightline.config import EngineSettings
     >>> sent = []
     >>> handler = EnvelopeHandler(Engine(EngineSettings()), publish=lambda t, p, r: sent.append(t),
     ...                           reject=lambda topic, payload, reason: None)
+    >>> handler.checkpoints is None and handler.states is None
+    True
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,18 +26,17 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from event_engine.camera import FrameOutcome
-from event_engine.checkpoint import Checkpoint
-from event_engine.discovery import camera_state
 from event_engine.engine import Engine, UnknownDeviceError
 from event_engine.metrics import EngineMetrics
+from event_engine.saving import CheckpointScheduler
+from event_engine.state_publisher import StatePublisher
 from event_engine.tracks import FrameOrder
-from sightline.errors import MessageError, RetryLater, TopicError
+from sightline.errors import MessageError, TopicError
 from sightline.messages import decode_envelope
 from sightline.messages.base import MessageLimits
 from sightline.messages.event import Event
 from sightline.mqtt import Completion
 from sightline.topics import Topics
-from sightline.writes import WriteEpisodes
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +56,6 @@ before the checkpoint may hold the tracks as ended."""
 MAX_UNKNOWN_DEVICES = 64
 """Unknown device ids dead-lettered and counted by name; any more count as :data:`OTHER_DEVICES`."""
 OTHER_DEVICES = "(other)"
-SAVE_RETRY_MIN_S = 0.1
-SAVE_RETRY_MAX_S = 5.0
-"""Longest wait between two tries of a checkpoint that failed (doubling from 0.1 s)."""
 
 
 @dataclass
@@ -67,22 +70,27 @@ class _Edge:
 
 
 class EnvelopeHandler:
-    """Decodes an envelope, runs it through the engine, publishes its events and state.
+    """Decodes an envelope, runs it through the engine, publishes its events.
 
     Args:
         engine: the engine.
-        publish: publishes an event (or a retained state); live, the MQTT client's.
+        publish: publishes an event; live, the MQTT client's.
         reject: dead-letters the first envelope of each unknown device.
         topics: the deployment's topics.
         limits: message size limits.
         metrics: counters; a private set if None.
-        checkpoint: where the state is saved.
-        publish_state: publish the retained per-camera state for Home Assistant.
-        flush_every_s: save the state at most this often (0: after every frame).
+
+    Attributes:
+        checkpoints: told of each change to the state; None: nothing is saved.
+        states: told of each change to the counts; None: no Home Assistant state.
         hold: live, the client's ``ack_after``: an envelope that changed the state is
             acknowledged only after the checkpoint that holds the change, so after a crash
-            the broker redelivers whatever the saved state does not yet reflect.
-        state_every_s: publish changed counts for Home Assistant at most this often.
+            the broker redelivers whatever the saved state does not yet reflect. None (a
+            replay, a test): the handler saves when due after each envelope itself.
+        claim: ``claim(camera)``: whether this replica processes ``camera`` (see
+            :mod:`event_engine.partition`; it may raise ``RetryLater`` while the camera's
+            previous owner has not let go of it yet); an envelope of another replica's
+            camera is left alone.
     """
 
     def __init__(
@@ -93,46 +101,20 @@ class EnvelopeHandler:
         topics: Topics | None = None,
         limits: MessageLimits | None = None,
         metrics: EngineMetrics | None = None,
-        checkpoint: Checkpoint | None = None,
-        publish_state: bool = False,
-        flush_every_s: float = 0.0,
-        hold: Hold | None = None,
-        state_every_s: float = 1.0,
     ) -> None:
         self.engine = engine
         self.topics = topics or Topics()
         self.limits = limits or MessageLimits()
         self.metrics = metrics or EngineMetrics()
-        self.checkpoint = checkpoint
-        self.dirty = False
+        self.checkpoints: CheckpointScheduler | None = None
+        self.states: StatePublisher | None = None
+        self.hold: Hold | None = None
+        self.claim: Callable[[str], bool] = lambda camera: True
         self._publish = publish
         self._reject = reject
-        self._publish_state = publish_state
         self._refused: set[str] = set()
-        self._flush_every_s = flush_every_s
-        self._flushed_at = float("-inf")
-        self._hold = hold
-        self._next_save: Completion | None = None
-        self._save_lock = threading.Lock()
-        self._state_every_s = state_every_s
-        self._state_at = float("-inf")
-        self._changed: set[tuple[str, str]] = set()
         self._edges: dict[str, _Edge] = {}
         self._started = time.monotonic()
-        self._owed: list[Completion] = []
-        """Completions of checkpoints that failed: done with the next one that holds."""
-        self.writes = WriteEpisodes(
-            log,
-            "cannot write the checkpoint {where} ({reason}): nothing more is acknowledged "
-            "until it is written; retrying with back-off",
-            "checkpoint {where} written again after {count} failed attempt(s); resuming",
-            where=str(checkpoint.path) if checkpoint is not None else "",
-            min_delay_s=SAVE_RETRY_MIN_S,
-            max_delay_s=SAVE_RETRY_MAX_S,
-            on_failure=lambda part: self.metrics.checkpoint_failures.inc(),
-        )
-        """Failed checkpoints: said once per episode, counted, backed off; ``/healthz``."""
-        self._saved_again = threading.Condition()
         self.stopping = threading.Event()
 
     def handle(
@@ -147,17 +129,22 @@ class EnvelopeHandler:
             RetryLater: the checkpoint is failing and the service is stopping: the envelope
                 is left unacknowledged for the broker to redeliver.
         """
-        self._wait_for_checkpoint()
+        checkpoints = self.checkpoints
+        if checkpoints is not None and self.hold is not None:
+            checkpoints.wait_until_saved(self.stopping)
         if retain:
             raise MessageError(
                 "retain: a retained envelope is a stored copy, not a live frame; refused "
                 f"(clear it with: mosquitto_pub -r -n -t {topic})"
             )
-        envelope = decode_envelope(payload, self.limits)
         try:
             topic_camera = self.topics.parse_detections(topic) if topic is not None else None
         except TopicError as exc:
+            decode_envelope(payload, self.limits)  # a bad payload is named first
             raise MessageError(f"topic: {exc}") from None
+        if topic_camera is not None and not self.claim(topic_camera):
+            return None  # another replica's camera (a stale subscription of this session)
+        envelope = decode_envelope(payload, self.limits)
         try:
             outcome = self.engine.process(envelope, topic_camera)
         except UnknownDeviceError as exc:
@@ -168,17 +155,24 @@ class EnvelopeHandler:
         self._heard(camera)
         self.metrics.heard(camera)
         for event in outcome.events:
-            self._publish(str(self.topics.event(camera, event.event_type)), event, False)
-            self.metrics.event_published(event)
-        if outcome.order is not FrameOrder.DUPLICATE:
-            saved = self._mark_dirty()
-            if self._hold is not None and self.checkpoint is not None:
-                self._hold(saved)
-        if outcome.occurrences or outcome.order is FrameOrder.RESTART:
-            self._changed.add((envelope.source.device_id, camera))
-        if self._hold is None:  # live, the service's checkpoint thread saves, off this path
+            self._publish_event(camera, event)
+        if outcome.order is not FrameOrder.DUPLICATE and checkpoints is not None:
+            saved = checkpoints.changed(camera)
+            if self.hold is not None:
+                self.hold(saved)
+        if self.states is not None and (outcome.occurrences or outcome.order is FrameOrder.RESTART):
+            self.states.changed(envelope.source.device_id, camera)
+        if self.hold is None:  # live, the service's checkpoint thread saves, off this path
             self.flush(force=False)
         return outcome
+
+    def flush(self, force: bool = True) -> None:
+        """Publish the counts that changed and save the state, each if due (both if
+        ``force``)."""
+        if self.states is not None:
+            self.states.flush(force)
+        if self.checkpoints is not None:
+            self.checkpoints.flush(force)
 
     # -- the edges' status and silence (wall clock) ------------------------------------------
 
@@ -214,7 +208,7 @@ class EnvelopeHandler:
             since = edge.offline_since if edge.offline_since is not None else now
             if edge.heard <= since:
                 return "its edge is offline"
-        if not connected or self.save_failed is not None:
+        if not connected or (self.checkpoints is not None and self.checkpoints.failed):
             return None  # the engine is not listening: its silence is not the edge's
         device_id = self.engine.device_of(camera)
         config = self.engine.device_config(device_id) if device_id is not None else None
@@ -243,7 +237,7 @@ class EnvelopeHandler:
             reason = self.due(camera, connected)
             if reason is None:
                 continue
-            with self._save_lock:
+            with self._no_save_meanwhile():
                 tracks = len(self.engine.states[camera].tracks)
                 outcome = self.engine.end_tracks(camera)
                 if outcome is None:
@@ -262,93 +256,20 @@ class EnvelopeHandler:
                     if isinstance(handle, Completion):
                         handle.wait(max(0.0, deadline - time.monotonic()))
                 published += len(outcome.events)
-                with self.engine.lock:
-                    self.dirty = True
+                if self.checkpoints is not None:
+                    self.checkpoints.changed(camera)
             device_id = self.engine.device_of(camera)
-            if device_id is not None and self._publish_state:
-                self.publish_state(device_id, camera)
+            if device_id is not None and self.states is not None:
+                self.states.publish(device_id, camera)
         return published
+
+    def _no_save_meanwhile(self) -> threading.Lock:
+        """A lock that keeps a checkpoint from landing while it is held."""
+        return self.checkpoints.lock if self.checkpoints is not None else threading.Lock()
 
     def _publish_event(self, camera: str, event: Event) -> object:
         self.metrics.event_published(event)
         return self._publish(str(self.topics.event(camera, event.event_type)), event, False)
-
-    def flush(self, force: bool = True) -> None:
-        """Save the state and publish the counts that changed, each if due (both if
-        ``force``)."""
-        now = time.monotonic()
-        if self._publish_state and (force or now - self._state_at >= self._state_every_s):
-            self._state_at = now
-            while self._changed:
-                self.publish_state(*self._changed.pop())
-        if not force and now - self._flushed_at < self._flush_every_s:
-            return
-        if not force and not self.writes.may_try(now):
-            return
-        self._flushed_at = now
-        if self.dirty:
-            self.save()
-
-    def _mark_dirty(self) -> Completion:
-        """The state changed: the next save is owed; return what completes with it."""
-        with self.engine.lock:
-            self.dirty = True
-            if self._next_save is None:
-                self._next_save = Completion()
-            return self._next_save
-
-    def publish_state(self, device_id: str, camera: str) -> None:
-        """Publish one camera's retained counts for Home Assistant."""
-        device = self.engine.device_config(device_id)
-        state = self.engine.states.get(camera)
-        if device is None or state is None:
-            return
-        with self.engine.lock:
-            body = json.dumps(camera_state(device, state), separators=(",", ":")).encode()
-        self._publish(str(self.topics.engine_state(camera)), body, True)
-
-    def save(self) -> bool:
-        """Checkpoint the engine's state now; False (logged once per episode, counted,
-        retried by the caller) when the disk refused it. No-op without a checkpoint."""
-        if self.checkpoint is None:
-            return True
-        with self._save_lock:  # one save at a time, so an older state never lands last
-            with self.engine.lock:  # a consistent copy; the frames wait only for the copy
-                saved, self._next_save = self._next_save, None
-                data = self.checkpoint.encode(self.engine.states)
-                self.dirty = False
-            if saved is not None:
-                self._owed.append(saved)
-            try:
-                self.checkpoint.write(data)
-            except OSError as exc:
-                with self.engine.lock:
-                    self.dirty = True
-                self.writes.failed(exc, time.monotonic())
-                return False
-            owed, self._owed = self._owed, []
-        for completion in owed:
-            completion.mark_done()
-        if self.writes.recovered():
-            self.connected()  # listening again: silence counts from now
-            with self._saved_again:
-                self._saved_again.notify_all()
-        return True
-
-    @property
-    def save_failed(self) -> str | None:
-        """Why the last checkpoint failed (None: it held); /healthz is not ok meanwhile."""
-        return self.writes.last_error
-
-    def _wait_for_checkpoint(self) -> None:
-        """While the checkpoint fails, take no new work (its state could not be kept)."""
-        if self.save_failed is None or self._hold is None:
-            return
-        with self._saved_again:
-            while self.save_failed is not None and not self.stopping.is_set():
-                self._saved_again.wait(0.5)
-        if self.save_failed is not None:
-            raise RetryLater(f"checkpoint failing ({self.save_failed}); stopping")
 
     def _unknown(self, exc: UnknownDeviceError, topic: str, payload: bytes) -> None:
         self.metrics.envelopes.labels("unknown_device").inc()

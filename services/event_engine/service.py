@@ -1,5 +1,9 @@
 """The live engine: ``detections/+`` from the broker, events back to it.
 
+As one of several replicas (``SIGHTLINE_REPLICAS__COUNT``, see
+:mod:`event_engine.partition`) it subscribes to the ``detections/<camera>`` of the
+configured cameras it owns, and keeps their state in the directory the replicas share.
+
 Example:
     .. code-block:: python
 
@@ -8,9 +12,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
@@ -18,21 +26,38 @@ from event_engine.discovery import EDGE_SERVICE, discovery_configs
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
+from event_engine.partition import (
+    REFRESH_EVERY_S,
+    CameraFiles,
+    Claims,
+    ReplicaError,
+    Replicas,
+)
 from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
+from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
+from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
-from sightline.mqtt import ReceivedMessage
+from sightline.mqtt import MqttClient, ReceivedMessage
 from sightline.sequence import FrameGapDetector
 from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext
 from sightline.threads import start_critical
 from sightline.topics import Topics
 from sightline.writes import probe_writable
 
+log = logging.getLogger(__name__)
+
 STATE_FILE = "engine-state.json"
+CAMERAS_DIR = "cameras"
+"""Per-camera checkpoints under the state dir, for replicas given no shared directory."""
 DISCOVERY_FILE = "discovery-topics.json"
 FLUSH_EVERY_S = 0.1
-"""State is checkpointed at most this often while running, and always on a clean stop. An
-envelope that changed it is acknowledged only after the checkpoint, so this bounds the delay
-of acknowledgements (and, with ``mqtt.receive_maximum`` in flight, the rate)."""
+"""State is checkpointed at least this often while it changes, and always on a clean stop.
+An envelope that changed it is acknowledged only after the checkpoint, so this bounds the
+delay of acknowledgements."""
+URGENT_SHARE = 2
+"""A checkpoint is written at once when ``mqtt.receive_maximum / URGENT_SHARE`` changes wait
+for it: the messages held unacknowledged never fill the receive window (which would stop
+the broker's deliveries until the next timed checkpoint)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
 TICK_S = 0.25
@@ -45,6 +70,12 @@ def edge_topic_filter(topics: Topics, kind: str) -> str:
     return example[: -len("x/status")] + "+/" + kind
 
 
+def config_error(message: str) -> SystemExit:
+    """Say ``message`` on stderr; the exit of a bad configuration."""
+    print(f"sightline: {message}", file=sys.stderr)
+    return SystemExit(EXIT_CONFIG)
+
+
 def build(ctx: ServiceContext) -> MainLoop:
     """Subscribe the envelope handler, set up discovery, return the checkpointing loop."""
     settings = ctx.settings
@@ -52,94 +83,161 @@ def build(ctx: ServiceContext) -> MainLoop:
     client = ctx.client
     problem = probe_writable(ctx.state_dir, full_ok=True)  # a full disk: wait for space
     if problem is not None:
-        print(
-            f"sightline: state_dir {ctx.state_dir} is not writable ({problem}); the engine "
-            "keeps its checkpoint there (set state_dir or SIGHTLINE_STATE_DIR)",
-            file=sys.stderr,
+        raise config_error(
+            f"state_dir {ctx.state_dir} is not writable ({problem}); the engine keeps its "
+            "checkpoint there (set state_dir or SIGHTLINE_STATE_DIR)"
         )
-        raise SystemExit(EXIT_CONFIG)
+    try:
+        replicas = Replicas.from_environment()
+    except ReplicaError as exc:
+        raise config_error(str(exc)) from None
     checkpoint = Checkpoint(ctx.state_dir / STATE_FILE)
-    engine = Engine(settings, checkpoint.load(), FrameGapDetector(client.metrics))
+    partitioned = replicas.count > 1 or replicas.checkpoint_dir is not None
+    engine = Engine(
+        settings, None if partitioned else checkpoint.load(), FrameGapDetector(client.metrics)
+    )
     problems = engine.check_geometry()
     if problems:
-        print("sightline: " + "\n".join(problems), file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
+        raise config_error("\n".join(problems))
     # Live changes (the console's config/<camera>/set, SIGHUP, an edited YAML file).
     reconfigurer = Reconfigurer(
         engine,
         SavedChanges(ctx.state_dir / CONFIG_DIR),
-        publish=lambda topic, payload, retain: client.publish(topic, payload, retain=retain),
+        publish=publish_on(client),
         topics=client.topics,
         config_path=getattr(ctx.args, "config", None),
     )
     reconfigurer.restore()
     handler = EnvelopeHandler(
         engine,
-        publish=lambda topic, payload, retain: client.publish(topic, payload, retain=retain),
+        publish=publish_on(client),
         reject=client.dead_letter,
         topics=client.topics,
         limits=settings.limits,
         metrics=EngineMetrics(ctx.registry),
-        checkpoint=checkpoint,
-        publish_state=settings.homeassistant.enabled,
-        flush_every_s=FLUSH_EVERY_S,
-        hold=client.ack_after,
-        state_every_s=STATE_EVERY_S,
     )
+    store: StateStore = WholeFile(checkpoint)
+    claims = None
+    if partitioned:
+        files = CameraFiles(
+            replicas.checkpoint_dir or ctx.state_dir / CAMERAS_DIR, client.client_id
+        )
+        claims = Claims(replicas, files, engine)
+        claims.stopping = ctx.stopping
+        claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
+        handler.claim = claims
+        store = files
+    checkpoints = CheckpointScheduler(
+        engine,
+        store,
+        FLUSH_EVERY_S,
+        urgent_after=max(1, client.config.receive_maximum // URGENT_SHARE),
+    )
+    checkpoints.on_failure = handler.metrics.checkpoint_failures.inc
+    checkpoints.on_recovered = handler.connected  # listening again: silence counts from now
+    handler.checkpoints = checkpoints
+    handler.hold = client.ack_after
     handler.stopping = ctx.stopping
-    ctx.health_checks["checkpoint"] = handler.writes.ok
+    ctx.health_checks["checkpoint"] = checkpoints.writes.ok
+    if settings.homeassistant.enabled:
+        handler.states = StatePublisher(engine, publish_on(client), client.topics, STATE_EVERY_S)
 
     def on_envelope(message: ReceivedMessage) -> None:
         handler.handle(message.topic, message.payload, retain=message.retain)
 
+    configured = {device.camera_id or device_id for device_id, device in settings.devices.items()}
+    cameras = {camera for camera in configured if replicas.owns(camera)}
+
     def on_edge_status(message: ReceivedMessage) -> None:
         camera = message.topic.split("/")[-2]
-        # bounded: known cameras only
-        if engine.device_of(camera) is not None or camera in engine.states:
+        # bounded: known cameras only (and, as a replica, its own)
+        known = engine.device_of(camera) is not None or camera in engine.states
+        if known and replicas.owns(camera):
             handler.edge_status(camera, message.payload)
 
     def on_config_set(message: ReceivedMessage) -> None:
         reconfigurer.on_set(message.topic, message.payload, message.retain)
 
-    client.subscribe(client.topics.all_detections, on_envelope, "detections")
+    subscribe_detections(
+        client, replicas, cameras, settings.default_device is not None, on_envelope
+    )
     client.subscribe(edge_topic_filter(client.topics, "status"), on_edge_status, "edge-status")
     client.subscribe(config_topic(client.topics, "+", "set"), on_config_set, "config")
     client.on_connect_hooks.append(lambda session_present: handler.connected())
     client.on_connect_hooks.append(lambda session_present: reconfigurer.publish_all())
     signal.signal(signal.SIGHUP, lambda signum, frame: reconfigurer.request_reload())
     if settings.homeassistant.enabled:
-        announcer = DiscoveryAnnouncer(
-            client,
-            discovery_configs(engine.settings, client.topics, str(client.status_topic)),
-            ctx.state_dir / DISCOVERY_FILE,
-        )
+        announce = home_assistant(ctx, engine, handler.states, replicas)
+        reconfigurer.on_change.append(announce)
+    start_saving(ctx, handler, checkpoints, claims)
 
-        def announce() -> None:
+    def loop() -> None:
+        refreshed = time.monotonic()
+        while not ctx.stopping.wait(TICK_S):
+            ctx.heartbeat.beat()
+            handler.tick(client.connected)
+            reconfigurer.poll()
+            if claims is not None and time.monotonic() - refreshed > REFRESH_EVERY_S:
+                claims.refresh()
+                refreshed = time.monotonic()
+
+    return loop
+
+
+def home_assistant(
+    ctx: ServiceContext,
+    engine: Engine,
+    states: StatePublisher | None,
+    replicas: Replicas,
+) -> Callable[[], None]:
+    """Announce the discovery configs (replica 0 does, for every camera) and publish the
+    counts of this replica's cameras, on each connect and each time Home Assistant comes
+    online; the announcing function, for live changes of lines, zones and rules."""
+    client = ctx.client
+    assert states is not None
+    announcer = DiscoveryAnnouncer(
+        client,
+        discovery_configs(engine.settings, client.topics, str(client.status_topic)),
+        ctx.state_dir / DISCOVERY_FILE,
+    )
+
+    def announce() -> None:
+        if replicas.index == 0:
             # the configs follow live changes of lines, zones and rules
             announcer.configs = discovery_configs(
                 engine.settings, client.topics, str(client.status_topic)
             )
             announcer.announce()
-            for device_id, device in engine.settings.devices.items():
-                handler.publish_state(device_id, device.camera_id or device_id)
+        for device_id, device in engine.settings.devices.items():
+            camera = device.camera_id or device_id
+            if replicas.owns(camera):
+                states.publish(device_id, camera)
 
-        reconfigurer.on_change.append(announce)
+    def on_ha_status(message: ReceivedMessage) -> None:
+        if message.payload.strip() == b"online":
+            announce()
 
-        def on_ha_status(message: ReceivedMessage) -> None:
-            if message.payload.strip() == b"online":
-                announce()
+    client.on_connect_hooks.append(lambda session_present: announce())
+    client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
+    return announce
 
-        client.on_connect_hooks.append(lambda session_present: announce())
-        client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
 
-    # Checkpoints run on their own thread until the client has handled and acknowledged
-    # its last message: acknowledgements wait for them, also while the service stops. A
-    # refused write is retried (handler.flush); anything else that kills the thread ends
-    # the process, so that a supervisor restarts it instead of leaving it stalled.
+def start_saving(
+    ctx: ServiceContext,
+    handler: EnvelopeHandler,
+    checkpoints: CheckpointScheduler,
+    claims: Claims | None,
+) -> None:
+    """Checkpoints run on their own thread until the client has handled and acknowledged
+    its last message: acknowledgements wait for them, also while the service stops. A
+    refused write is retried (``handler.flush``); anything else that kills the thread ends
+    the process, so that a supervisor restarts it instead of leaving it stalled. On a clean
+    stop a replica then lets go of its cameras."""
     saver_stop = threading.Event()
 
     def keep_saving() -> None:
-        while not saver_stop.wait(FLUSH_EVERY_S / 2):
+        while not saver_stop.is_set():
+            checkpoints.wait_due(FLUSH_EVERY_S / 2)
             handler.flush(force=False)
 
     saver = start_critical(keep_saving, "checkpoint")
@@ -148,13 +246,36 @@ def build(ctx: ServiceContext) -> MainLoop:
         saver_stop.set()
         saver.join()
         handler.flush()
+        if claims is not None and checkpoints.failed is None:
+            claims.release()  # the next owner of each camera may take it at once
 
     ctx.on_stop.append(stop_saving)
 
-    def loop() -> None:
-        while not ctx.stopping.wait(TICK_S):
-            ctx.heartbeat.beat()
-            handler.tick(client.connected)
-            reconfigurer.poll()
 
-    return loop
+def publish_on(client: MqttClient) -> Callable[[str, Any, bool], object]:
+    """``publish(topic, payload, retain)`` on ``client``."""
+    return lambda topic, payload, retain: client.publish(topic, payload, retain=retain)
+
+
+def subscribe_detections(
+    client: MqttClient,
+    replicas: Replicas,
+    cameras: set[str],
+    wildcard: bool,
+    handler: Callable[[ReceivedMessage], None],
+) -> None:
+    """``detections/+`` for a single engine; for a replica, ``detections/<camera>`` per
+    camera it owns, or ``detections/+`` if a ``default_device`` takes cameras no config
+    lists (the replica then leaves the envelopes of cameras it does not own alone)."""
+    if replicas.count == 1 or wildcard:
+        client.subscribe(client.topics.all_detections, handler, "detections")
+        return
+    for camera in sorted(cameras):
+        client.subscribe(str(client.topics.detections(camera)), handler, "detections")
+    log.info(
+        "replica %d of %d: subscribed to %d camera(s)",
+        replicas.index,
+        replicas.count,
+        len(cameras),
+        extra={"cameras": sorted(cameras)},
+    )

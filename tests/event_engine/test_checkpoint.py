@@ -7,6 +7,7 @@ from pathlib import Path
 from event_engine.checkpoint import Checkpoint
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
+from event_engine.saving import CheckpointScheduler, WholeFile
 from sightline.messages import Event, encode
 from tests.event_engine.walks import envelope, rule, settings, walk
 
@@ -30,9 +31,9 @@ def start(path: Path) -> tuple[EnvelopeHandler, list[Event]]:
         published.append(payload)
 
     checkpoint = Checkpoint(path)
-    handler = EnvelopeHandler(
-        Engine(CONFIG, checkpoint.load()), publish, lambda *a: None, checkpoint=checkpoint
-    )
+    engine = Engine(CONFIG, checkpoint.load())
+    handler = EnvelopeHandler(engine, publish, lambda *a: None)
+    handler.checkpoints = CheckpointScheduler(engine, WholeFile(checkpoint))
     return handler, published
 
 
@@ -54,7 +55,7 @@ def test_restart_mid_visit_neither_reenters_nor_forgets_the_dwell(tmp_path: Path
 def test_the_checkpoint_is_replaced_atomically_and_leaves_no_temp_files(tmp_path: Path) -> None:
     handler, _ = start(tmp_path / "engine-state.json")
     feed(handler, range(0, 3))
-    handler.save()
+    handler.flush()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["engine-state.json"]
 
 
@@ -69,5 +70,5 @@ def test_ended_tracks_are_removed_from_the_checkpoint(tmp_path: Path) -> None:
     handler, _ = start(path)
     feed(handler, range(0, 2))
     handler.handle("detections/cam", encode(envelope(200, [])))  # 8 s later: track 1 ended
-    handler.save()
+    handler.flush()
     assert Checkpoint(path).load()["cam"].tracks == {}

@@ -61,7 +61,7 @@ def test_a_poison_envelope_is_refused_naming_the_field_and_the_camera_goes_on(
     with pytest.raises(MessageError) as refused:
         sink.handler.handle("detections/cam", bad)
     assert refused.value.reason.startswith(field), refused.value.reason
-    sink.handler.save()
+    sink.handler.flush()
     restarted = Sink(tmp_path / "state.json")  # from the checkpoint; the poison redelivered
     with pytest.raises(MessageError):
         restarted.handler.handle("detections/cam", bad)
@@ -108,7 +108,7 @@ def test_a_stray_envelope_of_another_run_is_contained(
     stray["source"]["run_id"] = stray_run
     stray["source"]["timestamp"] = timestamp
     sink.handler.handle("detections/cam", json.dumps(stray).encode())
-    sink.handler.save()
+    sink.handler.flush()
     later = Sink(tmp_path / "state.json").feed(envelopes[18:])
     kinds = sorted(e.split("-")[1] for e in later)
     assert kinds == ["line_cross", "zone_enter"], later  # the second person, seen in full

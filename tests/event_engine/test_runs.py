@@ -16,6 +16,7 @@ import pytest
 from event_engine.checkpoint import Checkpoint
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
+from event_engine.saving import CheckpointScheduler, WholeFile
 from event_engine.tracks import FrameOrder
 from sightline.messages import DetectionEnvelope, Event, encode
 from tests.event_engine.walks import envelope, rule, settings, walk
@@ -54,13 +55,12 @@ class Sink:
     def __init__(self, path: Path) -> None:
         self.events: list[Event] = []
         self.checkpoint = Checkpoint(path)
+        engine = Engine(CONFIG, self.checkpoint.load())
         self.handler = EnvelopeHandler(
-            Engine(CONFIG, self.checkpoint.load()),
-            lambda topic, payload, retain: self._take(payload),
-            lambda *args: None,
-            checkpoint=self.checkpoint,
-            flush_every_s=3600,  # saved when a test says so (and once at the first frame)
+            engine, lambda topic, payload, retain: self._take(payload), lambda *args: None
         )
+        # saved when a test says so (and once at the first frame)
+        self.handler.checkpoints = CheckpointScheduler(engine, WholeFile(self.checkpoint), 3600)
 
     def _take(self, payload: object) -> None:
         if isinstance(payload, Event):
@@ -109,7 +109,7 @@ def test_an_envelope_redelivered_after_a_crash_gets_the_same_event_ids(
     envelopes = recording(run_id)
     first = Sink(tmp_path / "state.json")
     first.feed(envelopes[:3])
-    first.handler.save()  # the checkpoint holds frames 0..2; the engine dies after frame 30
+    first.handler.flush()  # the checkpoint holds frames 0..2; the engine dies after frame 30
     ids = first.feed(envelopes[3:30])
     again = Sink(tmp_path / "state.json")  # restarted: the broker redelivers 3..29
     assert again.feed(envelopes[3:30]) == ids

@@ -12,6 +12,7 @@ from event_engine.handler import (
     UNANNOUNCED_SILENCE_S,
     EnvelopeHandler,
 )
+from event_engine.state_publisher import StatePublisher
 from sightline.messages import Event, encode
 from tests.event_engine.walks import Box, envelope, rule, settings
 
@@ -29,7 +30,9 @@ def handler_with_a_track() -> tuple[EnvelopeHandler, list[Event], list[bytes]]:
         elif retain and isinstance(payload, bytes):
             states.append(payload)
 
-    handler = EnvelopeHandler(Engine(CONFIG), publish, lambda *a: None, publish_state=True)
+    engine = Engine(CONFIG)
+    handler = EnvelopeHandler(engine, publish, lambda *a: None)
+    handler.states = StatePublisher(engine, publish)
     for number in range(3):
         handler.handle("detections/cam", encode(envelope(number, [Box.at_foot(4, 600, 500)])))
     return handler, events, states

@@ -249,3 +249,21 @@ def test_a_check_a_service_adds_in_build_is_part_of_healthz(
 
     assert status == 503
     assert body["failing"] == ["echo"]
+
+
+def test_a_message_goes_to_the_first_subscription_that_matches_among_many() -> None:
+    client = MqttClient(MqttConfig(url="mqtt://localhost:1"), service="t", instance="one")
+    for camera in range(300):
+        client.subscribe(f"detections/cam{camera}", lambda m: None, f"cam{camera}")
+    client.subscribe("detections/+", lambda m: None, "any")
+    client.subscribe("detections/cam7", lambda m: None, "shadowed")
+
+    def route(topic: str) -> str | None:
+        sub = client.dispatch(ReceivedMessage(topic, b""))
+        return sub.name if sub is not None else None
+
+    for _ in range(2):  # the second time from what dispatch remembered
+        assert route("detections/cam7") == "cam7"
+        assert route("detections/cam299") == "cam299"
+        assert route("detections/other") == "any"
+        assert route("events/cam7/line_cross") is None

@@ -74,6 +74,8 @@ ONLINE = b"online"
 OFFLINE = b"offline"
 PUBLISH_WINDOW = 500
 """Publishes handed to paho but not yet confirmed by the broker, at most (back-pressure)."""
+MAX_ROUTES = 4096
+"""Topics whose subscription :meth:`MqttClient.dispatch` remembers, at most."""
 ACCEPTED = (0x00, 0x10)
 """Reason codes of an acknowledgement that completes a publish: Success, No matching
 subscribers (MQTT v5 3.4.2.1)."""
@@ -159,6 +161,7 @@ class MqttClient:
         self.on_connect_hooks: list[Callable[[bool], None]] = []
 
         self._subscriptions: list[Subscription] = []
+        self._routes: dict[str, Subscription | None] = {}
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._suback_mid: int | None = None
@@ -210,6 +213,7 @@ class MqttClient:
         if self._started:
             raise RuntimeError("subscribe before start()")
         self._subscriptions.append(Subscription(topic_filter, handler, name or topic_filter))
+        self._routes.clear()
 
     def start(self) -> None:
         """Connect in the background (retrying with back-off) and start handling messages."""
@@ -396,12 +400,19 @@ class MqttClient:
     # -- handling ---------------------------------------------------------------------------
 
     def dispatch(self, message: ReceivedMessage) -> Subscription | None:
-        """The subscription ``message`` belongs to (the first that matches)."""
+        """The subscription ``message`` belongs to (the first that matches); remembered
+        per topic, so a service with a subscription per camera finds it in one look-up."""
+        routes = self._routes
+        try:
+            return routes[message.topic]
+        except KeyError:
+            pass
         topic = Topic(message.topic)
-        for sub in self._subscriptions:
-            if topic.matches(sub.topic_filter):
-                return sub
-        return None
+        found = next((s for s in self._subscriptions if topic.matches(s.topic_filter)), None)
+        if len(routes) >= MAX_ROUTES:  # bounded: topics are not ours to choose
+            routes.clear()
+        routes[message.topic] = found
+        return found
 
     def ack(self, message: ReceivedMessage) -> None:
         """Acknowledge ``message`` to the broker (sent by paho's network thread)."""
