@@ -141,9 +141,8 @@ def publisher(ctx: ServiceContext, timeout_s: float) -> Any:
     return publish
 
 
-def build(ctx: ServiceContext) -> MainLoop:
+def build(ctx: ServiceContext[ConsoleSettings]) -> MainLoop:
     """Subscribe the board to the broker, start the page; the loop keeps the heartbeat."""
-    assert isinstance(ctx.settings, ConsoleSettings)
     section = ctx.settings.console
     topics = ctx.client.topics
     board = Board(section.events_kept)

@@ -75,7 +75,7 @@ def _client(ctx: ServiceContext, plan: CameraPlan) -> MqttClient:
     return client
 
 
-def build(ctx: ServiceContext) -> MainLoop:
+def build(ctx: ServiceContext[EdgePublisherSettings]) -> MainLoop:
     """Open the cameras and the model; return the capture + inference loop.
 
     Each start is a new run per camera (``source.run_id`` in every envelope); at exit, after
@@ -84,7 +84,6 @@ def build(ctx: ServiceContext) -> MainLoop:
     Exits with status 2 when the model, a class name or a video file is missing.
     """
     settings = ctx.settings
-    assert isinstance(settings, EdgePublisherSettings)
     capture_native_output()
     demote_telemetry()
     ready = threading.Event()

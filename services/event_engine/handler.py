@@ -160,7 +160,11 @@ class EnvelopeHandler:
             saved = checkpoints.changed(camera)
             if self.hold is not None:
                 self.hold(saved)
-        if self.states is not None and (outcome.occurrences or outcome.order is FrameOrder.RESTART):
+        if self.states is not None and (
+            outcome.occurrences
+            or outcome.order is FrameOrder.RESTART
+            or self.states.objects_moved(camera)
+        ):
             self.states.changed(envelope.source.device_id, camera)
         if self.hold is None:  # live, the service's checkpoint thread saves, off this path
             self.flush(force=False)

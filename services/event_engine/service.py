@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
@@ -39,7 +38,7 @@ from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
 from sightline.mqtt import MqttClient, ReceivedMessage
 from sightline.sequence import FrameGapDetector
-from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext
+from sightline.service import MainLoop, ServiceContext, config_exit
 from sightline.threads import start_critical
 from sightline.topics import Topics
 from sightline.writes import probe_writable
@@ -70,27 +69,25 @@ def edge_topic_filter(topics: Topics, kind: str) -> str:
     return example[: -len("x/status")] + "+/" + kind
 
 
-def config_error(message: str) -> SystemExit:
-    """Say ``message`` on stderr; the exit of a bad configuration."""
-    print(f"sightline: {message}", file=sys.stderr)
-    return SystemExit(EXIT_CONFIG)
+def config_error(message: str) -> NoReturn:
+    """Say ``message`` on stderr and exit as for a bad configuration."""
+    config_exit("sightline-engine", message.splitlines())
 
 
-def build(ctx: ServiceContext) -> MainLoop:
+def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     """Subscribe the envelope handler, set up discovery, return the checkpointing loop."""
     settings = ctx.settings
-    assert isinstance(settings, EngineSettings)
     client = ctx.client
     problem = probe_writable(ctx.state_dir, full_ok=True)  # a full disk: wait for space
     if problem is not None:
-        raise config_error(
+        config_error(
             f"state_dir {ctx.state_dir} is not writable ({problem}); the engine keeps its "
             "checkpoint there (set state_dir or SIGHTLINE_STATE_DIR)"
         )
     try:
         replicas = Replicas.from_environment()
     except ReplicaError as exc:
-        raise config_error(str(exc)) from None
+        config_error(str(exc))
     checkpoint = Checkpoint(ctx.state_dir / STATE_FILE)
     partitioned = replicas.count > 1 or replicas.checkpoint_dir is not None
     engine = Engine(
@@ -98,7 +95,7 @@ def build(ctx: ServiceContext) -> MainLoop:
     )
     problems = engine.check_geometry()
     if problems:
-        raise config_error("\n".join(problems))
+        config_error("\n".join(problems))
     # Live changes (the console's config/<camera>/set, SIGHUP, an edited YAML file).
     reconfigurer = Reconfigurer(
         engine,

@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Callable
 
-from event_engine.discovery import camera_state
+from event_engine.discovery import camera_state, object_counts
 from event_engine.engine import Engine
 from sightline.topics import Topics
 
@@ -47,7 +47,21 @@ class StatePublisher:
         self.every_s = every_s
         self._publish = publish
         self._changed: set[tuple[str, str]] = set()
+        self._objects: dict[str, dict[str, int]] = {}
         self._at = float("-inf")
+
+    def objects_moved(self, camera: str) -> bool:
+        """Whether the objects ``camera`` tracks per class changed since last asked (the
+        per-class counts move without any zone or line event: someone walks in)."""
+        state = self.engine.states.get(camera)
+        if state is None:
+            return False
+        with self.engine.lock:
+            objects = object_counts(state)
+        if objects == self._objects.get(camera):
+            return False
+        self._objects[camera] = objects
+        return True
 
     def changed(self, device_id: str, camera: str) -> None:
         """``camera``'s counts (or run) changed: publish them when due."""

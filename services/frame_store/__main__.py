@@ -35,9 +35,8 @@ TICK_S = 0.2
 T = TypeVar("T")
 
 
-def build(ctx: ServiceContext) -> MainLoop:
+def build(ctx: ServiceContext[FrameStoreSettings]) -> MainLoop:
     """Subscribe the frame-store's handlers; return its loop (expiry and retention)."""
-    assert isinstance(ctx.settings, FrameStoreSettings)
     config = ctx.settings.frame_store
     pictures = usable("frame_store.storage", lambda: open_store(config.storage))
     for directory in (ctx.state_dir / "pending", ctx.state_dir / "announced"):

@@ -41,9 +41,8 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5
 
 
-def build(ctx: ServiceContext) -> MainLoop:
+def build(ctx: ServiceContext[NotifierSettings]) -> MainLoop:
     """Subscribe the event handler; return the loop that sends e-mails and digests."""
-    assert isinstance(ctx.settings, NotifierSettings)
     section = ctx.settings.notifier
     for what, directory in (
         ("state directory", ctx.state_dir),

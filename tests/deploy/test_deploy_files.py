@@ -691,6 +691,8 @@ def test_balena_edge_config_with_its_device_variables_is_known_to_the_central_en
 def test_k3s_pods_run_as_the_images_non_root_user_with_writable_volumes() -> None:
     for service in SERVICES:
         documents = [d for d in yaml.safe_load_all((K3S / f"{service}.yaml").read_text()) if d]
-        (workload,) = [d for d in documents if d["kind"] in ("Deployment", "DaemonSet")]
+        (workload,) = [
+            d for d in documents if d["kind"] in ("Deployment", "DaemonSet", "StatefulSet")
+        ]
         context = workload["spec"]["template"]["spec"]["securityContext"]
         assert context == {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001}, service
