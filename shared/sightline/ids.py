@@ -149,7 +149,7 @@ def validate_camera_id(value: str, kind: str = "camera_id") -> str:
     >>> validate_camera_id("engine")
     Traceback (most recent call last):
     ...
-    sightline.errors.TopicError: camera_id 'engine' is reserved: it is the broker user name of a service (engine, frames, homeassistant, notifier, ops)
+    sightline.errors.TopicError: camera_id 'engine' is reserved: it is the broker user name of a service (console, engine, frames, homeassistant, notifier, ops)
     """
     validate_id(value, kind)
     if value.lower() in RESERVED_CAMERA_IDS:
