@@ -15,8 +15,8 @@ Example:
     >>> square.contains(np.array([[150.0, 300.0], [250.0, 10.0]])).tolist()
     [True, False]
     >>> vee = ((0.0, 0.0), (100.0, 100.0), (200.0, 0.0))  # a 90-degree corner at (100, 100)
-    >>> _polyline_distance(np.array(vee), np.array([[100.0, 130.0], [300.0, 0.0]]), 8.0)
-    array([30., nan])
+    >>> _polyline_distance(np.array(vee), np.array([[100.0, 130.0], [300.0, 0.0]]), 8.0).tolist()
+    [30.0, nan]
 """
 
 from __future__ import annotations
