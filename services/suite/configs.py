@@ -62,6 +62,8 @@ def plain(model: BaseModel) -> dict[str, Any]:
 def _edge(suite: SuiteSettings, common: Common, state_root: Path) -> dict[str, Any]:
     return {
         **common,
+        # an edge is named after its camera (its status and stats topics, the ACL's %u)
+        "instance": suite.effective_camera_id,
         "state_dir": str(state_root / Service.EDGE),
         "device_id": suite.device_id,
         "camera_id": suite.effective_camera_id,
