@@ -34,12 +34,12 @@ from sightline.ids import validate_id
 from sightline.messages.codec import decode_envelope, decode_event, decode_snapshot
 from sightline.mqtt.handling import ReceivedMessage
 from sightline.service import EXIT_CONFIG, MainLoop, ServiceContext, argument_parser, run_service
-from sightline.topics import Topics
+from sightline.topics import Service, Topics
 
 log = logging.getLogger(__name__)
 
-EDGE = "edge-publisher"
-ENGINE = "event-engine"
+EDGE = Service.EDGE
+ENGINE = Service.ENGINE
 TICK_S = 1.0
 URL_FILE = "url"
 """Under the state dir: the page's address, written at start."""
@@ -196,7 +196,7 @@ def build(ctx: ServiceContext[ConsoleSettings]) -> MainLoop:
 def main(argv: list[str] | None = None) -> int:
     """Run the console until SIGTERM; return its exit status."""
     parser = argument_parser("sightline-console", "Sightline console: set up and watch")
-    return run_service("console", ConsoleSettings, build, argv, parser)
+    return run_service(Service.CONSOLE, ConsoleSettings, build, argv, parser)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ from sightline.service import (
     config_exit,
     run_service,
 )
+from sightline.topics import Service
 
-SERVICE = "edge-publisher"
+SERVICE = Service.EDGE
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from sightline.backoff import Backoff
 from sightline.config.edge import CameraConfig
 from sightline.threads import start_critical
 
@@ -269,7 +270,10 @@ class FrameReader:
         self._finish()
 
     def _read_live(self) -> None:
-        delay = self.config.reconnect_min_s
+        backoff = Backoff(
+            self.config.reconnect_min_s,
+            max(self.config.reconnect_min_s, self.config.reconnect_max_s),
+        )
         index = 0
         failed = 0  # reopen attempts since frames last came
         url = redacted(self.config.url)
@@ -294,7 +298,9 @@ class FrameReader:
             capture.release()
             if self._stopping.is_set():
                 break
-            delay = self.config.reconnect_min_s if got_frame else delay
+            if got_frame:
+                backoff.reset()
+            delay = backoff.next_delay()
             self.reconnects += 1
             failed += 1
             log.warning(
@@ -304,5 +310,4 @@ class FrameReader:
                 extra={"url": redacted(self.config.url), "reconnects": self.reconnects},
             )
             self._stopping.wait(delay)
-            delay = min(delay * 2, self.config.reconnect_max_s)
         self._finish()

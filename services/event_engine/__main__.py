@@ -19,8 +19,9 @@ from event_engine.service import build
 from sightline.config import EngineSettings
 from sightline.logs import configure_logging
 from sightline.service import argument_parser, config_exit, load_or_exit, run_service
+from sightline.topics import Service
 
-SERVICE = "event-engine"
+SERVICE = Service.ENGINE
 
 
 def parser() -> argparse.ArgumentParser:

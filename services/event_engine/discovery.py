@@ -63,9 +63,9 @@ from sightline.homeassistant import (
     readable,
 )
 from sightline.ids import slug
-from sightline.topics import Topics
+from sightline.topics import Service, Topics
 
-EDGE_SERVICE = "edge-publisher"
+EDGE_SERVICE = Service.EDGE
 """The edges' service name in their status and stats topics (their instance: the camera)."""
 
 DEFAULT_CLASSES = ("person", "car")

@@ -27,10 +27,11 @@ from sightline.service import (
     config_exit,
     run_service,
 )
+from sightline.topics import Service
 
 log = logging.getLogger(__name__)
 
-SERVICE = "frame-store"
+SERVICE = Service.FRAMES
 TICK_S = 0.2
 T = TypeVar("T")
 

@@ -34,6 +34,7 @@ from sightline.service import (
     argument_parser,
     run_service,
 )
+from sightline.topics import Service
 from sightline.writes import probe_writable
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def build(ctx: ServiceContext[NotifierSettings]) -> MainLoop:
 def main(argv: list[str] | None = None) -> int:
     """Run the notifier until SIGTERM; return its exit status."""
     parser = argument_parser("sightline-notifier", "Sightline notifier: JSON log and e-mails")
-    return run_service("notifier", NotifierSettings, build, argv, parser)
+    return run_service(Service.NOTIFIER, NotifierSettings, build, argv, parser)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from notifier.letters import LetterWriter
 from notifier.mailer import Mailer, SmtpSetupError, TransientMailError
 from notifier.smtphealth import SmtpHealth
 from notifier.state import HELD, StateStore, disk_health
+from sightline.backoff import Backoff
 from sightline.config.notifier import NotifierSection
 from sightline.writes import WriteEpisodes
 
@@ -76,7 +77,7 @@ class Dispatcher:
         """Outcomes of e-mails that went out but could not be written yet, by e-mail key."""
         self.started_at = now
         self.retry_at = 0.0
-        self.backoff_s = BACKOFF_MIN_S
+        self.backoff = Backoff(BACKOFF_MIN_S, BACKOFF_MAX_S)
         self.actions = build_actions(ActionContext(section, store, dispatcher=self))
 
     def tick(self, now: float) -> None:
@@ -88,19 +89,21 @@ class Dispatcher:
             for action in self.actions.values():
                 action.send_due(now)
         except TransientMailError as exc:
-            log.warning("mail server unavailable, retrying in %.0f s: %s", self.backoff_s, exc)
-            self._back_off(now)
+            delay = self._back_off(now)
+            log.warning("mail server unavailable, retrying in %.0f s: %s", delay, exc)
             return
         except OSError as exc:  # said once per episode
             self.disk.failed(exc, now, "e-mails", HELD["e-mails"])
             self._back_off(now)
             return
         self.disk.recovered("e-mails")
-        self.backoff_s = BACKOFF_MIN_S
+        self.backoff.reset()
 
-    def _back_off(self, now: float) -> None:
-        self.retry_at = now + self.backoff_s
-        self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
+    def _back_off(self, now: float) -> float:
+        """Wait a jittered, doubling while before the next try; return that wait."""
+        delay = self.backoff.next_delay()
+        self.retry_at = now + delay
+        return delay
 
     def record_on_stop(self) -> None:
         """At a clean stop, write outcomes still held in memory, if the disk takes them now."""

@@ -15,17 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from sightline.topics import Service
+
 log = logging.getLogger(__name__)
 
 Check = Callable[[], bool]
 
-DEFAULT_PORTS = {
-    "edge-publisher": 9101,
-    "event-engine": 9102,
-    "notifier": 9103,
-    "frame-store": 9104,
-    "console": 9105,
-    "suite": 9100,
+DEFAULT_PORTS: dict[str, int] = {
+    Service.EDGE: 9101,
+    Service.ENGINE: 9102,
+    Service.NOTIFIER: 9103,
+    Service.FRAMES: 9104,
+    Service.CONSOLE: 9105,
+    Service.SUITE: 9100,
 }
 
 

@@ -4,7 +4,8 @@ Every service that must keep something on disk holds its work while a write fail
 than acknowledge what it did not keep. :class:`WriteEpisodes` is what they share: the first
 failure of an episode is logged once with its reason, the retries are only counted, the
 recovery is logged once with the count, :meth:`WriteEpisodes.ok` is the ``/healthz`` check
-and :meth:`WriteEpisodes.may_try` the back-off (doubling up to a limit). A service may
+and :meth:`WriteEpisodes.may_try` the back-off (a :class:`~sightline.backoff.Backoff`: jittered,
+its ceiling doubling up to a limit). A service may
 track several parts (the notifier's ``events`` and ``e-mails``): each has its own episode,
 and the service is ok only while none fails. :func:`probe_writable` is the start-up check.
 
@@ -13,7 +14,8 @@ Example:
     >>> logger = logging.getLogger("example")
     >>> logger.addHandler(logging.StreamHandler(sys.stdout)); logger.propagate = False
     >>> writes = WriteEpisodes(logger, "cannot {what}: {described}", "writing again after "
-    ...                        "{count} failed attempts", min_delay_s=1, max_delay_s=4)
+    ...                        "{count} failed attempts", min_delay_s=1, max_delay_s=4,
+    ...                        random=lambda: 1.0)  # no jitter: waits of 1, 2, 4, 4 s
     >>> full = OSError(28, "No space left on device", "/snapshots/a.jpg")
     >>> writes.failed(full, now=10.0, what="store a snapshot")
     cannot store a snapshot: /snapshots/a.jpg: No space left on device (ENOSPC)
@@ -34,9 +36,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import random as _random
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from sightline.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +76,8 @@ class WriteEpisodes:
             ``{count}`` (the failures of the episode).
         where: what is written, for messages whose error names no file.
         min_delay_s: the first wait before a retry.
-        max_delay_s: the longest wait (each failure doubles it up to this).
+        max_delay_s: the longest wait (each failure doubles the ceiling up to this).
+        random: the jitter's uniform draw in ``[0, 1)`` (tests pass a constant).
         on_failure: called with the part at every failure (a metric).
         on_health: called with :meth:`ok` whenever it changes, and at once (a gauge).
     """
@@ -85,6 +91,7 @@ class WriteEpisodes:
         where: str = "",
         min_delay_s: float = 0.1,
         max_delay_s: float = 5.0,
+        random: Callable[[], float] = _random.random,
         on_failure: Callable[[str], object] | None = None,
         on_health: Callable[[bool], object] | None = None,
     ) -> None:
@@ -99,7 +106,7 @@ class WriteEpisodes:
         self._on_failure = on_failure
         self._on_health = on_health
         self._failing: dict[str, int] = {}
-        self._delay = min_delay_s
+        self._backoff = Backoff(min_delay_s, max(min_delay_s, max_delay_s), random=random)
         self._next_try = 0.0
         self._lock = threading.Lock()
         if on_health is not None:
@@ -123,8 +130,9 @@ class WriteEpisodes:
             count = self._failing.get(part, 0)
             self._failing[part] = count + 1
             self.last_error = describe(exc)
-            self._delay = self.min_delay_s if was_ok else min(self._delay * 2, self.max_delay_s)
-            self._next_try = now + self._delay
+            if was_ok:
+                self._backoff.reset()
+            self._next_try = now + self._backoff.next_delay()
         if self._on_failure is not None:
             self._on_failure(part)
         if was_ok and self._on_health is not None:
@@ -151,7 +159,7 @@ class WriteEpisodes:
             now_ok = count > 0 and not self._failing
             if now_ok:
                 self.last_error = None
-                self._delay = self.min_delay_s
+                self._backoff.reset()
                 self._next_try = 0.0
         if now_ok and self._on_health is not None:
             self._on_health(True)

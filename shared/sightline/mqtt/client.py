@@ -56,6 +56,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from sightline.backoff import Backoff
 from sightline.config.mqtt import MqttConfig
 from sightline.messages.codec import encode
 from sightline.messages.deadletter import DeadLetter
@@ -101,21 +102,6 @@ def _not_reconnect_noise(record: logging.LogRecord) -> bool:
 
 _PAHO_LOG = logging.getLogger("paho")
 _PAHO_LOG.addFilter(_not_reconnect_noise)
-
-
-class _Backoff:
-    """paho's reconnect delays, mirrored so that each warning can say the next one."""
-
-    def __init__(self, low: int, high: int) -> None:
-        self.low, self.high = low, high
-        self.delay: int | None = None
-
-    def next(self) -> int:
-        self.delay = self.low if self.delay is None else min(self.delay * 2, self.high)
-        return self.delay
-
-    def reset(self) -> None:
-        self.delay = None
 
 
 class MqttClient:
@@ -167,7 +153,10 @@ class MqttClient:
         self._suback_mid: int | None = None
         self._worker: threading.Thread | None = None
         self._network_ident: int | None = None
-        self._backoff = _Backoff(*self._reconnect_delays())
+        # paho's own reconnect schedule is deterministic (no jitter): mirror its ceilings
+        # (random -> 1.0) so that each warning names the wait paho actually takes.
+        low, high = self._reconnect_delays()
+        self._backoff = Backoff(base_s=low, cap_s=max(low, high), random=lambda: 1.0)
         self._started = False
         self._paho = self._make_paho()
 
@@ -319,8 +308,8 @@ class MqttClient:
         log.warning(
             "cannot reach the broker at %s; trying again in %ds",
             self.broker,
-            self._backoff.next(),
-            extra={"broker": self.broker, "retry_in_s": self._backoff.delay},
+            retry_in_s := self._backoff.next_delay(),
+            extra={"broker": self.broker, "retry_in_s": retry_in_s},
         )
 
     def _on_disconnect(
@@ -342,8 +331,8 @@ class MqttClient:
             "lost" if was_connected else "no connection to",
             self.broker,
             reason,
-            self._backoff.next(),
-            extra={"broker": self.broker, "reason": str(reason), "retry_in_s": self._backoff.delay},
+            retry_in_s := self._backoff.next_delay(),
+            extra={"broker": self.broker, "reason": str(reason), "retry_in_s": retry_in_s},
         )
 
     def _on_subscribe(

@@ -48,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sightline.backoff import Backoff
 from sightline.errors import MessageError, RetryLater
 from sightline.messages.deadletter import MAX_PAYLOAD_EXCERPT
 from sightline.mqtt.pending import Completion
@@ -218,7 +219,10 @@ class Handling:
             self.acks.put(Handled.of(message, []))
             return
         client.metrics.received.labels(sub.name).inc()
-        delay = client.config.reconnect_min_s
+        backoff = Backoff(
+            client.config.reconnect_min_s,
+            max(client.config.reconnect_min_s, client.config.reconnect_max_s),
+        )
         while True:
             self.awaited = []
             started = time.perf_counter()
@@ -229,9 +233,9 @@ class Handling:
                 if client.stopping.is_set():
                     log.info("stopping: leaving a message to be redelivered: %s", exc)
                     return  # not acknowledged: the broker redelivers it
+                delay = backoff.next_delay()
                 log.warning("handler asked to retry in %.1fs: %s", delay, exc)
                 client.stopping.wait(delay)
-                delay = min(delay * 2, client.config.reconnect_max_s)
                 continue
             except MessageError as exc:
                 self.dead_letter(message, exc.reason, kind=type(exc).__name__)
@@ -296,7 +300,10 @@ class Handling:
         client = self.client
         message = item.message
         reason = "; ".join(f"{c.describe()} refused: {c.failure}" for c in failed)
-        delay = client.config.reconnect_min_s
+        backoff = Backoff(
+            client.config.reconnect_min_s,
+            max(client.config.reconnect_min_s, client.config.reconnect_max_s),
+        )
         while True:
             letter = self.dead_letter(message, reason, kind="publish_refused", size=item.size)
             if not self._confirmed([letter]):
@@ -307,6 +314,7 @@ class Handling:
                     self.publishes_ok = True
                 return True
             self.publishes_ok = False
+            delay = backoff.next_delay()
             log.error(
                 "the dead letter for a message on %s was refused too (%s): not acknowledging "
                 "it or anything after it; trying again in %.1fs",
@@ -317,4 +325,3 @@ class Handling:
             )
             if client.stopping.wait(delay):
                 return False
-            delay = min(delay * 2, client.config.reconnect_max_s)
