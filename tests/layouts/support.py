@@ -133,15 +133,18 @@ class Mosquitto:
             stderr=(self.root / "stderr.log").open("ab"),
             start_new_session=True,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert self._process.poll() is None, self.log()
+        process = self._process
+
+        def listening() -> bool:
+            assert process.poll() is None, self.log()
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"mosquitto did not listen:\n{self.log()}")
+                return False
+
+        if not settle(listening, 10, interval=0.05):
+            raise AssertionError(f"mosquitto did not listen:\n{self.log()}")
 
     @property
     def pid(self) -> int | None:

@@ -24,7 +24,7 @@ from tests.notifier.support import (
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, publish
 from tests.support.service_process import status_now
-from tests.support.waiting import settle
+from tests.support.waiting import settle, wait_until
 
 
 @pytest.fixture
@@ -65,8 +65,9 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
     events = [make_event(n, digest=["default"]) for n in range(1, 6)]
     notifier.start()
     collector.wait_for(status_now(STATUS_TOPIC, b"online"))
-    while time.time() % 10 > 3:  # start early in a 10 s period, so all land in one digest
-        time.sleep(0.2)
+    # start early in a 10 s wall-clock period, so all land in one digest (the notifier
+    # process has no injectable clock)
+    wait_until(lambda: time.time() % 10 <= 3, 11, "early in a digest period", interval=0.05)
     publish(
         broker.host,
         broker.port,
@@ -87,14 +88,24 @@ def test_a_digest_killed_before_it_was_sent_arrives_once_with_every_event_after_
     text = digest.get_body(("plain",))
     assert text is not None
     assert str(text.get_content()).count('driveway: car crossed "gate" (left to right)') == 5
-    while not list(digest_dir.glob("*/digest.sent")):
-        time.sleep(0.1)
+    wait_until(lambda: list(digest_dir.glob("*/digest.sent")), 10, "the digest marked sent")
     notifier.close()
     collector.wait_for(status_now(STATUS_TOPIC, b"offline"))
     notifier.start()
     collector.wait_for(status_now(STATUS_TOPIC, b"online"))
-    time.sleep(1.5)  # a few ticks of the restarted loop
-    assert len(smtp.inbox.messages) == 1
+    # markers: two immediate e-mails, the second published after the first arrived, so a
+    # whole tick of the restarted loop (digests included) ran before the second goes out
+    for n in (6, 7):
+        marker = make_event(n, immediate=True)
+        announcement = store_snapshot(notifier.snapshots_dir, marker)
+        publish(broker.host, broker.port, "events/driveway/snapshot", [announcement])
+        publish(broker.host, broker.port, event_topic(marker), [encode(marker)])
+        smtp.inbox.wait_for(n - 4, timeout=30)
+    assert [m["X-Sightline-Digest"] is not None for m in smtp.inbox.messages] == [
+        True,
+        False,
+        False,
+    ]
 
 
 def test_the_photo_travels_in_the_announcement_and_a_missing_one_is_said_politely(

@@ -10,7 +10,6 @@ exit status 2, no traceback.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +51,14 @@ def engine_on(broker: Broker, tmp_path: Path, state_dir: Path) -> ServiceProcess
     )
 
 
+def checkpoint_failures(engine: ServiceProcess) -> float:
+    """The engine's ``sightline_engine_checkpoint_failures_total`` as it says it now."""
+    for line in engine.metrics_text().splitlines():
+        if line.startswith("sightline_engine_checkpoint_failures_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def test_a_full_disk_stops_acknowledgements_says_why_and_loses_nothing_when_space_returns(
     broker: Broker,
     collector: Collector,
@@ -73,7 +80,7 @@ def test_a_full_disk_stops_acknowledgements_says_why_and_loses_nothing_when_spac
         wait_until(lambda: engine.healthz()[0] == 503, 30, "/healthz 503 on the full disk")
         status, body = engine.healthz()
         assert (status, json.loads(body)["failing"]) == (503, ["checkpoint"])
-        time.sleep(2)  # a few retries, all refused
+        wait_until(lambda: checkpoint_failures(engine) >= 3, 30, "a few retries, all refused")
         stalled = len(bus_events(collector))
         assert stalled < len(reference), "the engine went on without keeping its state"
         assert "sightline_engine_checkpoint_failures_total" in engine.metrics_text()
@@ -85,8 +92,10 @@ def test_a_full_disk_stops_acknowledgements_says_why_and_loses_nothing_when_spac
             "every reference event once space returned",
         )
         wait_until(lambda: engine.healthz()[0] == 200, 30, "/healthz 200 again")
-        time.sleep(1)  # stragglers, if any
         assert engine.stop() == 0
+        # marker: the engine's own "offline" comes after every event it published (one client,
+        # in order), so stragglers, if any, are in the collector once it is seen
+        collector.wait_for(status_now(ENGINE_STATUS, b"offline"), timeout=30)
     finally:
         publisher.close()
         engine.close()

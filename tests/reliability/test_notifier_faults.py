@@ -7,11 +7,13 @@ import time
 from collections import Counter
 from typing import Any
 
-from tests.notifier.support import SmtpServer
+from sightline.messages import encode
+from tests.notifier.support import SmtpServer, announcement_with_image, event_topic, make_event
 from tests.reliability.running import RunningSuite, Service
 from tests.reliability.stream import Stream
 from tests.reliability.suite import Publisher, json_log_ids
 from tests.support.broker import Broker
+from tests.support.mqtt import publish
 from tests.support.waiting import wait_until
 
 DIGEST_S = 10
@@ -47,13 +49,31 @@ def feed(
     broker: Broker, stream: Stream, suite: RunningSuite, reference: list[dict[str, Any]]
 ) -> None:
     """Start early in a digest period, send the stream, wait until the notifier took it all."""
-    while time.time() % DIGEST_S > 1:
-        time.sleep(0.1)
+    # the notifier process has no injectable clock: its digest periods follow the wall clock
+    wait_until(lambda: time.time() % DIGEST_S <= 1, DIGEST_S + 1, "early in a period", 0.05)
     publisher = Publisher(broker)
     publisher.send(stream.messages)
     publisher.close()
     wanted = {e["event_id"] for e in reference}
     wait_until(lambda: wanted <= set(json_log_ids(suite.tmp_path)), 60, "every log line")
+
+
+def send_markers(broker: Broker, smtp: SmtpServer) -> set[str]:
+    """Two immediate e-mails through the notifier, the second published after the first came.
+
+    The tick that sends the second began after the tick that sent the first had ended, so a
+    whole tick (digests and retries included) ran after this call's start: a doubled e-mail
+    of that tick is in the inbox when this returns. Returns the markers' event ids.
+    """
+    ids: set[str] = set()
+    for n in (901, 902):
+        marker = make_event(n, immediate=True)
+        announcement = announcement_with_image(marker, 40, f"driveway/{marker.event_id}.jpg")
+        publish(broker.host, broker.port, "events/driveway/snapshot", [announcement])
+        publish(broker.host, broker.port, event_topic(marker), [encode(marker)])
+        ids.add(marker.event_id)
+        wait_until(lambda: ids <= set(immediate_ids(smtp)), 30, f"marker e-mail {n}")
+    return ids
 
 
 def test_a_notifier_killed_before_its_digest_sends_it_once_with_every_event_after_restart(
@@ -71,7 +91,7 @@ def test_a_notifier_killed_before_its_digest_sends_it_once_with_every_event_afte
         assert not digests(smtp), "the digest went out before the kill"
         suite.start(Service.NOTIFIER)
         wait_until(lambda: sum(digests(smtp).values()) >= in_digest, 40, "the digest")
-        time.sleep(1)  # a doubled digest would come now
+        send_markers(broker, smtp)  # a doubled digest would have come before them
     finally:
         suite.close()
     assert sum(digests(smtp).values()) == in_digest
@@ -91,7 +111,11 @@ def test_a_mail_server_down_for_part_of_the_run_gets_every_email_exactly_once(
         suite.start(Service.ENGINE, Service.NOTIFIER)
         smtp.stop()
         feed(broker, stream, suite, reference)
-        time.sleep(3)  # a few failed attempts
+        wait_until(
+            lambda: suite.notifier.log_text().count("mail server unavailable") >= 2,
+            30,
+            "a few failed attempts",
+        )
         smtp.start()
         wait_until(
             lambda: (
@@ -100,9 +124,9 @@ def test_a_mail_server_down_for_part_of_the_run_gets_every_email_exactly_once(
             60,
             "every e-mail",
         )
-        time.sleep(1)  # a doubled e-mail would come now
+        markers = send_markers(broker, smtp)  # a doubled e-mail would have come before them
     finally:
         suite.close()
-    assert immediate_ids(smtp) == Counter(immediate)
+    assert immediate_ids(smtp) == Counter(immediate | markers)
     assert sum(digests(smtp).values()) == in_digest
     assert set(digest_mails(smtp).values()) == {1}
