@@ -7,6 +7,7 @@ import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
@@ -71,6 +72,16 @@ def _existing_file(path: Path) -> Path:
 
 
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
+
+
+def _iana_zone(zone: str) -> str:
+    if zone not in available_timezones() and zone != "UTC":
+        raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    return zone
+
+
+TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
+"""An IANA time zone name (``Europe/Berlin``, ``UTC``)."""
 """A path that must name an existing file when the config is loaded (secrets, certificates)."""
 
 

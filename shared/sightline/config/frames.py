@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import available_timezones
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from sightline.config.base import StrictModel
+from sightline.config.base import StrictModel, TimeZoneName
 from sightline.ids import Identifier
 
 
@@ -67,20 +66,13 @@ class AnnouncedImage(StrictModel):
 class FrameStoreSection(StrictModel):
     """Everything the frame-store does."""
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, zone: str) -> str:
-        if zone not in available_timezones() and zone != "UTC":
-            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
-        return zone
-
     storage: Storage = Field(default_factory=FileStorage)
     ring: RingConfig = Field(default_factory=RingConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     frame_wait_s: float = Field(default=10.0, ge=0, description="Wait for a late frame.")
     window_frames: int = Field(default=15, ge=0, description="Nearest frame within this many.")
     crop: bool = Field(default=True, description="Also store a crop of the object.")
-    timezone: str = Field(
+    timezone: TimeZoneName = Field(
         default="UTC",
         description="IANA zone for the time in snapshot captions (as the notifier's).",
     )

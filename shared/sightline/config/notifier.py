@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal, Self
-from zoneinfo import available_timezones
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from sightline.config.base import ExistingFile, StrictModel, read_secret
+from sightline.config.base import ExistingFile, StrictModel, TimeZoneName, read_secret
 from sightline.cron import CronSpec
 
 _EVERY = re.compile(r"^(\d+)\s*(s|m|h|d)$")
@@ -148,7 +147,7 @@ class DigestConfig(StrictModel):
 class NotifierSection(StrictModel):
     """Everything the notifier does."""
 
-    timezone: str = Field(default="UTC", description="IANA zone for times in e-mails.")
+    timezone: TimeZoneName = Field(default="UTC", description="IANA zone for times in e-mails.")
     json_log: JsonLogConfig = Field(default_factory=JsonLogConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
@@ -164,13 +163,6 @@ class NotifierSection(StrictModel):
             "announcement carries no image (snapshot keys of type file are relative to it)."
         ),
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, zone: str) -> str:
-        if zone not in available_timezones() and zone != "UTC":
-            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
-        return zone
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
