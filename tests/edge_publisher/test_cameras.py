@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +38,6 @@ def envelopes(messages: list[Seen], camera: str) -> list[DetectionEnvelope]:
 
 def status(camera: str) -> str:
     return f"sightline/edge-publisher/{camera}/status"
-
-
-@pytest.fixture
-def processes() -> Iterator[list[EdgeProcess]]:
-    started: list[EdgeProcess] = []
-    yield started
-    for process in started:
-        process.close()
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ from sightline.config.edge import BUNDLED_MODEL
 from tests.edge_publisher.edge_process import EdgeProcess, edge_config
 from tests.support.broker import Broker
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def processes() -> Iterator[list[EdgeProcess]]:
-    started: list[EdgeProcess] = []
-    yield started
-    for process in started:
-        process.close()
 
 
 @pytest.mark.slow

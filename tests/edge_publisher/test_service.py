@@ -6,7 +6,6 @@ import base64
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +43,6 @@ def longest_run(frames: list[DetectionEnvelope]) -> int:
         current = Counter({i: current[i] + 1 for i in ids})
         best |= current
     return max(best.values(), default=0)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[EdgeProcess]]:
-    started: list[EdgeProcess] = []
-    yield started
-    for process in started:
-        process.close()
 
 
 def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable_track_ids(
