@@ -225,10 +225,13 @@ class MqttClient:
             self.client_id,
             extra={"broker": self.broker, "client_id": self.client_id},
         )
-        self._paho.loop_start()
+        # The threads start before the connection so that nothing the broker sees (our
+        # `online`, the first message) can come before them: /healthz asked right after
+        # `online` must find the handler alive.
         self._worker = start_critical(self.handling.work, f"{self.service}-handler")
         start_critical(self.handling.acknowledge, f"{self.service}-acker")
         start_critical(self._send, f"{self.service}-sender")
+        self._paho.loop_start()
 
     @property
     def connected(self) -> bool:
