@@ -18,13 +18,13 @@ from event_engine.crossing import observe_line
 from event_engine.rules import Occurrence, fire, make_event
 from event_engine.runs import Classified, ReorderWindow, derived_run_id
 from event_engine.scene import Scene, SceneLine, admits
+from event_engine.sequence import FrameGapDetector
 from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit, find_switches
 from event_engine.zones import ZoneChange, ZoneChangeKind, end_visit, observe_zone
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.messages.envelope import Detection, DetectionEnvelope
 from sightline.messages.event import Event, EventType, LineRef, ZoneRef
-from sightline.sequence import FrameGapDetector
 from sightline.timestamps import format_timestamp
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 
 from event_engine.camera import CameraTracker, FrameOutcome
 from event_engine.scene import Scene
+from event_engine.sequence import FrameGapDetector
 from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.messages.envelope import DetectionEnvelope
-from sightline.sequence import FrameGapDetector
 from sightline.timestamps import format_timestamp, utc_now
 
 MAX_FRAME_NUMBER = 2**40

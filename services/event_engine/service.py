@@ -34,10 +34,10 @@ from event_engine.partition import (
 )
 from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
 from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
+from event_engine.sequence import FrameGapDetector
 from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
 from sightline.mqtt import MqttClient, ReceivedMessage
-from sightline.sequence import FrameGapDetector
 from sightline.service import MainLoop, ServiceContext, config_exit
 from sightline.threads import start_critical
 from sightline.topics import Topics

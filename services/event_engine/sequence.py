@@ -1,4 +1,5 @@
-"""Notice frames that never arrived, so that a loss is never silent.
+"""Notice frames that never arrived, so that a loss is never silent (the engine's frame-gap
+detection; its counters ``sightline_frame_gaps`` and ``sightline_frames_missing``).
 
 A skipped frame number is *missing*. With a reorder window of ``window`` frames, a missing
 frame may still arrive late: it is then no longer missing (:attr:`FrameGapDetector.missing`
@@ -18,6 +19,13 @@ Example:
     (1, 1)
     >>> gaps.reset("cam"); gaps.observe("cam", 0) is None
     True
+    >>> from prometheus_client import CollectorRegistry
+    >>> registry = CollectorRegistry()
+    >>> counted = FrameGapDetector(GapMetrics.from_registry(registry))
+    >>> counted.observe("cam", 1), counted.observe("cam", 4)
+    (None, 2)
+    >>> registry.get_sample_value("sightline_frames_missing_total", {"camera_id": "cam"})
+    2.0
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from __future__ import annotations
 import logging
 from bisect import insort
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol
 
-from sightline.metrics import ClientMetrics
+from prometheus_client import CollectorRegistry, Counter
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +44,48 @@ MAX_PENDING = 10_000
 """At most this many missing frames per camera wait for a late arrival (memory stays flat)."""
 
 
+class GapCounters(Protocol):
+    """Where gaps are counted: :class:`GapMetrics` (or anything with the same two counters)."""
+
+    @property
+    def frame_gaps(self) -> Counter:
+        """Runs of missing frames, by ``camera_id``."""
+
+    @property
+    def frames_missing(self) -> Counter:
+        """Missing frames, by ``camera_id``."""
+
+
+@dataclass(frozen=True)
+class GapMetrics:
+    """The two counters of frame-gap detection."""
+
+    frame_gaps: Counter
+    frames_missing: Counter
+
+    @classmethod
+    def from_registry(cls, registry: CollectorRegistry) -> GapMetrics:
+        """Create the counters in ``registry`` (once per registry)."""
+        return cls(
+            frame_gaps=Counter(
+                "sightline_frame_gaps",
+                "Gaps seen in a camera's frame numbers",
+                ["camera_id"],
+                registry=registry,
+            ),
+            frames_missing=Counter(
+                "sightline_frames_missing",
+                "Frame numbers never received",
+                ["camera_id"],
+                registry=registry,
+            ),
+        )
+
+
 class FrameGapDetector:
     """Tracks the last frame number per camera and counts the numbers skipped."""
 
-    def __init__(self, metrics: ClientMetrics | None = None) -> None:
+    def __init__(self, metrics: GapCounters | None = None) -> None:
         self._last: dict[str, int] = {}
         self._pending: dict[str, list[int]] = {}
         self.missing: defaultdict[str, int] = defaultdict(int)

@@ -7,8 +7,7 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from sightline.metrics import ClientMetrics
-from sightline.sequence import FrameGapDetector
+from event_engine.sequence import FrameGapDetector, GapMetrics
 
 
 @pytest.mark.parametrize(
@@ -34,7 +33,7 @@ def test_cameras_are_counted_apart_and_a_gap_is_logged_and_exported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     registry = CollectorRegistry()
-    detector = FrameGapDetector(ClientMetrics.from_registry(registry))
+    detector = FrameGapDetector(GapMetrics.from_registry(registry))
 
     with caplog.at_level(logging.WARNING):
         for camera, number in [("a", 0), ("b", 0), ("a", 3), ("b", 1)]:
