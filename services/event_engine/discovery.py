@@ -13,7 +13,9 @@ rules, lines and zones name, else person and car):
   class), besides the all-class "Driveway entry left to right".
 
 Per rule an ``event`` entity ("Car in") whose event types are the rule's event type in Home
-Assistant's style (``line_cross``, ``zone_enter``, ...) and whose attributes name the class,
+Assistant's style (``line_cross``, ``zone_enter``, ...), with its icon, both from the event-type
+registry (:data:`sightline.messages.event.EVENT_TYPES`: a new type needs no change here), and
+whose attributes name the class,
 confidence, track, line and direction, zone, reason and dwell, the event id and the camera's
 snapshot ``image`` entity.
 
@@ -63,6 +65,7 @@ from sightline.homeassistant import (
     readable,
 )
 from sightline.ids import slug
+from sightline.messages.event import EventType
 from sightline.topics import Service, Topics
 
 EDGE_SERVICE = Service.EDGE
@@ -73,13 +76,6 @@ DEFAULT_CLASSES = ("person", "car")
 
 SNAPSHOT_OBJECT_ID = "snapshot"
 """The frame-store's ``image`` entity of a camera: ``image.<node>_snapshot``."""
-
-EVENT_ICONS = {
-    "line_cross": "mdi:transit-connection-horizontal",
-    "zone_enter": "mdi:location-enter",
-    "zone_exit": "mdi:location-exit",
-    "zone_dwell": "mdi:timer-sand",
-}
 
 ZONE_ICON = "mdi:vector-square"
 COUNT_UNIT = "objects"
@@ -288,11 +284,11 @@ class _Camera:
             shared=False,
         )
 
-    def rule_event(self, rule_name: str, kind: str, snapshot: bool) -> None:
+    def rule_event(self, rule_name: str, kind: EventType, snapshot: bool) -> None:
         name = json.dumps(rule_name)
         snapshot_entity = f"image.{self.node}_{SNAPSHOT_OBJECT_ID}" if snapshot else None
         fields = {
-            "event_type": "value_json.event_type | lower",
+            "event_type": json.dumps(kind.info.ha_event_type),  # the rule's one type
             "class": "value_json.object.class_name",
             "confidence": "value_json.object.confidence",
             "track_id": "value_json.object.track_id",
@@ -312,9 +308,9 @@ class _Camera:
             readable(rule_name),
             {
                 "state_topic": str(self.topics.event(self.camera, kind)),
-                "event_types": [kind.lower()],
+                "event_types": [kind.info.ha_event_type],
                 "device_class": "motion",
-                "icon": EVENT_ICONS.get(kind.lower(), "mdi:bell-ring"),
+                "icon": kind.info.icon,
                 # Events of other rules share the topic: render nothing for them (ignored).
                 "value_template": (
                     f"{{% if value_json.rule == {name} %}}{{{{ {{{body}}} | to_json }}}}"
@@ -363,6 +359,6 @@ def discovery_configs(
                     label = f"{name} {kind.replace('_', ' ')} {words}"
                     camera.counter(f"{object_id}_{slug(kind)}", label, path, icon)
         for rule in device.events:
-            camera.rule_event(rule.name, str(rule.match.event_type), rule.actions.snapshot)
+            camera.rule_event(rule.name, rule.match.event_type, rule.actions.snapshot)
         configs += camera.configs
     return configs

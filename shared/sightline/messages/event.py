@@ -8,6 +8,8 @@ Example:
     'zone_enter'
     >>> EventType.ZONE_DWELL.info.title, EventType.ZONE_DWELL.info.reference
     ('stayed in a zone', 'zone')
+    >>> EventType.ZONE_DWELL.info.icon
+    'mdi:timer-sand'
 """
 
 from __future__ import annotations
@@ -53,22 +55,29 @@ class EventTypeInfo:
         ha_event_type: its name among a Home Assistant event entity's ``event_types``
             (lower_snake).
         reference: which part of the event names where it happened: ``line`` or ``zone``.
+        icon: the Material Design icon of Home Assistant's event entity for it.
     """
 
     title: str
     ha_event_type: str
     reference: Literal["line", "zone"]
+    icon: str = "mdi:bell-ring"
 
 
 EVENT_TYPES: Mapping[EventType, EventTypeInfo] = {
-    EventType.LINE_CROSS: EventTypeInfo("crossed a line", "line_cross", "line"),
-    EventType.ZONE_ENTER: EventTypeInfo("entered a zone", "zone_enter", "zone"),
-    EventType.ZONE_EXIT: EventTypeInfo("left a zone", "zone_exit", "zone"),
-    EventType.ZONE_DWELL: EventTypeInfo("stayed in a zone", "zone_dwell", "zone"),
+    EventType.LINE_CROSS: EventTypeInfo(
+        "crossed a line", "line_cross", "line", "mdi:transit-connection-horizontal"
+    ),
+    EventType.ZONE_ENTER: EventTypeInfo(
+        "entered a zone", "zone_enter", "zone", "mdi:location-enter"
+    ),
+    EventType.ZONE_EXIT: EventTypeInfo("left a zone", "zone_exit", "zone", "mdi:location-exit"),
+    EventType.ZONE_DWELL: EventTypeInfo("stayed in a zone", "zone_dwell", "zone", "mdi:timer-sand"),
 }
 """The registry of event types: a new :class:`EventType` member needs its record here (a
 test fails otherwise); e-mail titles, the broker ACL's topics and Home Assistant's event
-types are derived from it."""
+types and icons are derived from it. What the engine decides for each is its detector
+(``event_engine.detectors``: one module per type, found by :class:`EventType`)."""
 
 
 class Direction(StrEnum):
