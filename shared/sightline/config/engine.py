@@ -17,14 +17,23 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sightline.config.base import Anchor, StrictModel
 from sightline.ids import Identifier, refuse_slug_collisions
 from sightline.messages.event import Actions, Direction, EventType
+from sightline.validation import describe_errors
 
 Units = Literal["px", "pct"]
 PointXY = tuple[float, float]
@@ -34,6 +43,50 @@ _AXIS_DIRECTIONS = {
     "horizontal": {Direction.TOP_TO_BOTTOM, Direction.BOTTOM_TO_TOP},
     "polyline": {Direction.IN, Direction.OUT},
 }
+
+
+Place = Literal["line", "zone"]
+
+_DETECTOR_OPTIONS: dict[Place, dict[str, type[BaseModel]]] | None = None
+
+
+def set_detector_options(models: Mapping[Place, Mapping[str, type[BaseModel]]]) -> None:
+    """Which ``options.<name>`` lines and zones take, each checked by its model: the
+    event-engine sets it once its detectors are registered (``event_engine.detectors``), so
+    a new detector's settings need no field here. Before (a process without the engine),
+    options are taken unchecked; after, an unknown name is refused.
+    """
+    global _DETECTOR_OPTIONS
+    _DETECTOR_OPTIONS = {
+        "line": dict(models.get("line", {})),
+        "zone": dict(models.get("zone", {})),
+    }
+
+
+def _check_options(
+    place: Place, options: dict[str, dict[str, Any]] | None
+) -> dict[str, dict[str, Any]] | None:
+    if _DETECTOR_OPTIONS is None:
+        return options  # no detectors here to check them: the engine does
+    known = _DETECTOR_OPTIONS[place]
+    for name, value in (options or {}).items():
+        model = known.get(name)
+        if model is None:
+            names = ", ".join(sorted(known)) or "none"
+            raise ValueError(f"{name}: no {place} detector takes options (known: {names})")
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError("; ".join(f"{name}.{line}" for line in describe_errors(exc))) from None
+    return options
+
+
+def _options_field(place: Place) -> Any:
+    return Field(
+        default=None,
+        description=f"Per detector (``options: {{loitering: {{...}}}}``): its settings for this "
+        f"{place}, checked by the detector's own model.",
+    )
 
 
 def _check_points(points: list[PointXY], units: Units, minimum: int) -> None:
@@ -88,6 +141,14 @@ class LineConfig(StrictModel):
         default=None, description="Class names counted; all if unset."
     )
     min_confidence: float = Field(default=0.0, ge=0, le=1)
+    options: dict[str, dict[str, Any]] | None = _options_field("line")
+
+    @field_validator("options")
+    @classmethod
+    def _options(
+        cls, options: dict[str, dict[str, Any]] | None
+    ) -> dict[str, dict[str, Any]] | None:
+        return _check_options("line", options)
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
@@ -153,6 +214,14 @@ class ZoneConfig(StrictModel):
         default=None, description="Class names counted; all if unset."
     )
     min_confidence: float = Field(default=0.0, ge=0, le=1)
+    options: dict[str, dict[str, Any]] | None = _options_field("zone")
+
+    @field_validator("options")
+    @classmethod
+    def _options(
+        cls, options: dict[str, dict[str, Any]] | None
+    ) -> dict[str, dict[str, Any]] | None:
+        return _check_options("zone", options)
 
     @field_validator("x2_pct")
     @classmethod
@@ -206,7 +275,7 @@ class ZoneConfig(StrictModel):
 class MatchConfig(StrictModel):
     """Which events a rule fires on."""
 
-    event_type: EventType = Field(description="LINE_CROSS, ZONE_ENTER, ZONE_EXIT or ZONE_DWELL.")
+    event_type: EventType = Field(description=f"One of {', '.join(EventType)}.")
     line: str | None = Field(default=None, description="Line name; any line when unset.")
     zone: str | None = Field(default=None, description="Zone name; any zone when unset.")
     classes: list[str] | None = Field(default=None, description="Class names; all when unset.")
@@ -216,9 +285,10 @@ class MatchConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.event_type is EventType.LINE_CROSS and self.zone is not None:
-            raise ValueError("zone: a LINE_CROSS rule matches a line, not a zone")
-        if self.event_type is not EventType.LINE_CROSS and self.line is not None:
+        reference = self.event_type.info.reference
+        if reference == "line" and self.zone is not None:
+            raise ValueError(f"zone: a {self.event_type} rule matches a line, not a zone")
+        if reference == "zone" and self.line is not None:
             raise ValueError(f"line: a {self.event_type} rule matches a zone, not a line")
         if self.direction is not None and self.event_type is not EventType.LINE_CROSS:
             raise ValueError("direction: only LINE_CROSS rules have a direction")
