@@ -1,5 +1,9 @@
 """One camera's envelopes in, events out: frame order, tracks, lines, zones, rules.
 
+What each line or zone decides is up to the detectors (:mod:`event_engine.detectors`, one
+per event type, found by the registry): this module orders frames, keeps tracks, lays out
+the scene, asks the detectors and hands their occurrences to the rules.
+
 Example:
     >>> from sightline.config.engine import DeviceConfig
     >>> tracker = CameraTracker("pi", "porch", DeviceConfig(), CameraState(), FrameGapDetector())
@@ -8,23 +12,23 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 
+from event_engine import detectors
 from event_engine.batch import SceneBatch
-from event_engine.crossing import observe_line
+from event_engine.detectors import Detector, Frame
 from event_engine.rules import Occurrence, fire, make_event
 from event_engine.runs import Classified, ReorderWindow, derived_run_id
-from event_engine.scene import Scene, SceneLine, admits
+from event_engine.scene import Scene, admits
 from event_engine.sequence import FrameGapDetector
-from event_engine.tracks import CameraState, FrameOrder, TrackState, ZoneVisit, find_switches
-from event_engine.zones import ZoneChange, ZoneChangeKind, end_visit, observe_zone
+from event_engine.tracks import CameraState, FrameOrder, TrackState, find_switches
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.messages.envelope import Detection, DetectionEnvelope
-from sightline.messages.event import Event, EventType, LineRef, ZoneRef
+from sightline.messages.event import Event
 from sightline.timestamps import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -37,11 +41,7 @@ FUTURE_TOLERANCE_S = 300.0
 """A camera whose last frame is stamped more than this ahead of the engine's clock is
 suspect (see ``CameraTracker._from_the_future``)."""
 
-_ZONE_EVENT = {
-    ZoneChangeKind.ENTER: EventType.ZONE_ENTER,
-    ZoneChangeKind.EXIT: EventType.ZONE_EXIT,
-    ZoneChangeKind.DWELL: EventType.ZONE_DWELL,
-}
+detectors.load()  # every detector registered, its options checkable, before a config loads
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,10 @@ class CameraTracker:
         self._gaps = gaps
         self._scenes: dict[tuple[int, int], Scene] = {}
         self._batches: dict[tuple[int, int], SceneBatch] = {}
+        running = detectors.detectors(config)
+        self._at_line = _watching(running, "at_line")
+        self._at_zone = _watching(running, "at_zone")
+        self._at_end = _watching(running, "ended")
 
     def scene(self, width: int, height: int) -> Scene:
         """The lines and zones for frames of this size (built once per size)."""
@@ -110,17 +114,18 @@ class CameraTracker:
         scene = self.scene(envelope.frame.width, envelope.frame.height)
         self.state.frame_size = (envelope.frame.width, envelope.frame.height)
         self.state.device_id = self.device_id
+        frame = Frame(scene, self.state, number, now)
         occurrences: list[Occurrence] = []
         if order is FrameOrder.RESTART:
             self._gaps.reset(self.camera_id)
             for track in list(self.state.tracks.values()):
-                occurrences += self._end_track(track, scene, number, now)
+                occurrences += self._end_track(track, frame)  # in the run that ended
         self._gaps.observe(self.camera_id, number, window.frames)
         self.state.accept(decided, number, now, window)
         for track in self.state.expired(now, self.config.track_timeout_s):
-            occurrences += self._end_track(track, scene, number, now)
+            occurrences += self._end_track(track, frame)
         size = (envelope.frame.width, envelope.frame.height)
-        occurrences += self._observe(_tracked(envelope.detections), scene, size, number, now)
+        occurrences += self._observe(_tracked(envelope.detections), frame, size)
         return FrameOutcome(order, occurrences, self._events(occurrences))
 
     @property
@@ -144,7 +149,7 @@ class CameraTracker:
             if detection.track_id in tracks and tracks[detection.track_id].last_frame < number
         ]
         size = (envelope.frame.width, envelope.frame.height)
-        occurrences = self._observe(news, self.scene(*size), size, number, now)
+        occurrences = self._observe(news, Frame(self.scene(*size), self.state, number, now), size)
         return FrameOutcome(FrameOrder.LATE, occurrences, self._events(occurrences))
 
     def end_all(self) -> FrameOutcome:
@@ -154,10 +159,10 @@ class CameraTracker:
         if number is None or now is None or not self.state.tracks:
             return FrameOutcome(FrameOrder.NEXT)
         width, height = self.state.frame_size or (1920, 1080)
-        scene = self.scene(width, height)
+        frame = Frame(self.scene(width, height), self.state, number, now)
         occurrences: list[Occurrence] = []
         for track in list(self.state.tracks.values()):
-            occurrences += self._end_track(track, scene, number, now)
+            occurrences += self._end_track(track, frame)
         return FrameOutcome(FrameOrder.NEXT, occurrences, self._events(occurrences))
 
     def _events(self, occurrences: list[Occurrence]) -> list[Event]:
@@ -240,15 +245,12 @@ class CameraTracker:
             )
 
     def _observe(
-        self,
-        detections: list[Detection],
-        scene: Scene,
-        size: tuple[int, int],
-        number: int,
-        now: datetime,
+        self, detections: list[Detection], frame: Frame, size: tuple[int, int]
     ) -> list[Occurrence]:
+        """Update the tracks of ``detections`` and ask the detectors at each line and zone."""
         if not detections:
             return []
+        scene, number, now = frame.scene, frame.number, frame.now
         boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections])
         sides, insides = self.batch(scene, *size).evaluate(boxes)
         occurrences: list[Occurrence] = []
@@ -256,40 +258,20 @@ class CameraTracker:
         for index, raw in enumerate(detections):
             track = self._track(raw, switched, number, now)
             detection = track.detection  # with the track's voted class
-            start = len(occurrences)
             for line, line_sides in zip(scene.lines, sides, strict=True):
                 side = line_sides[index]
                 if side == 0 or track.sides.get(line.geometry.name) == side:
                     continue  # in the band, or still on the same side: nothing can happen
                 if admits(line.config, detection):
-                    occurrences += self._crossing(track, line, side, number, now)
+                    for detector in self._at_line:
+                        occurrences += detector.at_line(track, line, side, frame)
             for zone, zone_insides in zip(scene.zones, insides, strict=True):
-                visit = track.zones.get(zone.geometry.name)
-                if visit is None and not zone_insides[index]:
+                inside = zone_insides[index]
+                if not inside and zone.geometry.name not in track.zones:
                     continue  # never inside: no visit to keep
-                if not admits(zone.config, detection):
-                    continue
-                occupied = visit is not None and visit.occupied
-                inside = zone.evidence(detection.bbox, zone_insides[index], occupied)
-                if visit is None:
-                    if not inside:
-                        continue  # in the edge band, not yet margin deep
-                    visit = track.zones[zone.geometry.name] = ZoneVisit()
-                changes = observe_zone(
-                    visit,
-                    inside,
-                    now,
-                    min_frames=zone.config.min_frames,
-                    exit_frames=zone.config.exit_frames,
-                    dwell_s=zone.config.dwell_s,
-                )
-                if not visit.occupied and inside is False:
-                    del track.zones[zone.geometry.name]
-                occurrences += [
-                    self._zone_occurrence(c, track, zone.geometry.name, scene, number, now)
-                    for c in changes
-                ]
-            _tag(track, occurrences, start)
+                if admits(zone.config, detection):
+                    for detector in self._at_zone:
+                        occurrences += detector.at_zone(track, zone, inside, frame)
         return occurrences
 
     def _switches(
@@ -329,79 +311,19 @@ class CameraTracker:
         track.update(detection, number, now, self.config.tracking.class_memory)
         return track
 
-    def _crossing(
-        self, track: TrackState, line: SceneLine, side: int, number: int, now: datetime
-    ) -> list[Occurrence]:
-        crossing = observe_line(track, line.geometry, side, now, line.config.cooldown_s)
-        if crossing is None:
-            return []
-        direction = crossing.direction
-        key = f"{line.config.label}|{direction}"
-        self.state.crossings[key] = self.state.crossings.get(key, 0) + 1
-        by_class = f"{key}|{track.object_class}"
-        self.state.class_crossings[by_class] = self.state.class_crossings.get(by_class, 0) + 1
-        ref = LineRef(
-            name=line.config.label, direction=direction, points=list(line.geometry.points)
-        )
-        return [
-            Occurrence(
-                EventType.LINE_CROSS,
-                track.track_id,
-                track.detection,
-                number,
-                now,
-                line=ref,
-                run_id=self.state.run_id,
-                quiet=crossing.quiet,  # counted; the line's cool-down only quiets the event
-            )
-        ]
-
-    def _end_track(
-        self, track: TrackState, scene: Scene, number: int, now: datetime
-    ) -> list[Occurrence]:
-        """A track ended: leave its zones as ``lost`` (dwell up to when it was last seen)."""
-        occurrences = [
-            self._zone_occurrence(
-                end_visit(visit, track.last_seen, "lost"), track, name, scene, number, now
-            )
-            for name, visit in track.zones.items()
-            if visit.occupied and scene.zone(name) is not None
-        ]
+    def _end_track(self, track: TrackState, frame: Frame) -> list[Occurrence]:
+        """A track ended: what the detectors decide of it (zones left as ``lost``), then it
+        is forgotten."""
+        occurrences: list[Occurrence] = []
+        for detector in self._at_end:
+            occurrences += detector.ended(track, frame)
         self.state.forget(track)
         return occurrences
 
-    def _zone_occurrence(
-        self,
-        change: ZoneChange,
-        track: TrackState,
-        name: str,
-        scene: Scene,
-        number: int,
-        now: datetime,
-    ) -> Occurrence:
-        zone = scene.zone(name)
-        points = list(zone.geometry.points) if zone is not None else None
-        dwell = change.dwell_s if change.kind is not ZoneChangeKind.ENTER else None
-        ref = ZoneRef(name=name, reason=change.reason, dwell_s=dwell, points=points)
-        return Occurrence(
-            _ZONE_EVENT[change.kind],
-            track.track_id,
-            track.detection,
-            number,
-            now,
-            zone=ref,
-            run_id=self.state.run_id,
-            continued_from=track.continued_from,
-        )
 
-
-def _tag(track: TrackState, occurrences: list[Occurrence], start: int) -> None:
-    """Name the id a continued track first had on its occurrences from ``start`` on."""
-    if track.continued_from is None:
-        return
-    for index in range(start, len(occurrences)):
-        if occurrences[index].continued_from is None:
-            occurrences[index] = replace(occurrences[index], continued_from=track.continued_from)
+def _watching(running: list[Detector], hook: str) -> list[Detector]:
+    """The detectors that implement ``hook``, in the order they run."""
+    return [detector for detector in running if detector.watches(hook)]
 
 
 def _tracked(detections: list[Detection]) -> list[Detection]:

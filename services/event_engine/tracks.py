@@ -80,6 +80,9 @@ class ZoneVisit:
     outside_run: int = 0
     entered_at: datetime | None = None
     dwell_fired: bool = False
+    notes: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Detector name -> what that detector remembers of this visit (numbers: checkpointed
+    as JSON)."""
 
 
 @dataclass
@@ -104,6 +107,9 @@ class TrackState:
     two): the speed is measured over 5 to 10 frames, so box jitter hardly moves it."""
     continued_from: int | None = None
     """The id this object had when the engine first saw it, if the tracker switched it."""
+    notes: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Detector name -> what that detector remembers of this track (numbers: checkpointed
+    as JSON; they follow an id switch)."""
 
     @property
     def object_class(self) -> str:
@@ -297,7 +303,8 @@ class CameraState:
 
     def continue_track(self, old: TrackState, new: TrackState) -> None:
         """``new`` is ``old`` under a new id: it takes its line sides, zone visits (with their
-        dwell start), class votes, speed and cool-downs; ``old`` is gone (no zone exits)."""
+        dwell start), class votes, speed, cool-downs and detectors' notes; ``old`` is gone
+        (no zone exits)."""
         new.last_seen, new.last_frame, new.detection = old.last_seen, old.last_frame, old.detection
         new.sides = dict(old.sides)
         new.line_quiet_until = dict(old.line_quiet_until)
@@ -306,6 +313,7 @@ class CameraState:
         new.raw_class = old.raw_class
         new.marks = list(old.marks)
         new.continued_from = old.continued_from if old.continued_from is not None else old.track_id
+        new.notes = {name: dict(note) for name, note in old.notes.items()}
         self.tracks.pop(old.track_id, None)
         suffix, renamed = f"|{old.track_id}", f"|{new.track_id}"
         for key in [k for k in self.rule_quiet_until if k.endswith(suffix)]:

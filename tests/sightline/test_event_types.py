@@ -18,6 +18,7 @@ def test_every_event_type_has_a_record(kind: EventType) -> None:
     assert info.title
     assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", info.ha_event_type), info.ha_event_type
     assert info.reference in ("line", "zone")
+    assert re.fullmatch(r"mdi:[a-z0-9-]+", info.icon), info.icon
     assert str(Topics().event("driveway", kind)) == f"events/driveway/{kind.topic_level}"
 
 
