@@ -49,13 +49,20 @@ class DigestSchedule(Protocol):
 
 @dataclass(frozen=True)
 class FixedPeriods:
-    """``every`` seconds, aligned to the epoch (``1h`` starts on the full UTC hour)."""
+    """``every`` seconds from ``origin_s``, before and after it; from the epoch by default
+    (``1h`` starts on the full UTC hour).
+
+    Example:
+        >>> FixedPeriods(10, origin_s=1003).period_start(1002.5)
+        993
+    """
 
     every_s: int
+    origin_s: int = 0
 
     def period_start(self, at: float) -> int:
-        """The last multiple of the period at or before ``at``."""
-        return int(at // self.every_s * self.every_s)
+        """The last start (``origin_s`` plus a multiple of the period) at or before ``at``."""
+        return self.origin_s + int((at - self.origin_s) // self.every_s * self.every_s)
 
     def period_end(self, start: int) -> int:
         """One period later."""
@@ -109,9 +116,9 @@ def schedule_of(digest: DigestConfig, zone: str) -> DigestSchedule:
 
     Example:
         >>> schedule_of(DigestConfig(name="hourly", every="1h"), "UTC")
-        FixedPeriods(every_s=3600)
+        FixedPeriods(every_s=3600, origin_s=0)
     """
     spec = digest.cron_spec
     if spec is None:
-        return FixedPeriods(digest.every_s)
+        return FixedPeriods(digest.every_s, digest.origin_s)
     return CronPeriods(spec, ZoneInfo(zone))

@@ -1,24 +1,63 @@
 """What the templates see: events and digests as plain values, times in the user's zone.
 
+What an event's line says is keyed by :class:`~sightline.messages.event.EventType`: the
+types this module phrases (:data:`PHRASES`) read naturally (``car entered "porch"``); any
+other type, a new one included, reads as its registry title
+(:data:`~sightline.messages.event.EVENT_TYPES`) with its line or zone, so adding an event
+type needs no edit here.
+
 Example:
-    >>> EVENT_TITLES["LINE_CROSS"]
+    >>> title(EventType.LINE_CROSS)
     'crossed a line'
+    >>> PHRASES[EventType.ZONE_DWELL].verb
+    'stayed in'
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 from zoneinfo import ZoneInfo
 
 from sightline.messages import Event
-from sightline.messages.event import EVENT_TYPES
+from sightline.messages.event import EVENT_TYPES, EventType
 
-EVENT_TITLES = {kind.value: info.title for kind, info in EVENT_TYPES.items()}
-"""Derived from the event-type registry: a new type has its title there."""
+
+@dataclass(frozen=True)
+class Phrase:
+    """How one event type reads at its line or zone.
+
+    Attributes:
+        verb: before the place's name: ``crossed`` "gate", ``stayed in`` "porch".
+        total: its row in the digest's totals per place (``porch: stayed``); None: the
+            line's direction (``gate: left to right``).
+        dwell: the word that joins a zone's dwell time (``for 42 s``), None to leave it out.
+    """
+
+    verb: str
+    total: str | None
+    dwell: str | None = None
+
+
+PHRASES: Mapping[EventType, Phrase] = {
+    EventType.LINE_CROSS: Phrase("crossed", None),
+    EventType.ZONE_ENTER: Phrase("entered", "entered"),
+    EventType.ZONE_EXIT: Phrase("left", "left", dwell="after"),
+    EventType.ZONE_DWELL: Phrase("stayed in", "stayed", dwell="for"),
+}
+"""The event types that read better than their registry title; optional for a new type."""
+
+
+def title(event_type: EventType) -> str:
+    """What the object did, from the event-type registry (``crossed a line``); a type
+    missing there (a test makes sure none is) reads as its name in lower case."""
+    info = EVENT_TYPES.get(event_type)
+    return info.title if info is not None else event_type.value.lower().replace("_", " ")
+
+
 TIME_FORMAT = "%a %d %b %Y, %H:%M:%S %Z"
 
 
@@ -67,7 +106,7 @@ class EventView:
             event_id=event.event_id,
             camera=event.camera_id,
             rule=event.rule,
-            what=EVENT_TITLES.get(event.event_type.value, event.event_type.value),
+            what=title(event.event_type),
             object_class=event.object.class_name,
             confidence_pct=round(event.object.confidence * 100),
             track_id=event.object.track_id,
@@ -82,18 +121,21 @@ class EventView:
         )
 
 
-ZONE_VERBS = {"ZONE_ENTER": "entered", "ZONE_EXIT": "left", "ZONE_DWELL": "stayed"}
-
-
 def place_total(event: Event, kind: str) -> str | None:
-    """The row of the digest's totals ``event`` counts in: ``gate: left to right`` (a line,
-    ``kind="line"``) or ``porch: entered`` (a zone); None when it has no such place."""
-    if kind == "line" and event.line is not None:
-        return f"{event.line.name}: {event.line.direction.value.replace('_', ' ')}"
-    if kind == "zone" and event.zone is not None:
-        verb = ZONE_VERBS.get(event.event_type.value, event.event_type.value.lower())
-        return f"{event.zone.name}: {verb}"
-    return None
+    """The row of the digest's totals ``event`` counts in: ``gate: left to right`` (a line
+    crossing, ``kind="line"``) or ``porch: entered`` (a zone); None when it has no such
+    place. A type without a :data:`PHRASES` entry counts under its title."""
+    place = event.line if kind == "line" else event.zone if kind == "zone" else None
+    if place is None:
+        return None
+    phrase = PHRASES.get(event.event_type)
+    if phrase is None:
+        row = title(event.event_type)
+    elif phrase.total is None and event.line is not None:
+        row = event.line.direction.value.replace("_", " ")
+    else:
+        row = phrase.total or title(event.event_type)
+    return f"{place.name}: {row}"
 
 
 def describe_place(event: Event) -> str:
@@ -111,20 +153,24 @@ def describe_place(event: Event) -> str:
 
 
 def summarise(event: Event) -> str:
-    """One line a person reads: ``car crossed "gate" (left to right)``."""
+    """One line a person reads: ``car crossed "gate" (left to right)``, ``car stayed in
+    "porch" for 42 s``; a type without a :data:`PHRASES` entry reads as its registry title
+    with the place: ``person loitered in a zone "porch" (42 s)``."""
     what = event.object.class_name
+    phrase = PHRASES.get(event.event_type)
+    verb = phrase.verb if phrase else title(event.event_type)
     if event.line is not None:
         direction = event.line.direction.value.replace("_", " ")
-        return f'{what} crossed "{event.line.name}" ({direction})'
+        return f'{what} {verb} "{event.line.name}" ({direction})'
     if event.zone is None:
-        return f"{what} {EVENT_TITLES.get(event.event_type.value, event.event_type.value)}"
-    zone = f'"{event.zone.name}"'
-    dwell = f"{event.zone.dwell_s:.0f} s" if event.zone.dwell_s is not None else None
-    if event.event_type.value == "ZONE_ENTER":
-        return f"{what} entered {zone}"
-    if event.event_type.value == "ZONE_DWELL":
-        return f"{what} stayed in {zone}" + (f" for {dwell}" if dwell else "")
-    return f"{what} left {zone}" + (f" after {dwell}" if dwell else "")
+        return f"{what} {title(event.event_type)}"
+    text = f'{what} {verb} "{event.zone.name}"'
+    if event.zone.dwell_s is None:
+        return text
+    dwell = f"{event.zone.dwell_s:.0f} s"
+    if phrase is None:
+        return f"{text} ({dwell})"
+    return f"{text} {phrase.dwell} {dwell}" if phrase.dwell else text
 
 
 def period_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:

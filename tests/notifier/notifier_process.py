@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,14 @@ class NotifierProcess(ServiceProcess):
             tmp_path / "notifier.log",
             health_port=health_port,
         )
+
+    def digest_periods_from(self, origin: int, every: str) -> None:
+        """Make the config's digests run ``every`` from ``origin`` (epoch seconds), so a test
+        knows the period its events land in and when it ends; read at the next start."""
+        config = yaml.safe_load(self.config.read_text())
+        for digest in config["notifier"]["digests"]:
+            digest.update(every=every, origin=datetime.fromtimestamp(origin, UTC).isoformat())
+        self.config.write_text(yaml.safe_dump(config))
 
     def close(self) -> None:
         """SIGTERM if it still runs, so that its files are flushed."""

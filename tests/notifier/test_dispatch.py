@@ -6,6 +6,7 @@ A real SMTP server receives; the state is real files; time is passed to ``tick``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -271,6 +272,37 @@ def test_a_cron_digest_goes_out_once_at_its_local_time_across_restarts(
     assert "Tue 14 Jan 2025, 08:00 \N{EN DASH} Wed 15 Jan 2025, 08:00 CET" in str(
         text.get_content()
     )
+
+
+def test_an_event_that_arrives_after_its_period_ended_goes_out_once_in_the_next_digest(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    notifier = make_notifier(tmp_path, smtp)  # every 1h from the epoch: T is a period start
+    on_time, late = (make_event(n, digest=["default"]) for n in (1, 2))
+    late = late.model_copy(update={"timestamp": datetime.fromtimestamp(T + 3599, UTC)})
+    notifier.now = T + 10
+    notifier.receive(on_time)
+    notifier.now = T + 3600.5  # its period ended, its digest not yet sent (the grace)
+    notifier.receive(late)
+
+    notifier.at(T + 3600 + 3)
+    notifier.at(T + 7200 + 3)
+    notifier.restart()
+    notifier.at(T + 7200 + 4)
+
+    first, second = smtp.inbox.wait_for(2)
+    assert (first["X-Sightline-Digest"], first["Subject"]) == (
+        f"default/{T:.0f}",
+        "Sightline digest default: 1 event",
+    )
+    assert (second["X-Sightline-Digest"], second["Subject"]) == (
+        f"default/{T + 3600:.0f}",
+        "Sightline digest default: 1 event",
+    )
+    texts = [m.get_body(("plain",)) for m in (first, second)]
+    first_text, second_text = (str(t.get_content()) if t else "" for t in texts)
+    assert "Wed 15 Jan 2025, 00:59:59 UTC" in second_text  # the late event, under its own time
+    assert "00:59:59" not in first_text
 
 
 def test_a_digest_shows_the_photos_the_announcements_carried_without_a_shared_disk(

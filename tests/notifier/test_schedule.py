@@ -95,6 +95,10 @@ def test_the_second_pass_of_a_repeated_hour_belongs_to_the_period_of_its_first()
     [
         ({"every": "15m"}, FixedPeriods(900)),
         ({}, FixedPeriods(3600)),
+        (
+            {"every": "8h", "origin": "2025-01-01T06:00:00+01:00"},
+            FixedPeriods(28800, local("2025-01-01 06:00")),
+        ),
         ({"at": "08:00"}, CronPeriods(CronSpec.from_text("0 8 * * *"), BERLIN)),
         ({"cron": "0 8 * * 1-5"}, CronPeriods(CronSpec.from_text("0 8 * * 1-5"), BERLIN)),
     ],
@@ -111,6 +115,33 @@ def test_every_keeps_its_epoch_aligned_periods() -> None:
 
 
 @pytest.mark.parametrize(
+    ("at", "expected_start"),
+    [
+        ("2025-01-10 05:59", "2025-01-09 22:00 CET"),
+        ("2025-01-10 06:00", "2025-01-10 06:00 CET"),
+        ("2025-01-10 13:59", "2025-01-10 06:00 CET"),
+        ("2025-01-10 14:00", "2025-01-10 14:00 CET"),
+        ("2024-12-31 23:00", "2024-12-31 22:00 CET"),  # before the origin itself
+        ("2025-06-10 07:30", "2025-06-10 07:00 CEST"),  # a fixed offset: 06:00 CET in summer
+    ],
+)
+def test_every_is_aligned_to_its_origin_before_and_after_it(at: str, expected_start: str) -> None:
+    digest = DigestConfig(name="shifts", every="8h", origin="2025-01-01T06:00:00+01:00")
+    schedule = schedule_of(digest, "Europe/Berlin")
+
+    start = schedule.period_start(local(at))
+
+    assert shown(start) == expected_start
+    assert schedule.period_end(start) == start + 8 * 3600
+
+
+def test_an_origin_with_a_fraction_of_a_second_starts_periods_on_the_whole_second() -> None:
+    digest = DigestConfig(name="d", every="10s", origin="2025-01-01T00:00:05.9+00:00")
+
+    assert schedule_of(digest, "UTC").period_start(1735689615.0) == 1735689615
+
+
+@pytest.mark.parametrize(
     ("digest", "problem"),
     [
         ({"cron": "0 8 * *"}, "notifier.digests[0].cron: '0 8 * *': expected 5 fields"),
@@ -122,6 +153,12 @@ def test_every_keeps_its_epoch_aligned_periods() -> None:
         ({"at": "8am"}, "notifier.digests[0].at: '8am': expected a time of day as HH:MM"),
         ({"every": "1h", "cron": "0 8 * * *"}, "notifier.digests[0].cron: give one of every"),
         ({"cron": "0 8 * * *", "at": "08:00"}, "notifier.digests[0].at: give one of every"),
+        ({"origin": "2025-01-01T06:00:00"}, "notifier.digests[0].origin: Input should have"),
+        ({"origin": "yesterday"}, "notifier.digests[0].origin: Input should be a valid"),
+        (
+            {"at": "08:00", "origin": "2025-01-01T06:00:00Z"},
+            "notifier.digests[0].origin: aligns the periods of every",
+        ),
     ],
 )
 def test_a_bad_schedule_is_a_config_error_naming_its_key(
@@ -148,3 +185,16 @@ def test_a_cron_digest_loads_from_yaml(tmp_path: Path) -> None:
     mornings, daily = settings.notifier.digests
     assert mornings.cron_spec == CronSpec.from_text("0 8 * * 1-5")
     assert daily.cron_spec == CronSpec.from_text("30 18 * * *")
+
+
+def test_an_origin_loads_from_yaml_quoted_or_as_a_yaml_timestamp(tmp_path: Path) -> None:
+    path = tmp_path / "notifier.yaml"
+    path.write_text(
+        "notifier:\n  digests:\n"
+        "    - {name: quoted, every: 8h, origin: '2025-01-01T06:00:00+01:00'}\n"
+        "    - {name: plain, every: 8h, origin: 2025-01-01T06:00:00+01:00}\n"
+    )
+
+    settings = load_config(NotifierSettings, path)
+
+    assert [d.origin_s for d in settings.notifier.digests] == [local("2025-01-01 06:00")] * 2

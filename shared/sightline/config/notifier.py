@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 
 from sightline.config.base import ExistingFile, StrictModel, TimeZoneName, read_secret
 from sightline.cron import CronSpec
@@ -80,16 +81,33 @@ class EmailConfig(StrictModel):
 class DigestConfig(StrictModel):
     """An e-mail that collects events and goes out on a schedule.
 
-    The schedule is one of ``every`` (a fixed period aligned to the epoch; the default,
-    1h), ``cron`` or ``at`` (wall-clock times in ``notifier.timezone``).
+    The schedule is one of ``every`` (a fixed period aligned to ``origin``, by default the
+    epoch; the default, 1h), ``cron`` or ``at`` (wall-clock times in ``notifier.timezone``).
+
+    An event goes into the period that is open when the notifier receives it: the period of
+    its own ``timestamp``, unless it arrives after that period ended (a slow engine, a backlog
+    delivered after the notifier was down): then it goes out in the next digest, late but
+    never lost and never in two. A period's digest is sent a moment (2 s) after it ends.
 
     Example:
         >>> DigestConfig(name="mornings", cron="0 8 * * 1-5").cron_spec is not None
         True
+        >>> DigestConfig(name="shifts", every="8h", origin="2025-01-01T06:00:00+01:00").origin_s
+        1735707600
     """
 
     name: str = Field(min_length=1, max_length=64, description="Rules name it in email_digest.")
-    every: str = Field(default="1h", description="30m, 1h, 1d, ... (aligned to the epoch)")
+    every: str = Field(default="1h", description="30m, 1h, 1d, ... (aligned to origin)")
+    origin: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "With every: an instant a period starts at (ISO 8601 with its UTC offset, whole "
+            'seconds), periods run every "every" before and after it, e.g. every 8h from '
+            '"2025-01-01T06:00:00+01:00" for shifts at 06, 14 and 22 CET; the offset is fixed '
+            "(for local times across DST use cron or at). Default: the epoch, so 1h starts on "
+            "the full UTC hour and 1d at midnight UTC."
+        ),
+    )
     cron: str | None = Field(
         default=None, description='"0 8 * * 1-5": minute hour day month weekday, local time.'
     )
@@ -127,12 +145,21 @@ class DigestConfig(StrictModel):
             raise ValueError(
                 f"{given[1]}: give one of every, cron or at, not {' and '.join(given)}"
             )
+        if self.origin is not None and self.cron_spec is not None:
+            raise ValueError(
+                "origin: aligns the periods of every; cron and at run on wall-clock times"
+            )
         return self
 
     @property
     def every_s(self) -> int:
         """The period in seconds (of ``every``)."""
         return parse_every(self.every)
+
+    @property
+    def origin_s(self) -> int:
+        """The instant the periods of ``every`` are aligned to, in epoch seconds (0: the epoch)."""
+        return 0 if self.origin is None else math.floor(self.origin.timestamp())
 
     @property
     def cron_spec(self) -> CronSpec | None:
