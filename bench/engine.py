@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -262,6 +263,11 @@ class Wire:
         self._client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         self._client.max_inflight_messages_set(1000)
         self._client.on_message = self._arrived
+        # As every Sightline client does (sightline.mqtt.client): small QoS 1 messages must
+        # not wait for Nagle's algorithm, or the publisher's own delays count as the engine's.
+        self._client.on_socket_open = lambda client, userdata, sock: sock.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        )
         self._client.connect(broker.host, broker.port)
         self._client.loop_start()
         for topic_filter in filters:

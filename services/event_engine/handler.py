@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from event_engine.camera import FrameOutcome
@@ -114,6 +115,7 @@ class EnvelopeHandler:
         self._reject = reject
         self._refused: set[str] = set()
         self._edges: dict[str, _Edge] = {}
+        self._counted: dict[FrameOrder, Counter] = {}
         self._started = time.monotonic()
         self.stopping = threading.Event()
 
@@ -150,7 +152,12 @@ class EnvelopeHandler:
         except UnknownDeviceError as exc:
             self._unknown(exc, topic or "", payload)
             return None
-        self.metrics.envelopes.labels(str(outcome.order)).inc()
+        counted = self._counted.get(outcome.order)
+        if counted is None:  # one labelled counter per frame order, looked up once
+            counted = self._counted[outcome.order] = self.metrics.envelopes.labels(
+                str(outcome.order)
+            )
+        counted.inc()
         camera = self.engine.camera_for(envelope)
         self._heard(camera)
         self.metrics.heard(camera)
@@ -160,12 +167,11 @@ class EnvelopeHandler:
             saved = checkpoints.changed(camera)
             if self.hold is not None:
                 self.hold(saved)
-        if self.states is not None and (
-            outcome.occurrences
-            or outcome.order is FrameOrder.RESTART
-            or self.states.objects_moved(camera)
-        ):
-            self.states.changed(envelope.source.device_id, camera)
+        if self.states is not None:
+            if outcome.occurrences or outcome.order is FrameOrder.RESTART:
+                self.states.changed(envelope.source.device_id, camera)
+            else:  # the per-class counts may have moved: looked at when the counts are due
+                self.states.seen(envelope.source.device_id, camera)
         if self.hold is None:  # live, the service's checkpoint thread saves, off this path
             self.flush(force=False)
         return outcome

@@ -9,6 +9,8 @@ Example:
     >>> engine.states["porch"] = CameraState()
     >>> states.changed("pi", "porch"); states.flush(); sent
     ['sightline/porch/engine/state']
+    >>> states.seen("pi", "porch"); states.flush(); sent  # nobody came or went
+    ['sightline/porch/engine/state']
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class StatePublisher:
         self.every_s = every_s
         self._publish = publish
         self._changed: set[tuple[str, str]] = set()
+        self._seen: set[tuple[str, str]] = set()
         self._objects: dict[str, dict[str, int]] = {}
+        """Per camera, the per-class counts last published or looked at."""
         self._at = float("-inf")
 
     def objects_moved(self, camera: str) -> bool:
@@ -67,12 +71,21 @@ class StatePublisher:
         """``camera``'s counts (or run) changed: publish them when due."""
         self._changed.add((device_id, camera))
 
+    def seen(self, device_id: str, camera: str) -> None:
+        """An envelope of ``camera`` changed no zone or line: its per-class counts may
+        still have moved; :meth:`flush` looks (once per camera, not once per envelope)."""
+        self._seen.add((device_id, camera))
+
     def flush(self, force: bool = True) -> None:
         """Publish the counts that changed, if due (always if ``force``)."""
         now = time.monotonic()
         if not force and now - self._at < self.every_s:
             return
         self._at = now
+        while self._seen:  # pop: the handler thread may add meanwhile
+            device_id, camera = self._seen.pop()
+            if (device_id, camera) not in self._changed and self.objects_moved(camera):
+                self._changed.add((device_id, camera))
         while self._changed:
             self.publish(*self._changed.pop())
 
@@ -84,4 +97,5 @@ class StatePublisher:
             return
         with self.engine.lock:
             body = json.dumps(camera_state(device, state), separators=(",", ":")).encode()
+            self._objects[camera] = object_counts(state)
         self._publish(str(self.topics.engine_state(camera)), body, True)

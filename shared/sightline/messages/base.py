@@ -77,7 +77,10 @@ def _iso_text_only(value: Any) -> Any:
 def _require_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("must carry a time zone, e.g. 2025-01-15T14:30:22.123Z")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00: past what a datetime holds
+        raise ValueError("is out of range once in UTC (years 1 to 9999)") from None
 
 
 Timestamp = Annotated[

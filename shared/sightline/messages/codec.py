@@ -21,6 +21,7 @@ from sightline.errors import MessageError, PayloadTooLargeError, UnsupportedVers
 from sightline.messages.base import WIRE, MessageLimits
 from sightline.messages.envelope import DetectionEnvelope
 from sightline.messages.event import Event
+from sightline.messages.fast import fast_envelope
 from sightline.messages.snapshot import SnapshotAnnouncement
 from sightline.validation import describe_errors
 
@@ -82,7 +83,12 @@ def _peek_version(payload: bytes | str) -> Any:
 
 
 def decode_envelope(payload: bytes | str, limits: MessageLimits | None = None) -> DetectionEnvelope:
-    """Decode a detection envelope v1."""
+    """Decode a detection envelope v1 (msgspec's fast path when it can vouch for the
+    result, see :mod:`sightline.messages.fast`; pydantic otherwise, and for every refusal)."""
+    limits = limits or MessageLimits()
+    envelope = fast_envelope(payload, limits)
+    if envelope is not None:
+        return envelope
     return decode(DetectionEnvelope, payload, limits)
 
 

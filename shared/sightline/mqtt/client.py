@@ -104,6 +104,53 @@ _PAHO_LOG = logging.getLogger("paho")
 _PAHO_LOG.addFilter(_not_reconnect_noise)
 
 
+READ_BLOCK = 65_536
+"""Bytes :class:`BufferedPaho` asks the socket for at once."""
+
+
+class BufferedPaho(paho.Client):
+    """paho's client, reading the socket a block at a time.
+
+    paho reads each packet with three or more ``recv`` calls (its first byte, each byte of
+    its length, then the rest): a system call each, and each lets the handler thread take
+    the GIL, which the network thread then waits for. This one reads up to
+    :data:`READ_BLOCK` bytes per call and serves paho's small reads from them, in order,
+    and reads on while a whole packet is still buffered (the socket would not wake
+    ``select`` for it). A new connection starts from an empty buffer.
+
+    >>> BufferedPaho(CallbackAPIVersion.VERSION2)._buffered
+    0
+    """
+
+    _read_from: object = None
+    _block: bytes = b""
+    _at: int = 0
+
+    @property
+    def _buffered(self) -> int:
+        """Bytes read from the socket that paho has not taken yet."""
+        return len(self._block) - self._at if self._read_from is self._sock else 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._read_from is not self._sock:  # another connection: nothing of the old one
+            self._read_from, self._block, self._at = self._sock, b"", 0
+        if self._at >= len(self._block):
+            block = super()._sock_recv(READ_BLOCK)
+            if not block:
+                return block  # closed: paho sees the connection lost
+            self._block, self._at = block, 0
+        start = self._at
+        self._at = min(start + bufsize, len(self._block))
+        return self._block[start : self._at]
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """paho's ``loop_read``, on until no byte read from the socket waits in the buffer."""
+        rc = super().loop_read(max_packets)
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._buffered:
+            rc = super().loop_read(max_packets)
+        return rc
+
+
 class MqttClient:
     """A service's connection to the broker.
 
@@ -166,7 +213,7 @@ class MqttClient:
         return max(1, int(self.config.reconnect_min_s)), max(1, int(self.config.reconnect_max_s))
 
     def _make_paho(self) -> paho.Client:
-        client = paho.Client(
+        client = BufferedPaho(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5,

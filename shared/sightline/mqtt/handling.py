@@ -54,6 +54,8 @@ from sightline.messages.deadletter import MAX_PAYLOAD_EXCERPT
 from sightline.mqtt.pending import Completion
 
 if TYPE_CHECKING:
+    from prometheus_client import Counter
+
     from sightline.mqtt.client import MqttClient
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,7 @@ class Handling:
         """The most messages ever received and not yet handled (at most ``limit``, see above)."""
         self.publishes_ok = True
         """False while a dead letter for a refused publish is refused too (for /healthz)."""
+        self._received: dict[str, Counter] = {}
 
     # -- network thread ---------------------------------------------------------------------
 
@@ -218,11 +221,11 @@ class Handling:
         if sub is None:  # a retained message on a filter we no longer have
             self.acks.put(Handled.of(message, []))
             return
-        client.metrics.received.labels(sub.name).inc()
-        backoff = Backoff(
-            client.config.reconnect_min_s,
-            max(client.config.reconnect_min_s, client.config.reconnect_max_s),
-        )
+        received = self._received.get(sub.name)
+        if received is None:  # one labelled child per subscription, looked up once
+            received = self._received[sub.name] = client.metrics.received.labels(sub.name)
+        received.inc()
+        backoff: Backoff | None = None  # made on the first retry only: off the hot path
         while True:
             self.awaited = []
             started = time.perf_counter()
@@ -233,6 +236,11 @@ class Handling:
                 if client.stopping.is_set():
                     log.info("stopping: leaving a message to be redelivered: %s", exc)
                     return  # not acknowledged: the broker redelivers it
+                if backoff is None:
+                    backoff = Backoff(
+                        client.config.reconnect_min_s,
+                        max(client.config.reconnect_min_s, client.config.reconnect_max_s),
+                    )
                 delay = backoff.next_delay()
                 log.warning("handler asked to retry in %.1fs: %s", delay, exc)
                 client.stopping.wait(delay)
