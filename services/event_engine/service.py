@@ -63,6 +63,8 @@ the broker's deliveries until the next timed checkpoint)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
 TICK_S = 0.25
+MAX_TOPICS = 4096
+"""Topics whose camera a replica remembers, at most."""
 """How often the wall-clock timer looks for edges gone offline or silent."""
 
 
@@ -146,12 +148,13 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
         handler.states = StatePublisher(engine, publish_on(client), client.topics, STATE_EVERY_S)
 
     checks: dict[int, ReceivedMessage] = {}  # checks of waiting cameras, by identity
+    camera_of = TopicCameras(client.topics)
 
     def on_envelope(message: ReceivedMessage) -> None:
         if claims is not None and not message.retain:
             checkpoints.wait_until_saved(ctx.stopping)  # keep nothing while saving fails
             check = checks.pop(id(message), None) is message
-            camera = camera_of(client.topics, message.topic)
+            camera = camera_of(message.topic)
             if camera is not None and claims.offer(camera, None if check else message.payload):
                 return  # kept for a camera another replica still holds, or a check
         handler.handle(message.topic, message.payload, retain=message.retain)
@@ -305,13 +308,33 @@ def start_saving(
     ctx.on_stop.append(stop_saving)
 
 
-def camera_of(topics: Topics, topic: str) -> str | None:
-    """The camera of a ``detections/<camera>`` topic; None for any other (the handler
-    says what is wrong with it)."""
-    try:
-        return topics.parse_detections(topic)
-    except TopicError:
-        return None
+class TopicCameras:
+    """The camera of a ``detections/<camera>`` topic, None for any other (the handler says
+    what is wrong with it); remembered per topic (at most :data:`MAX_TOPICS`).
+
+    >>> cameras = TopicCameras(Topics())
+    >>> cameras("detections/porch"), cameras("detections/porch/x"), len(cameras.known)
+    ('porch', None, 2)
+    """
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.known: dict[str, str | None] = {}
+
+    def __call__(self, topic: str) -> str | None:
+        known = self.known
+        try:
+            return known[topic]
+        except KeyError:
+            pass
+        try:
+            camera: str | None = self.topics.parse_detections(topic)
+        except TopicError:
+            camera = None
+        if len(known) >= MAX_TOPICS:  # bounded: topics are not ours to choose
+            known.clear()
+        known[topic] = camera
+        return camera
 
 
 def replay_on(client: MqttClient, handler: EnvelopeHandler) -> Replay:
