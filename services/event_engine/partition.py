@@ -9,10 +9,13 @@ A camera's state lives in its own file in a directory every replica reaches (a
 ReadWriteMany volume in k3s, see docs/scaling.md): ``<camera>.json`` holds the state and
 the replica that holds the camera. A replica *claims* a camera on its first envelope: if
 the file names another replica that has not let go of it yet (a rescale in which the old
-owner still runs), the envelope waits (unacknowledged: the broker keeps the rest queued)
-until that owner stops (it releases every camera it holds on a clean stop) or its file has
-gone untouched for ``takeover_after_s`` (it crashed and did not come back; a holder touches
-its files every :data:`REFRESH_EVERY_S`, idle cameras too).
+owner still runs), that camera waits, and only that one: its envelopes are appended to a
+spool file in the shared directory and acknowledged once fsynced (with the next
+checkpoint), while the replica's other cameras go on. The camera is taken when its owner
+stops (it releases every camera it holds on a clean stop) or when its file has gone
+untouched for ``takeover_after_s`` (it crashed and did not come back; a holder touches its
+files every :data:`REFRESH_EVERY_S`, idle cameras too); its spooled envelopes then run
+first, in order (frames the old owner had processed already are recognised and skipped).
 
 Example:
     >>> [owner(f"cam{n}", 3) for n in range(6)]
@@ -36,8 +39,8 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -46,6 +49,7 @@ from event_engine.engine import Engine
 from event_engine.tracks import CameraState
 from sightline.atomic import sync_directory
 from sightline.errors import RetryLater
+from sightline.mqtt import Completion
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +143,97 @@ class CameraFile:
 
 
 _FILE = TypeAdapter(CameraFile)
+_LENGTH = 4
+"""Bytes of the length before each envelope in a spool file (big-endian)."""
+OPEN_AT_ONCE = 256
+"""Checkpoint files written (open, then fsynced) together at most; more go in rounds."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class Spool:
+    """The envelopes of a camera that this replica took while another replica still held
+    the camera, in arrival order: each a 4-byte length, then the payload, appended to one
+    file. :meth:`sync` makes what was appended durable (the acknowledgements wait for it).
+
+    >>> import tempfile
+    >>> spool = Spool(Path(tempfile.mkdtemp()) / "cam" / "0001-r1.spool")
+    >>> spool.append(b'{"a": 1}'); spool.append(b"{}"); spool.sync(); spool.close()
+    >>> read_spool(spool.path)
+    [b'{"a": 1}', b'{}']
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._unsynced = False
+        self._lock = threading.Lock()
+
+    def append(self, payload: bytes) -> None:
+        """Append one envelope (durable only after the next :meth:`sync`)."""
+        with self._lock:
+            if self._fd is None:
+                self._open()
+            assert self._fd is not None
+            _write_all(self._fd, len(payload).to_bytes(_LENGTH, "big") + payload)
+            self._unsynced = True
+
+    def _open(self) -> None:
+        folder = self.path.parent
+        new = [p for p in (folder.parent, folder) if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for directory in [folder, *(p.parent for p in new)]:
+            sync_directory(directory)  # the file's (and new folders') names survive a crash
+
+    def sync(self) -> None:
+        """fsync what was appended since the last call."""
+        with self._lock:
+            if self._fd is not None and self._unsynced:
+                os.fsync(self._fd)
+                self._unsynced = False
+
+    def close(self) -> None:
+        """Close the file (what was appended stays; :meth:`sync` first to keep it)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def read_spool(path: Path) -> list[bytes]:
+    """The envelopes in a spool file; a record cut short by a crash (never synced, so never
+    acknowledged: the broker has it still) is left out."""
+    data = path.read_bytes()
+    records, at = [], 0
+    while at + _LENGTH <= len(data):
+        size = int.from_bytes(data[at : at + _LENGTH], "big")
+        if at + _LENGTH + size > len(data):
+            break
+        records.append(data[at + _LENGTH : at + _LENGTH + size])
+        at += _LENGTH + size
+    return records
 
 
 class CameraFiles:
-    """One checkpoint file per camera in ``directory``, written as replica ``me``."""
+    """One checkpoint file per camera in ``directory``, written as replica ``me``.
+
+    The envelopes a replica keeps for a camera it waits for are spooled under
+    ``directory/waiting/<camera>/`` (see :class:`Claims`): whoever takes the camera next
+    runs them first, wherever it runs.
+    """
 
     def __init__(self, directory: Path, me: str) -> None:
         self.directory = directory
         self.me = me
+        self.spools: dict[str, Spool] = {}
+        """Open spools by camera: each :meth:`write` syncs them first."""
+        self.holds: Callable[[str], bool] = lambda camera: True
+        """Whether this replica holds a camera: :meth:`snapshot` writes no other camera."""
 
     @property
     def where(self) -> str:
@@ -156,6 +243,10 @@ class CameraFiles:
     def path(self, camera: str) -> Path:
         """The file of ``camera``."""
         return self.directory / f"{camera}.json"
+
+    def spool_dir(self, camera: str) -> Path:
+        """Where the envelopes kept for ``camera`` while it was held elsewhere are spooled."""
+        return self.directory / "waiting" / camera
 
     def read(self, camera: str) -> tuple[CameraFile | None, float]:
         """The file of ``camera`` (None: none yet, or unreadable: logged) and its age in s."""
@@ -174,30 +265,48 @@ class CameraFiles:
     def snapshot(
         self, states: Mapping[str, CameraState], changed: Collection[str]
     ) -> dict[str, bytes]:
-        """The files of the ``changed`` cameras, held by this replica."""
+        """The files of the ``changed`` cameras this replica holds."""
         return {
             camera: _FILE.dump_json(CameraFile(self.me, states[camera]))
             for camera in changed
-            if camera in states
+            if camera in states and self.holds(camera)
         }
 
     def write(self, snapshot: dict[str, bytes]) -> None:
-        """Write each file atomically (temp, fsync, rename), then fsync the directory once."""
+        """Make the open spools durable; then write the files: each to a temp file, all
+        fsynced together, renamed over the old ones, and the directory fsynced once.
+
+        A crash leaves each camera's file either old or new, never half; what is
+        acknowledged after this returns is on disk.
+        """
+        for spool in list(self.spools.values()):
+            spool.sync()
         if not snapshot:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        for camera, data in snapshot.items():
-            fd, temp = tempfile.mkstemp(dir=self.directory, prefix=f".{camera}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, self.path(camera))
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+        items = list(snapshot.items())
+        for start in range(0, len(items), OPEN_AT_ONCE):
+            self._write_round(items[start : start + OPEN_AT_ONCE])
         sync_directory(self.directory)
+
+    def _write_round(self, items: list[tuple[str, bytes]]) -> None:
+        temps: list[tuple[str, int, str]] = []
+        renamed = 0
+        try:
+            for camera, data in items:
+                fd, temp = tempfile.mkstemp(dir=self.directory, prefix=f".{camera}.", suffix=".tmp")
+                temps.append((camera, fd, temp))
+                _write_all(fd, data)
+            for _, fd, _ in temps:
+                os.fsync(fd)
+            for camera, _, temp in temps:
+                os.replace(temp, self.path(camera))
+                renamed += 1
+        finally:
+            for index, (_, fd, temp) in enumerate(temps):
+                os.close(fd)
+                if index >= renamed:
+                    Path(temp).unlink(missing_ok=True)
 
     def release(self, states: Mapping[str, CameraState], cameras: Collection[str]) -> None:
         """Write ``cameras`` as held by no one: whoever owns them next may take them."""
@@ -210,8 +319,30 @@ class CameraFiles:
         )
 
 
+@dataclass
+class _Waiting:
+    """A camera this replica owns while another replica still holds it."""
+
+    holder: str
+    spool: Spool
+    kept: int = 0
+    """Envelopes spooled."""
+    checked: float = field(default_factory=time.monotonic)
+    """When its file was last read (monotonic)."""
+    asked: bool = False
+    """A check is queued on the handler thread (see :meth:`Claims.due_checks`)."""
+
+
+Replay = Callable[[str, bytes], list[Completion]]
+"""``replay(camera, envelope)``: run a spooled envelope through the handler; what its
+acknowledgement would have waited for (its checkpoint, its events' publishes)."""
+
+
 class Claims:
-    """The handler's ``claim``: takes an owned camera on its first envelope.
+    """Takes each owned camera on its first envelope; keeps, per camera, the envelopes of
+    one still held by another replica until it is let go of (see the module's docstring).
+
+    All but :meth:`due_checks` and :meth:`tidy` run on the handler thread.
 
     Args:
         replicas: which cameras this replica owns.
@@ -232,62 +363,148 @@ class Claims:
         self.engine = engine
         self.takeover_after_s = takeover_after_s
         self.held: set[str] = set()
-        self.stopping = threading.Event()
-        """Set when the service stops: a claim still waiting gives up (``RetryLater``)."""
+        self.waiting: dict[str, _Waiting] = {}
         self.legacy: dict[str, CameraState] = {}
         """States of a single engine's whole-file checkpoint, for cameras with no file yet."""
+        self.replay: Replay = lambda camera, payload: []
+        """Runs a spooled envelope once its camera is taken (live: through the handler)."""
+        self.durable: Callable[[str], object] = lambda camera: None
+        """Called on the handler thread right after an envelope is spooled: live, its
+        acknowledgement then waits for the next checkpoint (which syncs the spools)."""
+        self.on_move: list[Callable[[str], object]] = []
+        """Called with each camera taken after waiting for it, or from a crashed replica:
+        live, it announces the camera's Home Assistant entities again, as this replica's."""
+        self._tidy: list[tuple[list[Completion], list[Path]]] = []
+        files.holds = self.held.__contains__
 
     def __call__(self, camera: str) -> bool:
-        """Whether this replica processes ``camera``, taking it first if it has not (and
-        waiting while another replica still holds it, see the module's docstring).
+        """Whether this replica processes ``camera`` now (the handler's ``claim``): held
+        already, or taken now (see :meth:`offer`, which keeps the envelopes of a camera
+        held elsewhere instead).
 
         Raises:
-            RetryLater: the service is stopping while another replica still holds it.
+            RetryLater: another replica still holds it (live, :meth:`offer` came first and
+                kept the envelope instead).
         """
         if camera in self.held:
             return True
         if not self.replicas.owns(camera):
             return False
-        saved, holder = self._wait_for_release(camera)
+        if self._try_claim(camera):
+            return True
+        raise RetryLater(f"camera {camera} is still held by replica {self.waiting[camera].holder}")
+
+    def offer(self, camera: str, payload: bytes | None) -> bool:
+        """Before the handler sees an envelope of ``camera`` (``payload`` None: a check
+        that :meth:`due_checks` asked for). True when it was taken here: kept in the
+        camera's spool because another replica still holds the camera (the caller then
+        acknowledges it once :attr:`durable`'s checkpoint holds it), or a check.
+
+        When the camera is taken, what was kept for it runs first (:attr:`replay`).
+        """
+        if camera in self.held or not self.replicas.owns(camera):
+            return payload is None
+        waiting = self.waiting.get(camera)
+        if waiting is None or payload is None:
+            if waiting is not None:
+                waiting.asked = False
+            if self._try_claim(camera):
+                return payload is None
+            waiting = self.waiting[camera]
+        if payload is None:
+            return True
+        waiting.spool.append(payload)
+        waiting.kept += 1
+        self.durable(camera)
+        return True
+
+    def due_checks(self) -> list[str]:
+        """The waiting cameras whose file is due to be read again (every
+        :data:`CLAIM_POLL_S`), each asked once: the caller queues a check
+        (``offer(camera, None)``) on the handler thread for each."""
+        now = time.monotonic()
+        due = []
+        for camera, waiting in list(self.waiting.items()):
+            if not waiting.asked and now - waiting.checked >= CLAIM_POLL_S:
+                waiting.asked = True
+                due.append(camera)
+        return due
+
+    def _try_claim(self, camera: str) -> bool:
+        saved, age = self.files.read(camera)
+        holder = saved.holder if saved is not None else None
+        if holder == self.files.me:
+            holder = None  # this replica's own (it restarted)
+        waiting = self.waiting.get(camera)
+        if holder is not None and age < self.takeover_after_s:
+            if waiting is None:
+                name = f"{time.time_ns():020d}-{self.files.me}.spool"
+                spool = Spool(self.files.spool_dir(camera) / name)
+                self.files.spools[camera] = spool  # each checkpoint syncs it
+                self.waiting[camera] = _Waiting(holder, spool)
+                log.info(
+                    "camera %s is still held by replica %s: keeping its envelopes until it "
+                    "lets go (the other cameras go on)",
+                    camera,
+                    holder,
+                    extra={"camera_id": camera, "holder": holder},
+                )
+            else:
+                waiting.checked = time.monotonic()
+            return False
+        if holder is not None:
+            log.warning(
+                "taking over camera %s from replica %s (its checkpoint is %.0f s old)",
+                camera,
+                holder,
+                age,
+                extra={"camera_id": camera, "holder": holder},
+            )
         state = saved.state if saved is not None else self.legacy.get(camera, CameraState())
         with self.engine.lock:
             self.engine.states[camera] = state
-        self.files.write(self.files.snapshot({camera: state}, [camera]))
         self.held.add(camera)
+        self.files.write(self.files.snapshot({camera: state}, [camera]))
+        if waiting is not None:
+            self.waiting.pop(camera)
+            self._close(camera, waiting.spool)
+        folder = self.files.spool_dir(camera)
+        spools = sorted(folder.glob("*.spool")) if folder.is_dir() else []
+        kept = [payload for path in spools for payload in read_spool(path)]
         log.info(
-            "processing camera %s%s",
+            "processing camera %s%s%s",
             camera,
-            f" (taken from replica {holder})" if holder else "",
-            extra={"camera_id": camera},
+            f" (taken from replica {holder})" if holder is not None else "",
+            f"; first the {len(kept)} envelope(s) kept while waiting" if kept else "",
+            extra={"camera_id": camera, "kept": len(kept)},
         )
+        if waiting is not None or holder is not None:
+            for hook in self.on_move:
+                hook(camera)
+        try:
+            completions = [done for payload in kept for done in self.replay(camera, payload)]
+        except BaseException:
+            self.held.discard(camera)  # taken again (and its spools run again) next time
+            raise
+        if spools:  # removed once what they gave is confirmed (oldest spool ran first)
+            self._tidy.append((completions, spools))
         return True
 
-    def _wait_for_release(self, camera: str) -> tuple[CameraFile | None, str | None]:
-        said = False
-        while True:
-            saved, age = self.files.read(camera)
-            holder = saved.holder if saved is not None else None
-            if holder in (None, self.files.me):
-                return saved, None
-            if age >= self.takeover_after_s:
-                log.warning(
-                    "taking over camera %s from replica %s (its checkpoint is %.0f s old)",
-                    camera,
-                    holder,
-                    age,
-                    extra={"camera_id": camera, "holder": holder},
-                )
-                return saved, holder
-            if not said:
-                log.info(
-                    "camera %s is still held by replica %s: waiting until it lets go",
-                    camera,
-                    holder,
-                    extra={"camera_id": camera, "holder": holder},
-                )
-                said = True
-            if self.stopping.wait(CLAIM_POLL_S):
-                raise RetryLater(f"camera {camera} is still held by replica {holder}")
+    def tidy(self) -> None:
+        """Remove the spools whose envelopes' checkpoints and events are all confirmed
+        (a crash before that runs them again: frames already processed are skipped)."""
+        for item in list(self._tidy):
+            completions, paths = item
+            if not all(c.done for c in completions):
+                continue
+            self._tidy.remove(item)
+            if any(c.failed for c in completions):
+                continue  # kept: the next owner runs them again
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    with contextlib.suppress(OSError):
+                        path.parent.rmdir()  # when empty
 
     def refresh(self) -> None:
         """Touch the file of every held camera, so that no other replica takes an idle one
@@ -297,8 +514,16 @@ class Claims:
                 os.utime(self.files.path(camera))
 
     def release(self) -> None:
-        """Let go of every held camera (a clean stop, after the last checkpoint)."""
+        """Let go of every held camera (a clean stop, after the last checkpoint); the
+        spools of cameras still waited for stay, for their next owner."""
         with self.engine.lock:
             states = {camera: self.engine.states[camera] for camera in self.held}
         self.files.release(states, self.held)
         self.held.clear()
+        for camera, waiting in self.waiting.items():
+            self._close(camera, waiting.spool)
+
+    def _close(self, camera: str, spool: Spool) -> None:
+        spool.sync()
+        self.files.spools.pop(camera, None)
+        spool.close()

@@ -17,11 +17,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
-from event_engine.discovery import EDGE_SERVICE, discovery_configs
+from event_engine.discovery import EDGE_SERVICE, DiscoveryConfig, discovery_configs
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
@@ -29,6 +30,7 @@ from event_engine.partition import (
     REFRESH_EVERY_S,
     CameraFiles,
     Claims,
+    Replay,
     ReplicaError,
     Replicas,
 )
@@ -37,7 +39,8 @@ from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
 from event_engine.sequence import FrameGapDetector
 from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
-from sightline.mqtt import MqttClient, ReceivedMessage
+from sightline.errors import MessageError, TopicError
+from sightline.mqtt import Completion, MqttClient, ReceivedMessage
 from sightline.service import MainLoop, ServiceContext, config_exit
 from sightline.threads import start_critical
 from sightline.topics import Topics
@@ -60,6 +63,8 @@ the broker's deliveries until the next timed checkpoint)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
 TICK_S = 0.25
+MAX_TOPICS = 4096
+"""Topics whose camera a replica remembers, at most."""
 """How often the wall-clock timer looks for edges gone offline or silent."""
 
 
@@ -120,8 +125,8 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
             replicas.checkpoint_dir or ctx.state_dir / CAMERAS_DIR, client.client_id
         )
         claims = Claims(replicas, files, engine)
-        claims.stopping = ctx.stopping
         claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
+        claims.replay = replay_on(client, handler)
         handler.claim = claims
         store = files
     checkpoints = CheckpointScheduler(
@@ -134,13 +139,33 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     checkpoints.on_recovered = handler.connected  # listening again: silence counts from now
     handler.checkpoints = checkpoints
     handler.hold = client.ack_after
+    if claims is not None:
+        saves = checkpoints
+        claims.durable = lambda camera: client.ack_after(saves.changed(camera))
     handler.stopping = ctx.stopping
     ctx.health_checks["checkpoint"] = checkpoints.writes.ok
     if settings.homeassistant.enabled:
         handler.states = StatePublisher(engine, publish_on(client), client.topics, STATE_EVERY_S)
 
+    checks: dict[int, ReceivedMessage] = {}  # checks of waiting cameras, by identity
+    camera_of = TopicCameras(client.topics)
+
     def on_envelope(message: ReceivedMessage) -> None:
+        if claims is not None and not message.retain:
+            checkpoints.wait_until_saved(ctx.stopping)  # keep nothing while saving fails
+            check = checks.pop(id(message), None) is message
+            camera = camera_of(message.topic)
+            if camera is not None and claims.offer(camera, None if check else message.payload):
+                return  # kept for a camera another replica still holds, or a check
         handler.handle(message.topic, message.payload, retain=message.retain)
+
+    def ask_checks() -> None:
+        """Queue a look at the file of each waiting camera on the handler thread."""
+        assert claims is not None
+        for camera in claims.due_checks():
+            message = ReceivedMessage(str(client.topics.detections(camera)), b"", qos=0)
+            checks[id(message)] = message
+            client.handling.receive(message)
 
     configured = {device.camera_id or device_id for device_id, device in settings.devices.items()}
     cameras = {camera for camera in configured if replicas.owns(camera)}
@@ -164,7 +189,7 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     client.on_connect_hooks.append(lambda session_present: reconfigurer.publish_all())
     signal.signal(signal.SIGHUP, lambda signum, frame: reconfigurer.request_reload())
     if settings.homeassistant.enabled:
-        announce = home_assistant(ctx, engine, handler.states, replicas)
+        announce = home_assistant(ctx, engine, handler.states, replicas, claims)
         reconfigurer.on_change.append(announce)
     start_saving(ctx, handler, checkpoints, claims)
 
@@ -174,9 +199,12 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
             ctx.heartbeat.beat()
             handler.tick(client.connected)
             reconfigurer.poll()
-            if claims is not None and time.monotonic() - refreshed > REFRESH_EVERY_S:
-                claims.refresh()
-                refreshed = time.monotonic()
+            if claims is not None:
+                ask_checks()
+                claims.tidy()
+                if time.monotonic() - refreshed > REFRESH_EVERY_S:
+                    claims.refresh()
+                    refreshed = time.monotonic()
 
     return loop
 
@@ -186,29 +214,46 @@ def home_assistant(
     engine: Engine,
     states: StatePublisher | None,
     replicas: Replicas,
+    claims: Claims | None,
 ) -> Callable[[], None]:
-    """Announce the discovery configs (replica 0 does, for every camera) and publish the
-    counts of this replica's cameras, on each connect and each time Home Assistant comes
-    online; the announcing function, for live changes of lines, zones and rules."""
+    """Announce the discovery configs of the cameras this replica owns (all of them for a
+    single engine), available while this replica says ``online``, and publish their counts,
+    on each connect and each time Home Assistant comes online; a camera that moved here
+    from another replica is announced again when it is taken. The configs of cameras that
+    other replicas own are never removed (only those of cameras no longer configured): a
+    camera's entities stay in Home Assistant while it moves. Returns the announcing
+    function, for live changes of lines, zones and rules."""
     client = ctx.client
     assert states is not None
-    announcer = DiscoveryAnnouncer(
-        client,
-        discovery_configs(engine.settings, client.topics, str(client.status_topic)),
-        ctx.state_dir / DISCOVERY_FILE,
-    )
+    availability = str(client.status_topic)
+
+    def configs(owned: bool, camera: str | None = None) -> list[DiscoveryConfig]:
+        settings = engine.settings
+        devices = {
+            device_id: device
+            for device_id, device in settings.devices.items()
+            if replicas.owns(device.camera_id or device_id) == owned
+            and camera in (None, device.camera_id or device_id)
+        }
+        return discovery_configs(
+            settings.model_copy(update={"devices": devices}), client.topics, availability
+        )
+
+    announcer = OwnedAnnouncer(client, [], ctx.state_dir / DISCOVERY_FILE)
 
     def announce() -> None:
-        if replicas.index == 0:
-            # the configs follow live changes of lines, zones and rules
-            announcer.configs = discovery_configs(
-                engine.settings, client.topics, str(client.status_topic)
-            )
-            announcer.announce()
+        # the configs follow live changes of lines, zones and rules
+        announcer.configs = configs(owned=True)
+        announcer.others = {config.topic for config in configs(owned=False)}
+        announcer.announce()
         for device_id, device in engine.settings.devices.items():
             camera = device.camera_id or device_id
             if replicas.owns(camera):
                 states.publish(device_id, camera)
+
+    def moved_here(camera: str) -> None:
+        for config in configs(owned=True, camera=camera):
+            client.publish(config.topic, config.encode(), retain=True)
 
     def on_ha_status(message: ReceivedMessage) -> None:
         if message.payload.strip() == b"online":
@@ -216,7 +261,21 @@ def home_assistant(
 
     client.on_connect_hooks.append(lambda session_present: announce())
     client.subscribe(str(client.topics.homeassistant_status), on_ha_status, "ha-status")
+    if claims is not None:
+        claims.on_move.append(moved_here)
     return announce
+
+
+class OwnedAnnouncer(DiscoveryAnnouncer):
+    """A replica's announcer: it never removes the configs of cameras another replica owns
+    (``others``), only those of cameras (or entities) no longer configured."""
+
+    def __init__(self, client: MqttClient, configs: list[DiscoveryConfig], record: Path) -> None:
+        super().__init__(client, configs, record)
+        self.others: set[str] = set()
+
+    def _previous(self) -> set[str]:
+        return super()._previous() - self.others
 
 
 def start_saving(
@@ -247,6 +306,52 @@ def start_saving(
             claims.release()  # the next owner of each camera may take it at once
 
     ctx.on_stop.append(stop_saving)
+
+
+class TopicCameras:
+    """The camera of a ``detections/<camera>`` topic, None for any other (the handler says
+    what is wrong with it); remembered per topic (at most :data:`MAX_TOPICS`).
+
+    >>> cameras = TopicCameras(Topics())
+    >>> cameras("detections/porch"), cameras("detections/porch/x"), len(cameras.known)
+    ('porch', None, 2)
+    """
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.known: dict[str, str | None] = {}
+
+    def __call__(self, topic: str) -> str | None:
+        known = self.known
+        try:
+            return known[topic]
+        except KeyError:
+            pass
+        try:
+            camera: str | None = self.topics.parse_detections(topic)
+        except TopicError:
+            camera = None
+        if len(known) >= MAX_TOPICS:  # bounded: topics are not ours to choose
+            known.clear()
+        known[topic] = camera
+        return camera
+
+
+def replay_on(client: MqttClient, handler: EnvelopeHandler) -> Replay:
+    """Runs an envelope kept for a camera through ``handler`` (on the handler thread, as
+    part of the message being handled); returns what its acknowledgement would have waited
+    for. A bad one is dead-lettered, as it would have been when it arrived."""
+
+    def replay(camera: str, payload: bytes) -> list[Completion]:
+        topic = str(client.topics.detections(camera))
+        before = len(client.handling.awaited)
+        try:
+            handler.handle(topic, payload)
+        except MessageError as exc:
+            return [client.dead_letter(topic, payload, exc.reason)]
+        return client.handling.awaited[before:]
+
+    return replay
 
 
 def publish_on(client: MqttClient) -> Callable[[str, Any, bool], object]:
