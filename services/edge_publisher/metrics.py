@@ -31,6 +31,7 @@ Every camera of an edge publishes through an MQTT client of its own (or the proc
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
@@ -97,6 +98,21 @@ class EdgeMetrics:
                 registry=registry,
             ),
         )
+
+    def count_classes(self, class_names: Iterable[str]) -> None:
+        """Count one frame's detections by class (one labelled child per class in the frame,
+        not one look-up per detection).
+
+        Example:
+            >>> registry = CollectorRegistry()
+            >>> metrics = EdgeMetrics.from_registry(registry)
+            >>> metrics.count_classes(["person", "car", "person"])
+            >>> registry.get_sample_value(
+            ...     "sightline_edge_detections_total", {"class_name": "person"})
+            2.0
+        """
+        for class_name, count in Tally(class_names).items():
+            self.detections.labels(class_name).inc(count)
 
     def observe_source(self, stale_dropped: int, reconnects: int) -> None:
         """Advance the counters to the reader's running totals (a smaller total is a new
