@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
+
+from prometheus_client import CollectorRegistry
 
 from edge_publisher.camera import Camera
 from edge_publisher.detector import Detector, DetectorError, offline_defaults
 from edge_publisher.logs import capture_native_output, demote_telemetry, quiet_native_logs
 from edge_publisher.loop import EdgeLoop
-from edge_publisher.metrics import EdgeMetrics
+from edge_publisher.metrics import CameraClients, EdgeMetrics, move_metrics
 from edge_publisher.progress import ProgressLine
 from edge_publisher.record import Recorder
 from edge_publisher.run import new_run_id
@@ -66,14 +69,28 @@ def _refuse(problem: Exception) -> NoReturn:
     config_exit("sightline-edge", [str(problem)])
 
 
-def _client(ctx: ServiceContext, plan: CameraPlan) -> MqttClient:
+def _client(ctx: ServiceContext, plan: CameraPlan, clients: CameraClients) -> MqttClient:
     """The process's connection for the camera named by ``instance``; a connection of its own
-    (its own last will on the camera's status topic) for every other camera."""
+    (its own last will on the camera's status topic) for every other camera.
+
+    Either way its metrics are served labelled ``camera``; /healthz checks every connection
+    (``mqtt-<camera>``), handler thread (``worker-<camera>``) and refused-publish state
+    (``publishes-<camera>``) besides the process client's ``mqtt``, ``worker``, ``publishes``.
+    """
     if not plan.own_client:
+        clients.add(plan.camera_id, move_metrics(ctx.client.metrics, ctx.registry))
         return ctx.client
-    client = MqttClient(plan.mqtt, service=SERVICE, instance=plan.camera_id)
+    registry = CollectorRegistry()
+    client = MqttClient(plan.mqtt, service=SERVICE, instance=plan.camera_id, registry=registry)
+    clients.add(plan.camera_id, registry)
     ctx.health_checks[f"mqtt-{plan.camera_id}"] = lambda: client.connected
+    ctx.health_checks[f"worker-{plan.camera_id}"] = lambda: client.worker_alive
+    ctx.health_checks[f"publishes-{plan.camera_id}"] = lambda: client.publishes_ok
     return client
+
+
+def _reader_healthy(reader: FrameReader) -> bool:
+    return reader.healthy
 
 
 def build(ctx: ServiceContext[EdgePublisherSettings]) -> MainLoop:
@@ -98,8 +115,12 @@ def build(ctx: ServiceContext[EdgePublisherSettings]) -> MainLoop:
         _refuse(exc)
     recorder = Recorder(ctx.args.record) if ctx.args.record is not None else None
     metrics = EdgeMetrics.from_registry(ctx.registry)
+    clients = CameraClients(ctx.registry)
     cameras: list[Camera] = []
     for plan, reader in zip(plans, readers, strict=True):
+        # A reader that died takes the process down (a critical thread) or ends the loop
+        # (a failed source); until then /healthz names it.
+        ctx.health_checks[f"reader-{plan.camera_id}"] = partial(_reader_healthy, reader)
         run_id = new_run_id()
         log.info(
             "run %s of camera %s",
@@ -111,7 +132,7 @@ def build(ctx: ServiceContext[EdgePublisherSettings]) -> MainLoop:
             Camera(
                 plan=plan,
                 device_id=settings.device_id,
-                client=_client(ctx, plan),
+                client=_client(ctx, plan, clients),
                 reader=reader,
                 tracker=detector.tracker(),
                 frames_config=settings.frames,

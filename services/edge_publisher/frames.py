@@ -73,11 +73,24 @@ def with_frame_data(envelope: DetectionEnvelope, jpeg: bytes, quality: int) -> D
     return envelope.model_copy(update={"frame_data": data})
 
 
+_EMPTY_BASE64 = b'"base64":""'
+
+
 def frame_payload(document: Mapping[str, Any], jpeg: bytes, quality: int) -> bytes:
     """An envelope document (:func:`edge_publisher.envelope.envelope_document`) plus its JPEG,
-    base64-encoded, as wire bytes: what ``encode(with_frame_data(...))`` gives."""
-    data = {"encoding": "jpeg", "quality": quality, "base64": base64.b64encode(jpeg).decode()}
-    return document_bytes({**document, "frame_data": data})
+    base64-encoded, as wire bytes: what ``encode(with_frame_data(...))`` gives.
+
+    The base64 text (~110 KB for a 720p frame) is spliced in as bytes: JSON has nothing to
+    escape in it, and encoding it as a JSON string cost a quarter of the JPEG encoding.
+
+    Example:
+        >>> frame_payload({"frame_data": None, "frame_ref": None}, b"jpg", 80)
+        b'{"frame_data":{"encoding":"jpeg","quality":80,"base64":"anBn"},"frame_ref":null}'
+    """
+    data = {"encoding": "jpeg", "quality": quality, "base64": ""}
+    # The key "base64" occurs nowhere else in an envelope, and a string's quotes are escaped.
+    head, tail = document_bytes({**document, "frame_data": data}).split(_EMPTY_BASE64, 1)
+    return b"".join((head, b'"base64":"', base64.b64encode(jpeg), b'"', tail))
 
 
 def lower_priority(increment: int) -> bool:

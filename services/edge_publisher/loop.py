@@ -114,8 +114,7 @@ class EdgeLoop:
 
     def _count(self, sightings: list[Sighting]) -> None:
         self.metrics.frames_processed.inc()
-        for sighting in sightings:
-            self.metrics.detections.labels(sighting.class_name).inc()
+        self.metrics.count_classes(s.class_name for s in sightings)
         self.metrics.tracks_remembered.set(sum(len(c.memory) for c in self.cameras))
         if self.progress is not None:
             self.progress.update(self.processed)

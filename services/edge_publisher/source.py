@@ -191,6 +191,16 @@ class FrameReader:
             self._thread.join(5.0)
 
     @property
+    def healthy(self) -> bool:
+        """For /healthz: not started yet, reading, or ended cleanly (a file's last frame, a
+        stop); False once the thread is gone without that, or the source failed."""
+        with self._cond:
+            if self._error is not None:
+                return False
+            ended = self._finished
+        return self._thread is None or self._thread.is_alive() or ended
+
+    @property
     def finished(self) -> bool:
         """A file source has handed over its last frame."""
         with self._cond:

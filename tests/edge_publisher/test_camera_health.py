@@ -1,0 +1,153 @@
+"""Every camera of a multi-camera edge on /metrics and /healthz: the real model, real videos,
+a real Mosquitto with the shipped ACL and a login per camera."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from edge_publisher.source import FrameReader, SourceError
+from sightline.config.edge import CameraConfig
+from tests.edge_publisher.edge_process import MODEL, EdgeProcess
+from tests.edge_publisher.videos import moving_square_video
+from tests.support.broker import acl_broker, password
+from tests.support.waiting import wait_until
+
+PROMTOOL = shutil.which("promtool")
+
+
+def sample(text: str, name: str, camera: str) -> float | None:
+    """The value of ``name{camera="..."}`` (its only label) in a /metrics text."""
+    prefix = f'{name}{{camera="{camera}"}} '
+    values = [float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)]
+    return values[0] if values else None
+
+
+@pytest.mark.slow
+def test_each_cameras_client_is_on_metrics_and_healthz_and_a_failed_reader_ends_the_edge(
+    tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    broker = acl_broker(tmp_path / "acl", ("driveway", "porch"))
+    try:
+        videos = {
+            name: moving_square_video(tmp_path / f"{name}.avi", frames=20)
+            for name in ("driveway", "porch", "garage")
+        }
+        config = {
+            "device_id": "jetson-01",
+            "mqtt": {"username": "driveway", "password": password("driveway")},
+            "cameras": [
+                {"camera_id": "driveway", "url": str(videos["driveway"]), "loop": True, "fps": 8},
+                {
+                    "camera_id": "porch",
+                    "url": str(videos["porch"]),
+                    "loop": True,
+                    "fps": 8,
+                    "mqtt": {"username": "porch", "password": password("porch")},
+                },
+                {
+                    # Not a user of the broker: refused at every connect.
+                    "camera_id": "garage",
+                    "url": str(videos["garage"]),
+                    "loop": True,
+                    "fps": 8,
+                    "mqtt": {"username": "garage", "password": "wrong"},
+                },
+            ],
+            "detector": {"model_file": str(MODEL), "track_classes": ["person"]},
+            "frames": {"interval_s": 1.0, "on_detection": False},
+        }
+        edge = EdgeProcess(broker, tmp_path / "edge", config, instance=None)
+        edge.start()
+        processes.append(edge)
+
+        def published(camera: str) -> float:
+            try:  # the health server starts once the model is loaded
+                text = edge.metrics_text()
+            except OSError:
+                return 0.0
+            return sample(text, "sightline_mqtt_published_total", camera) or 0.0
+
+        wait_until(
+            lambda: published("driveway") >= 5 and published("porch") >= 5,
+            timeout=120,
+            what="both logged-in cameras publish through their own clients",
+        )
+        text = edge.metrics_text()
+        # Each camera's own client, labelled: the two that logged in, and the refused one.
+        assert sample(text, "sightline_mqtt_connected", "driveway") == 1.0
+        assert sample(text, "sightline_mqtt_connected", "porch") == 1.0
+        assert sample(text, "sightline_mqtt_connected", "garage") == 0.0
+        assert sample(text, "sightline_mqtt_published_total", "garage") == 0.0
+        assert (sample(text, "sightline_publish_queue_depth", "garage") or 0.0) > 0
+        # No unlabelled client series is left behind, and the exposition is valid.
+        assert not [
+            line for line in text.splitlines() if line.startswith("sightline_mqtt_connected ")
+        ]
+        if PROMTOOL is not None:
+            lint = subprocess.run(
+                [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True
+            )
+            assert lint.returncode == 0, lint.stdout + lint.stderr
+        # /healthz names exactly the camera whose connection is down.
+        status, body = edge.healthz()
+        assert (status, json.loads(body)["failing"]) == (503, ["mqtt-garage"])
+
+        # Porch's file vanishes: its reader cannot open it again, and the edge goes down
+        # (a supervisor restarts it) instead of running on without the camera.
+        videos["porch"].unlink()
+        assert edge.wait(60) == 1, edge.log_text()
+        failures = [
+            line
+            for line in edge.log_text().splitlines()
+            if line.startswith("{") and "main loop failed" in line
+        ]
+        assert len(failures) == 1, edge.log_text()
+        assert f"cannot open {str(videos['porch'])!r}" in json.loads(failures[0])["exception"]
+    finally:
+        broker.stop()
+
+
+def test_a_reader_is_healthy_until_its_source_fails(tmp_path: Path) -> None:
+    video = moving_square_video(tmp_path / "v.avi", frames=5)
+    reader = FrameReader(CameraConfig(url=str(video), loop=True), name="reader-test")
+    assert reader.healthy  # not started yet: the loop starts it
+    reader.start()
+    try:
+        assert reader.next(timeout=30) is not None
+        assert reader.healthy
+        video.unlink()
+
+        def failed() -> bool:
+            try:
+                reader.next(timeout=0.2)
+            except SourceError:
+                return True
+            return False
+
+        wait_until(failed, timeout=30, what="the reader reports the vanished file")
+        assert not reader.healthy
+    finally:
+        reader.stop()
+
+
+def test_a_reader_that_ends_its_file_or_is_stopped_stays_healthy(tmp_path: Path) -> None:
+    video = moving_square_video(tmp_path / "v.avi", frames=3)
+    ended = FrameReader(CameraConfig(url=str(video)), name="reader-ended")
+    ended.start()
+    frames = 0
+    while not ended.finished:
+        frames += ended.next(timeout=5) is not None
+    assert frames == 3
+    ended.stop()
+    assert ended.healthy
+
+    stopped = FrameReader(CameraConfig(url=str(video), loop=True), name="reader-stopped")
+    stopped.start()
+    assert stopped.next(timeout=30) is not None
+    stopped.stop()
+    assert stopped.healthy
