@@ -36,7 +36,7 @@ from event_engine.partition import (
 )
 from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
 from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
-from event_engine.sequence import FrameGapDetector
+from event_engine.sequence import FrameGapDetector, GapMetrics
 from event_engine.state_publisher import StatePublisher
 from sightline.config import EngineSettings
 from sightline.errors import MessageError, TopicError
@@ -96,7 +96,9 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     checkpoint = Checkpoint(ctx.state_dir / STATE_FILE)
     partitioned = replicas.count > 1 or replicas.checkpoint_dir is not None
     engine = Engine(
-        settings, None if partitioned else checkpoint.load(), FrameGapDetector(client.metrics)
+        settings,
+        None if partitioned else checkpoint.load(),
+        FrameGapDetector(GapMetrics.from_registry(client.metrics.registry)),
     )
     problems = engine.check_geometry()
     if problems:

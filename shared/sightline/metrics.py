@@ -25,8 +25,6 @@ class ClientMetrics:
     dropped: Counter
     queue_depth: Gauge
     handle_seconds: Histogram
-    frame_gaps: Counter
-    frames_missing: Counter
     publish_refused: Counter
     unacked: Gauge
 
@@ -72,18 +70,6 @@ class ClientMetrics:
                 "Time in a message handler",
                 registry=registry,
                 buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5),
-            ),
-            frame_gaps=Counter(
-                "sightline_frame_gaps",
-                "Gaps seen in a camera's frame numbers",
-                ["camera_id"],
-                registry=registry,
-            ),
-            frames_missing=Counter(
-                "sightline_frames_missing",
-                "Frame numbers never received",
-                ["camera_id"],
-                registry=registry,
             ),
             publish_refused=Counter(
                 "sightline_mqtt_publish_refused",

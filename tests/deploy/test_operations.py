@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from edge_publisher.metrics import EdgeMetrics
 from event_engine.metrics import EngineMetrics
+from event_engine.sequence import GapMetrics
 from frame_store.metrics import FrameStoreMetrics
 from notifier.mailer import PermanentMailError, SmtpSetupError, TransientMailError
 from notifier.metrics import NotifierMetrics
@@ -57,6 +58,7 @@ def full_registry() -> CollectorRegistry:
     ClientMetrics.from_registry(registry)
     EdgeMetrics.from_registry(registry)
     EngineMetrics(registry)
+    GapMetrics.from_registry(registry)
     FrameStoreMetrics.from_registry(registry)
     NotifierMetrics(registry)
     SmtpHealth(registry)
