@@ -398,21 +398,24 @@ class Claims:
         """Before the handler sees an envelope of ``camera`` (``payload`` None: a check
         that :meth:`due_checks` asked for). True when it was taken here: kept in the
         camera's spool because another replica still holds the camera (the caller then
-        acknowledges it once :attr:`durable`'s checkpoint holds it), or a check.
+        acknowledges it once :attr:`durable`'s checkpoint holds it), or a check. The
+        camera's file is read again at most every :data:`CLAIM_POLL_S` (and on each check).
 
         When the camera is taken, what was kept for it runs first (:attr:`replay`).
         """
         if camera in self.held or not self.replicas.owns(camera):
             return payload is None
         waiting = self.waiting.get(camera)
-        if waiting is None or payload is None:
-            if waiting is not None:
+        due = waiting is None or time.monotonic() - waiting.checked >= CLAIM_POLL_S
+        if payload is None or due:  # a check asked for, a first envelope, or one due
+            if waiting is not None and payload is None:
                 waiting.asked = False
             if self._try_claim(camera):
                 return payload is None
             waiting = self.waiting[camera]
         if payload is None:
             return True
+        assert waiting is not None  # not due only while waiting
         waiting.spool.append(payload)
         waiting.kept += 1
         self.durable(camera)

@@ -162,6 +162,9 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     def ask_checks() -> None:
         """Queue a look at the file of each waiting camera on the handler thread."""
         assert claims is not None
+        bound = client.handling.bound
+        if bound.count >= bound.limit:
+            return  # busy: the waiting cameras' own envelopes look meanwhile
         for camera in claims.due_checks():
             message = ReceivedMessage(str(client.topics.detections(camera)), b"", qos=0)
             checks[id(message)] = message
