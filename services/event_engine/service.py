@@ -63,9 +63,9 @@ the broker's deliveries until the next timed checkpoint)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
 TICK_S = 0.25
+"""How often the wall-clock timer looks for edges gone offline or silent."""
 MAX_TOPICS = 4096
 """Topics whose camera a replica remembers, at most."""
-"""How often the wall-clock timer looks for edges gone offline or silent."""
 
 
 def edge_topic_filter(topics: Topics, kind: str) -> str:
@@ -348,10 +348,15 @@ def replay_on(client: MqttClient, handler: EnvelopeHandler) -> Replay:
     def replay(camera: str, payload: bytes) -> list[Completion]:
         topic = str(client.topics.detections(camera))
         before = len(client.handling.awaited)
+        kept = ReceivedMessage(topic, payload)
         try:
             handler.handle(topic, payload)
         except MessageError as exc:
-            return [client.dead_letter(topic, payload, exc.reason)]
+            return [client.handling.dead_letter(kept, exc.reason, kind=type(exc).__name__)]
+        except Exception as exc:  # as for a live one: that envelope, not the camera, fails
+            log.exception("handler failed on a kept envelope of %s", camera)
+            reason = f"{type(exc).__name__}: {exc}"
+            return [client.handling.dead_letter(kept, reason, kind="handler_error")]
         return client.handling.awaited[before:]
 
     return replay

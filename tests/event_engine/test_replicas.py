@@ -368,7 +368,8 @@ def test_a_replica_keeps_a_held_camera_while_its_other_camera_flows(
     # What it kept survives its restart; more comes while it is down and after.
     assert fleet.running.pop(0).stop() == 0
     assert list(fleet.shared.glob(f"waiting/{held}/*.spool"))
-    publish(broker.host, broker.port, f"detections/{held}", ours[held][half : half + 10])
+    bad = ours[held][half].replace(b'"frame"', b'"frames"', 1)  # kept, refused when run
+    publish(broker.host, broker.port, f"detections/{held}", [bad, *ours[held][half : half + 10]])
     fleet.start(0, 1)
     online(collector, 0, 2)
     publish(broker.host, broker.port, f"detections/{held}", ours[held][half + 10 :])
@@ -386,6 +387,9 @@ def test_a_replica_keeps_a_held_camera_while_its_other_camera_flows(
     ids = [json.loads(m.payload)["event_id"] for m in collector.on("events/")]
     assert len(ids) == len(set(ids)), "an event published twice"
     assert fleet.holders()[held] == "sightline-event-engine-r0"
+    (letter,) = [json.loads(m.payload) for m in collector.on("sightline/deadletter/")]
+    assert letter["topic"] == f"detections/{held}"
+    assert "frame" in letter["reason"], letter["reason"]
     wait_until(
         lambda: not list(fleet.shared.glob(f"waiting/{held}/*.spool")),
         SETTLE_S,
