@@ -32,6 +32,7 @@ from event_engine.partition import (
     Claims,
     Replay,
     ReplicaError,
+    ReplicaMetrics,
     Replicas,
 )
 from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
@@ -125,6 +126,7 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
             replicas.checkpoint_dir or ctx.state_dir / CAMERAS_DIR, client.client_id
         )
         claims = Claims(replicas, files, engine)
+        claims.metrics = ReplicaMetrics(ctx.registry)
         claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
         claims.replay = replay_on(client, handler)
         handler.claim = claims

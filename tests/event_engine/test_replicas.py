@@ -276,6 +276,8 @@ def test_a_camera_still_held_by_another_replica_is_kept_until_it_is_released(
     assert claims_b.offer("cam", b"one") is True  # kept, not handled
     assert claims_b.offer("cam", b"two") is True
     assert durable == ["cam", "cam"]  # each acknowledged only after a checkpoint
+    assert claims_b.metrics.waiting._value.get() == 1
+    assert claims_b.metrics.kept._value.get() == 2
     with pytest.raises(RetryLater, match="cam is still held by replica engine-a"):
         claims_b("cam")
     assert set(claims_b.files.spools) == {"cam"}
@@ -286,6 +288,7 @@ def test_a_camera_still_held_by_another_replica_is_kept_until_it_is_released(
     assert claims_b.offer("cam", None) is True  # a check: taken now, kept ones run first
     assert replayed == [("cam", b"one"), ("cam", b"two")]
     assert claims_b.files.spools == {}
+    assert claims_b.metrics.waiting._value.get() == 0
     assert claims_b.engine.states["cam"].last_frame == 41
     saved, _ = files_a.read("cam")
     assert saved is not None
