@@ -43,6 +43,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import TypeAdapter, ValidationError
 
 from event_engine.engine import Engine
@@ -319,6 +320,23 @@ class CameraFiles:
         )
 
 
+class ReplicaMetrics:
+    """What a replica's waits look like to Prometheus (in the service's registry)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.waiting = Gauge(
+            "sightline_engine_cameras_waiting",
+            "Cameras this replica owns that another replica still holds (a rescale in "
+            "progress; their envelopes are kept until it lets go)",
+            registry=registry,
+        )
+        self.kept = Counter(
+            "sightline_engine_envelopes_kept",
+            "Envelopes kept on disk for a camera another replica still held",
+            registry=registry,
+        )
+
+
 @dataclass
 class _Waiting:
     """A camera this replica owns while another replica still holds it."""
@@ -371,6 +389,8 @@ class Claims:
         self.durable: Callable[[str], object] = lambda camera: None
         """Called on the handler thread right after an envelope is spooled: live, its
         acknowledgement then waits for the next checkpoint (which syncs the spools)."""
+        self.metrics = ReplicaMetrics()
+        """Counted here; live, the service's registry's (see :class:`ReplicaMetrics`)."""
         self.on_move: list[Callable[[str], object]] = []
         """Called with each camera taken after waiting for it, or from a crashed replica:
         live, it announces the camera's Home Assistant entities again, as this replica's."""
@@ -398,23 +418,27 @@ class Claims:
         """Before the handler sees an envelope of ``camera`` (``payload`` None: a check
         that :meth:`due_checks` asked for). True when it was taken here: kept in the
         camera's spool because another replica still holds the camera (the caller then
-        acknowledges it once :attr:`durable`'s checkpoint holds it), or a check.
+        acknowledges it once :attr:`durable`'s checkpoint holds it), or a check. The
+        camera's file is read again at most every :data:`CLAIM_POLL_S` (and on each check).
 
         When the camera is taken, what was kept for it runs first (:attr:`replay`).
         """
         if camera in self.held or not self.replicas.owns(camera):
             return payload is None
         waiting = self.waiting.get(camera)
-        if waiting is None or payload is None:
-            if waiting is not None:
+        due = waiting is None or time.monotonic() - waiting.checked >= CLAIM_POLL_S
+        if payload is None or due:  # a check asked for, a first envelope, or one due
+            if waiting is not None and payload is None:
                 waiting.asked = False
             if self._try_claim(camera):
                 return payload is None
             waiting = self.waiting[camera]
         if payload is None:
             return True
+        assert waiting is not None  # not due only while waiting
         waiting.spool.append(payload)
         waiting.kept += 1
+        self.metrics.kept.inc()
         self.durable(camera)
         return True
 
@@ -442,6 +466,7 @@ class Claims:
                 spool = Spool(self.files.spool_dir(camera) / name)
                 self.files.spools[camera] = spool  # each checkpoint syncs it
                 self.waiting[camera] = _Waiting(holder, spool)
+                self.metrics.waiting.set(len(self.waiting))
                 log.info(
                     "camera %s is still held by replica %s: keeping its envelopes until it "
                     "lets go (the other cameras go on)",
@@ -467,6 +492,7 @@ class Claims:
         self.files.write(self.files.snapshot({camera: state}, [camera]))
         if waiting is not None:
             self.waiting.pop(camera)
+            self.metrics.waiting.set(len(self.waiting))
             self._close(camera, waiting.spool)
         folder = self.files.spool_dir(camera)
         spools = sorted(folder.glob("*.spool")) if folder.is_dir() else []

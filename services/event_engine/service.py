@@ -32,6 +32,7 @@ from event_engine.partition import (
     Claims,
     Replay,
     ReplicaError,
+    ReplicaMetrics,
     Replicas,
 )
 from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, config_topic
@@ -63,9 +64,9 @@ the broker's deliveries until the next timed checkpoint)."""
 STATE_EVERY_S = 1.0
 """Counts for Home Assistant are published at most this often."""
 TICK_S = 0.25
+"""How often the wall-clock timer looks for edges gone offline or silent."""
 MAX_TOPICS = 4096
 """Topics whose camera a replica remembers, at most."""
-"""How often the wall-clock timer looks for edges gone offline or silent."""
 
 
 def edge_topic_filter(topics: Topics, kind: str) -> str:
@@ -127,6 +128,7 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
             replicas.checkpoint_dir or ctx.state_dir / CAMERAS_DIR, client.client_id
         )
         claims = Claims(replicas, files, engine)
+        claims.metrics = ReplicaMetrics(ctx.registry)
         claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
         claims.replay = replay_on(client, handler)
         handler.claim = claims
@@ -164,6 +166,9 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     def ask_checks() -> None:
         """Queue a look at the file of each waiting camera on the handler thread."""
         assert claims is not None
+        bound = client.handling.bound
+        if bound.count >= bound.limit:
+            return  # busy: the waiting cameras' own envelopes look meanwhile
         for camera in claims.due_checks():
             message = ReceivedMessage(str(client.topics.detections(camera)), b"", qos=0)
             checks[id(message)] = message
@@ -347,10 +352,15 @@ def replay_on(client: MqttClient, handler: EnvelopeHandler) -> Replay:
     def replay(camera: str, payload: bytes) -> list[Completion]:
         topic = str(client.topics.detections(camera))
         before = len(client.handling.awaited)
+        kept = ReceivedMessage(topic, payload)
         try:
             handler.handle(topic, payload)
         except MessageError as exc:
-            return [client.dead_letter(topic, payload, exc.reason)]
+            return [client.handling.dead_letter(kept, exc.reason, kind=type(exc).__name__)]
+        except Exception as exc:  # as for a live one: that envelope, not the camera, fails
+            log.exception("handler failed on a kept envelope of %s", camera)
+            reason = f"{type(exc).__name__}: {exc}"
+            return [client.handling.dead_letter(kept, reason, kind="handler_error")]
         return client.handling.awaited[before:]
 
     return replay

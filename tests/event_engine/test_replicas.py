@@ -276,6 +276,8 @@ def test_a_camera_still_held_by_another_replica_is_kept_until_it_is_released(
     assert claims_b.offer("cam", b"one") is True  # kept, not handled
     assert claims_b.offer("cam", b"two") is True
     assert durable == ["cam", "cam"]  # each acknowledged only after a checkpoint
+    assert claims_b.metrics.waiting._value.get() == 1
+    assert claims_b.metrics.kept._value.get() == 2
     with pytest.raises(RetryLater, match="cam is still held by replica engine-a"):
         claims_b("cam")
     assert set(claims_b.files.spools) == {"cam"}
@@ -286,6 +288,7 @@ def test_a_camera_still_held_by_another_replica_is_kept_until_it_is_released(
     assert claims_b.offer("cam", None) is True  # a check: taken now, kept ones run first
     assert replayed == [("cam", b"one"), ("cam", b"two")]
     assert claims_b.files.spools == {}
+    assert claims_b.metrics.waiting._value.get() == 0
     assert claims_b.engine.states["cam"].last_frame == 41
     saved, _ = files_a.read("cam")
     assert saved is not None
@@ -368,7 +371,8 @@ def test_a_replica_keeps_a_held_camera_while_its_other_camera_flows(
     # What it kept survives its restart; more comes while it is down and after.
     assert fleet.running.pop(0).stop() == 0
     assert list(fleet.shared.glob(f"waiting/{held}/*.spool"))
-    publish(broker.host, broker.port, f"detections/{held}", ours[held][half : half + 10])
+    bad = ours[held][half].replace(b'"frame"', b'"frames"', 1)  # kept, refused when run
+    publish(broker.host, broker.port, f"detections/{held}", [bad, *ours[held][half : half + 10]])
     fleet.start(0, 1)
     online(collector, 0, 2)
     publish(broker.host, broker.port, f"detections/{held}", ours[held][half + 10 :])
@@ -386,6 +390,9 @@ def test_a_replica_keeps_a_held_camera_while_its_other_camera_flows(
     ids = [json.loads(m.payload)["event_id"] for m in collector.on("events/")]
     assert len(ids) == len(set(ids)), "an event published twice"
     assert fleet.holders()[held] == "sightline-event-engine-r0"
+    (letter,) = [json.loads(m.payload) for m in collector.on("sightline/deadletter/")]
+    assert letter["topic"] == f"detections/{held}"
+    assert "frame" in letter["reason"], letter["reason"]
     wait_until(
         lambda: not list(fleet.shared.glob(f"waiting/{held}/*.spool")),
         SETTLE_S,
