@@ -24,6 +24,9 @@ class DiscoveryAnnouncer:
         self.client = client
         self.configs = configs
         self.record = record
+        self.keep: set[str] = set()
+        """Topics never emptied although not in ``configs`` (a replica: the configs of
+        cameras another replica owns)."""
 
     def _previous(self) -> set[str]:
         try:
@@ -34,7 +37,7 @@ class DiscoveryAnnouncer:
     def announce(self) -> None:
         """Publish every config (retained) and an empty retained config for removed ones."""
         current = {config.topic for config in self.configs}
-        for topic in sorted(self._previous() - current):
+        for topic in sorted(self._previous() - current - self.keep):
             self.client.publish(topic, b"", retain=True)
         for config in self.configs:
             self.client.publish(config.topic, config.encode(), retain=True)

@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NoReturn
 
 from event_engine.announce import DiscoveryAnnouncer
@@ -246,12 +245,12 @@ def home_assistant(
             settings.model_copy(update={"devices": devices}), client.topics, availability
         )
 
-    announcer = OwnedAnnouncer(client, [], ctx.state_dir / DISCOVERY_FILE)
+    announcer = DiscoveryAnnouncer(client, [], ctx.state_dir / DISCOVERY_FILE)
 
     def announce() -> None:
         # the configs follow live changes of lines, zones and rules
         announcer.configs = configs(owned=True)
-        announcer.others = {config.topic for config in configs(owned=False)}
+        announcer.keep = {config.topic for config in configs(owned=False)}
         announcer.announce()
         for device_id, device in engine.settings.devices.items():
             camera = device.camera_id or device_id
@@ -271,18 +270,6 @@ def home_assistant(
     if claims is not None:
         claims.on_move.append(moved_here)
     return announce
-
-
-class OwnedAnnouncer(DiscoveryAnnouncer):
-    """A replica's announcer: it never removes the configs of cameras another replica owns
-    (``others``), only those of cameras (or entities) no longer configured."""
-
-    def __init__(self, client: MqttClient, configs: list[DiscoveryConfig], record: Path) -> None:
-        super().__init__(client, configs, record)
-        self.others: set[str] = set()
-
-    def _previous(self) -> set[str]:
-        return super()._previous() - self.others
 
 
 def start_saving(
