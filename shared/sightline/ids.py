@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -86,6 +87,14 @@ def _problem(value: str, max_length: int) -> str | None:
         return "must not be empty"
     if len(value) > max_length:
         return f"is {len(value)} characters; at most {max_length}"
+    return _character_problem(value)
+
+
+@lru_cache(maxsize=4096)
+def _character_problem(value: str) -> str | None:
+    """What is wrong with the characters of ``value`` (cached: every envelope and event
+    repeats the same few ids; only values within the length bound get here, so the cache
+    holds at most 4096 short strings)."""
     for char in value:
         if char in _FORBIDDEN:
             return f"must not contain {_FORBIDDEN[char]}"
