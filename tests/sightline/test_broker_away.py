@@ -88,6 +88,8 @@ def test_stopping_with_the_broker_away_says_what_it_never_delivered(
     )
     edge.start()
     assert edge.wait_connected(5)
+    # its own `online` is confirmed first, or it would count as sent but unconfirmed
+    wait_until(lambda: not any(edge.undelivered().values()), 10, "its status confirmed")
     broker.stop()
     wait_until(lambda: not edge.connected, 10, "the edge noticed")
     for number in range(3):
