@@ -144,6 +144,10 @@ def build(ctx: ServiceContext[EdgePublisherSettings]) -> MainLoop:
                 own_client=plan.own_client,
             )
         )
+    if all(plan.own_client for plan in plans):
+        # The instance is none of the cameras: its connection (status only) is served with
+        # an empty ``camera``, so that every client family stays one family on /metrics.
+        clients.add("", move_metrics(ctx.client.metrics, ctx.registry))
     files = [r for r in readers if r.kind is SourceKind.FILE]
     loop = EdgeLoop(
         cameras=cameras,

@@ -3,18 +3,26 @@ a real Mosquitto with the shipped ACL and a login per camera."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
+from edge_publisher.__main__ import build
+from edge_publisher.settings import EdgePublisherSettings
 from edge_publisher.source import FrameReader, SourceError
 from sightline.config.edge import CameraConfig
+from sightline.health import Heartbeat
+from sightline.mqtt.client import MqttClient
+from sightline.service import ServiceContext
 from tests.edge_publisher.edge_process import MODEL, EdgeProcess
 from tests.edge_publisher.videos import moving_square_video
-from tests.support.broker import acl_broker, password
+from tests.support.broker import Broker, acl_broker, password
 from tests.support.waiting import wait_until
 
 PROMTOOL = shutil.which("promtool")
@@ -151,3 +159,58 @@ def test_a_reader_that_ends_its_file_or_is_stopped_stays_healthy(tmp_path: Path)
     assert stopped.next(timeout=30) is not None
     stopped.stop()
     assert stopped.healthy
+
+
+def test_an_instance_that_is_no_camera_keeps_every_client_family_one_family(
+    broker: Broker, tmp_path: Path
+) -> None:
+    videos = [moving_square_video(tmp_path / f"{i}.avi", frames=3) for i in range(2)]
+    settings = EdgePublisherSettings.model_validate(
+        {
+            "device_id": "jetson-01",
+            "instance": "edge-1",
+            "mqtt": {"url": broker.url},
+            "cameras": [
+                {"camera_id": "driveway", "url": str(videos[0])},
+                {"camera_id": "porch", "url": str(videos[1])},
+            ],
+            "detector": {"model_file": str(MODEL), "track_classes": ["person"]},
+        }
+    )
+    registry = CollectorRegistry()
+    ctx: ServiceContext[EdgePublisherSettings] = ServiceContext(
+        "edge-publisher",
+        settings,
+        MqttClient(
+            settings.effective_mqtt(),
+            service="edge-publisher",
+            instance=settings.instance,
+            registry=registry,
+        ),
+        registry,
+        Heartbeat(30.0),
+        threading.Event(),
+        tmp_path / "state",
+        argparse.Namespace(record=None, max_frames=None),
+    )
+    build(ctx)
+    try:
+        text = generate_latest(registry).decode()
+    finally:
+        for hook in ctx.on_stop:
+            hook()
+    connected = [line for line in text.splitlines() if line.startswith("sightline_mqtt_connected")]
+    # One family: the instance's own connection under an empty camera, none unlabelled.
+    assert sorted(line.split("}")[0] for line in connected) == [
+        'sightline_mqtt_connected{camera=""',
+        'sightline_mqtt_connected{camera="driveway"',
+        'sightline_mqtt_connected{camera="porch"',
+    ]
+    assert {"reader-driveway", "reader-porch", "mqtt-driveway", "mqtt-porch"} <= set(
+        ctx.health_checks
+    )
+    if PROMTOOL is not None:
+        lint = subprocess.run(
+            [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
