@@ -9,6 +9,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +124,12 @@ def selected_runs(session: pytest.Session) -> list[str]:
 
 @pytest.fixture(scope="module")
 def edge_runs(
-    request: pytest.FixtureRequest,
-    background: Background,
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Background]:
-    """This module's self-contained edge runs, queued at once on the session's background
-    pool (two at a time, beside the tests here that work with a live edge); each test reads
-    its own. The module ends only when every run it queued has ended."""
+    """This module's self-contained edge runs, queued at once on one background thread (one
+    edge process beside the tests here that work with a live edge, no more: those count
+    frames against the clock); each test reads its own. The module ends only when every run
+    it queued has ended."""
     base = tmp_path_factory.mktemp("edge-runs")
 
     def root(name: str) -> Path:
@@ -137,14 +137,13 @@ def edge_runs(
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    queued = []
-    for name in selected_runs(request.session):
-        run = RUNS[name]
-        background.start(f"edge {name}", lambda run=run, name=name: run(root(name)))
-        queued.append(f"edge {name}")
-    yield background
-    background.cancel(queued)  # only a session stopping early leaves some not begun
-    background.wait(queued, RUN_TIMEOUT_S)
+    background = Background(workers=1)
+    try:
+        for name in selected_runs(request.session):
+            background.start(f"edge {name}", partial(RUNS[name], root(name)))
+        yield background
+    finally:
+        background.close()
 
 
 def edge_run(runs: Background, name: str) -> Any:
@@ -292,7 +291,7 @@ def test_a_stream_that_is_down_is_retried_with_logs_and_the_edge_keeps_running(
     assert edge.stop() == 0
 
 
-STARTUP_PROBLEMS = [
+STARTUP_PROBLEMS: list[tuple[dict[str, Any], str]] = [
     ({"camera": {"url": "nowhere/missing.avi"}}, "camera.url: video file 'nowhere/missing.avi' does not exist"),
     ({"detector": {"model_file": "models/missing_model"}}, "detector.model_file: 'models/missing_model' does not exist"),
     ({"detector": {"model_file": str(edge_config()["detector"]["model_file"]), "track_classes": ["unicorn"]}}, "the model has no class 'unicorn'"),
