@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.notifier.support import SmtpServer, running
+from tests.support.background import Background
 from tests.support.broker import Broker, make_broker
 from tests.support.mqtt import Collector
 from tests.support.paths import REPO as REPO  # re-exported for the tests that import it here
@@ -17,6 +18,17 @@ from tests.support.paths import REPO as REPO  # re-exported for the tests that i
 # Nothing may reach the network at run time.
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+
+@pytest.fixture(scope="session")
+def background() -> Iterator[Background]:
+    """Two threads for expensive end-to-end runs (the demo, the layouts) started before the
+    tests that read them; at the end, runs not begun are dropped, running ones waited for."""
+    runs = Background(workers=2)
+    try:
+        yield runs
+    finally:
+        runs.close()
 
 
 @pytest.fixture

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import re
+import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,8 @@ from sightline.messages.base import MessageLimits
 from sightline.timestamps import parse_timestamp
 from tests.edge_publisher.edge_process import EdgeProcess, edge_config
 from tests.edge_publisher.videos import moving_square_video
-from tests.support.broker import Broker
+from tests.support.background import Background
+from tests.support.broker import Broker, make_broker
 from tests.support.mqtt import Collector, Seen
 from tests.support.service_process import said
 from tests.support.waiting import wait_until
@@ -45,17 +50,128 @@ def longest_run(frames: list[DetectionEnvelope]) -> int:
     return max(best.values(), default=0)
 
 
-def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable_track_ids(
-    broker: Broker, collector: Collector, tmp_path: Path, processes: list[EdgeProcess]
-) -> None:
-    record = tmp_path / "run.jsonl"
-    edge = EdgeProcess(
-        broker, tmp_path, edge_config(), "--max-frames", "120", "--record", str(record)
+# --- edge runs that only end and are read: queued together on the background pool ----------
+
+RUN_TIMEOUT_S = 300  # the run's own waits are bounded; this also covers its queueing
+
+
+@dataclass
+class EdgeRun:
+    """What one edge run left: its exit status, its log, what its broker carried."""
+
+    status: int
+    log: str
+    lines: list[dict[str, Any]]
+    messages: list[Seen]
+    broker: str
+    root: Path
+
+
+def run_edge(
+    root: Path,
+    config: dict[str, Any],
+    *args: str,
+    wait: Callable[[list[Seen]], bool] | None = None,
+    broker_down: bool = False,
+    timeout: float = 90,
+    **env: str,
+) -> EdgeRun:
+    """The edge on its own broker (stopped first if ``broker_down``) until it exits; then
+    until ``wait`` holds for what a subscriber to everything saw."""
+    broker = make_broker(root / "broker")
+    collector = None if broker_down else Collector(broker.host, broker.port, "#")
+    try:
+        if broker_down:
+            broker.stop()
+        edge = EdgeProcess(broker, root, config, *args, **env)
+        edge.start()
+        try:
+            status = edge.wait(timeout)
+        finally:
+            edge.close()
+        messages = [] if collector is None else list(collector.messages)
+        if collector is not None and wait is not None and status == 0:
+            messages = collector.wait_for(wait, timeout=20)
+        return EdgeRun(
+            status,
+            edge.log_text(),
+            edge.log_lines(),
+            messages,
+            f"{broker.host}:{broker.port}",
+            root,
+        )
+    finally:
+        if collector is not None:
+            collector.close()
+        broker.stop()
+
+
+def envelopes_at_least(count: int) -> Callable[[list[Seen]], bool]:
+    return lambda ms: len(envelopes(ms)) >= count
+
+
+def selected_runs(session: pytest.Session) -> list[str]:
+    """The runs of this session's tests here, in their order."""
+    names = []
+    for item in session.items:
+        if item.path != Path(__file__) or "edge_runs" not in getattr(item, "fixturenames", ()):
+            continue
+        callspec = getattr(item, "callspec", None)
+        name = getattr(item, "originalname", item.name)
+        names.append(RUN_OF_TEST[name].format(**(callspec.params if callspec else {})))
+    return names
+
+
+@pytest.fixture(scope="module")
+def edge_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Background]:
+    """This module's self-contained edge runs, queued at once on one background thread (one
+    edge process beside the tests here that work with a live edge, no more: those count
+    frames against the clock); each test reads its own. The module ends only when every run
+    it queued has ended."""
+    base = tmp_path_factory.mktemp("edge-runs")
+
+    def root(name: str) -> Path:
+        path = base / name.replace(" ", "-")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    background = Background(workers=1)
+    try:
+        for name in selected_runs(request.session):
+            background.start(f"edge {name}", partial(RUNS[name], root(name)))
+        yield background
+    finally:
+        background.close()
+
+
+def edge_run(runs: Background, name: str) -> Any:
+    """The outcome of the run ``name`` (run now if the module did not queue it)."""
+    runs.start(f"edge {name}", lambda: RUNS[name](Path(tempfile.mkdtemp(prefix="edge-run-"))))
+    return runs.result(f"edge {name}", RUN_TIMEOUT_S)
+
+
+def hundred_twenty_frames(root: Path) -> EdgeRun:
+    record = root / "run.jsonl"
+    return run_edge(
+        root,
+        edge_config(),
+        "--max-frames",
+        "120",
+        "--record",
+        str(record),
+        wait=envelopes_at_least(120),
+        timeout=120,
     )
-    edge.start()
-    processes.append(edge)
-    assert edge.wait(120) == 0, edge.log_text()
-    received = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 120, timeout=20))
+
+
+def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable_track_ids(
+    edge_runs: Background,
+) -> None:
+    run: EdgeRun = edge_run(edge_runs, "120 frames")
+    assert run.status == 0, run.log
+    received = envelopes(run.messages)
 
     assert [e.frame.number for e in received] == list(range(120))
     assert [e.frame.model_extra for e in received[:3]] == [{"source_frame": i} for i in range(3)]
@@ -69,15 +185,18 @@ def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable
     tracked = [d for e in received[5:] for d in e.detections if d.track_id is not None]
     assert sum(d.previous_center is not None for d in tracked) > len(tracked) // 2
 
+    record = run.root / "run.jsonl"
     recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
     assert recorded == received
     assert all(e.frame_data is None for e in recorded)
     assert len({e.source.run_id for e in received}) == 1
-    summary = [line["msg"] for line in edge.log_lines() if line["msg"].startswith("processed")]
+    summary = [line["msg"] for line in run.lines if line["msg"].startswith("processed")]
     assert summary[0].startswith("processed 120 frames; no envelope dropped or left queued")
 
     frames = [
-        decode_envelope(m.payload, MessageLimits.for_frames()) for m in collector.on(FRAMES_TOPIC)
+        decode_envelope(m.payload, MessageLimits.for_frames())
+        for m in run.messages
+        if m.topic.startswith(FRAMES_TOPIC)
     ]
     assert frames, "no JPEG frame published"
     assert frames[0].frame_data is not None
@@ -127,19 +246,21 @@ def test_the_edge_keeps_processing_while_the_broker_is_down_and_resumes_after(
     assert any(line["msg"].startswith("publish queue full: dropped") for line in lines)
 
 
-def test_a_generated_video_gets_one_envelope_per_frame_with_the_roi_applied_even_when_empty(
-    broker: Broker, collector: Collector, tmp_path: Path, processes: list[EdgeProcess]
-) -> None:
-    video = moving_square_video(tmp_path / "squares.avi", frames=25, width=320, height=240)
+def roi_on_a_generated_video(root: Path) -> EdgeRun:
+    video = moving_square_video(root / "squares.avi", frames=25, width=320, height=240)
     config = edge_config(
         camera={"url": str(video)},
         detector={**edge_config()["detector"], "roi": {"x1": 40, "y1": 30, "x2": 400, "y2": 200}},
     )
-    edge = EdgeProcess(broker, tmp_path, config)
-    edge.start()
-    processes.append(edge)
-    assert edge.wait(60) == 0, edge.log_text()
-    received = envelopes(collector.wait_for(lambda ms: len(envelopes(ms)) >= 25, timeout=20))
+    return run_edge(root, config, wait=envelopes_at_least(25), timeout=60)
+
+
+def test_a_generated_video_gets_one_envelope_per_frame_with_the_roi_applied_even_when_empty(
+    edge_runs: Background,
+) -> None:
+    run: EdgeRun = edge_run(edge_runs, "roi")
+    assert run.status == 0, run.log
+    received = envelopes(run.messages)
     assert [e.frame.number for e in received] == list(range(25))
     assert {(e.frame.width, e.frame.height) for e in received} == {(320, 240)}
     assert {e.frame.roi_applied for e in received} == {Roi(x1=40, y1=30, x2=320, y2=200)}
@@ -170,48 +291,61 @@ def test_a_stream_that_is_down_is_retried_with_logs_and_the_edge_keeps_running(
     assert edge.stop() == 0
 
 
+STARTUP_PROBLEMS: list[tuple[dict[str, Any], str]] = [
+    ({"camera": {"url": "nowhere/missing.avi"}}, "camera.url: video file 'nowhere/missing.avi' does not exist"),
+    ({"detector": {"model_file": "models/missing_model"}}, "detector.model_file: 'models/missing_model' does not exist"),
+    ({"detector": {"model_file": str(edge_config()["detector"]["model_file"]), "track_classes": ["unicorn"]}}, "the model has no class 'unicorn'"),
+    ({"output": {"type": "redis", "redis_url": "redis://h:6379", "stream": "d"}}, "transport 'redis' is not implemented"),
+]  # fmt: skip
+
+
+def startup_problem(index: int) -> Callable[[Path], EdgeRun]:
+    change = STARTUP_PROBLEMS[index][0]
+    return lambda root: run_edge(root, edge_config(**change), timeout=60)
+
+
 @pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"camera": {"url": "nowhere/missing.avi"}}, "camera.url: video file 'nowhere/missing.avi' does not exist"),
-        ({"detector": {"model_file": "models/missing_model"}}, "detector.model_file: 'models/missing_model' does not exist"),
-        ({"detector": {"model_file": str(edge_config()["detector"]["model_file"]), "track_classes": ["unicorn"]}}, "the model has no class 'unicorn'"),
-        ({"output": {"type": "redis", "redis_url": "redis://h:6379", "stream": "d"}}, "transport 'redis' is not implemented"),
-    ],
-)  # fmt: skip
+    "index", range(len(STARTUP_PROBLEMS)), ids=["no video", "no model", "no class", "redis"]
+)
 def test_a_startup_problem_exits_with_status_2_and_a_message_naming_it(
-    broker: Broker,
-    tmp_path: Path,
-    processes: list[EdgeProcess],
-    change: dict[str, Any],
-    message: str,
+    edge_runs: Background, index: int
 ) -> None:
-    edge = EdgeProcess(broker, tmp_path, edge_config(**change))
-    edge.start()
-    processes.append(edge)
-    assert edge.wait(60) == 2
-    assert message in edge.log_text()
+    run: EdgeRun = edge_run(edge_runs, f"startup {index}")
+    assert run.status == 2
+    assert STARTUP_PROBLEMS[index][1] in run.log
+
+
+def two_runs_of_one_video(
+    root: Path,
+) -> list[tuple[list[DetectionEnvelope], list[DetectionEnvelope]]]:
+    """Two runs of one 8-frame video on one broker: (published, recorded) of each."""
+    broker = make_broker(root / "broker")
+    video = moving_square_video(root / "squares.avi", frames=8)
+    runs: list[tuple[list[DetectionEnvelope], list[DetectionEnvelope]]] = []
+    try:
+        for run in ("first", "second"):
+            record = root / f"{run}.jsonl"
+            config = edge_config(camera={"url": str(video)})
+            edge = EdgeProcess(broker, root / run, config, "--record", str(record))
+            collector = Collector(broker.host, broker.port, TOPIC)
+            try:
+                edge.start()
+                assert edge.wait(90) == 0, edge.log_text()
+                published = envelopes(collector.wait_for(lambda ms: len(ms) >= 8))
+            finally:
+                collector.close()
+                edge.close()
+            recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
+            runs.append((published, recorded))
+    finally:
+        broker.stop()
+    return runs
 
 
 def test_each_run_has_its_own_run_id_in_every_envelope_published_and_recorded(
-    broker: Broker, tmp_path: Path, processes: list[EdgeProcess]
+    edge_runs: Background,
 ) -> None:
-    video = moving_square_video(tmp_path / "squares.avi", frames=8)
-    runs: list[tuple[list[DetectionEnvelope], list[DetectionEnvelope]]] = []
-    for run in ("first", "second"):
-        record = tmp_path / f"{run}.jsonl"
-        config = edge_config(camera={"url": str(video)})
-        edge = EdgeProcess(broker, tmp_path / run, config, "--record", str(record))
-        collector = Collector(broker.host, broker.port, TOPIC)
-        try:
-            edge.start()
-            processes.append(edge)
-            assert edge.wait(90) == 0, edge.log_text()
-            published = envelopes(collector.wait_for(lambda ms: len(ms) >= 8))
-        finally:
-            collector.close()
-        recorded = [decode_envelope(line) for line in record.read_bytes().splitlines()]
-        runs.append((published, recorded))
+    runs = edge_run(edge_runs, "run ids")
 
     ids = []
     for published, recorded in runs:
@@ -272,26 +406,43 @@ def test_the_edge_is_named_after_its_camera_and_publishes_retained_stats(
     assert final["frames"] >= figures["frames"]
 
 
-def test_an_edge_run_with_the_broker_down_says_at_exit_how_much_it_never_delivered(
-    broker: Broker, tmp_path: Path, processes: list[EdgeProcess]
-) -> None:
-    video = moving_square_video(tmp_path / "squares.avi", frames=25)
-    broker.stop()
-    edge = EdgeProcess(
-        broker,
-        tmp_path,
-        edge_config(camera={"url": str(video)}, frames={"interval_s": 0.0, "min_interval_s": 0}),
-        SIGHTLINE_MQTT__PUBLISH_QUEUE_SIZE="10",
+def broker_down_all_run(root: Path) -> EdgeRun:
+    video = moving_square_video(root / "squares.avi", frames=25)
+    config = edge_config(
+        camera={"url": str(video)}, frames={"interval_s": 0.0, "min_interval_s": 0}
     )
-    edge.start()
-    processes.append(edge)
-    assert edge.wait(90) == 0, edge.log_text()
+    return run_edge(root, config, broker_down=True, SIGHTLINE_MQTT__PUBLISH_QUEUE_SIZE="10")
 
-    (summary,) = [line for line in edge.log_lines() if line["msg"].startswith("never delivered")]
+
+def test_an_edge_run_with_the_broker_down_says_at_exit_how_much_it_never_delivered(
+    edge_runs: Background,
+) -> None:
+    run: EdgeRun = edge_run(edge_runs, "never delivered")
+    assert run.status == 0, run.log
+
+    (summary,) = [line for line in run.lines if line["msg"].startswith("never delivered")]
     assert summary["level"] == "warning"
     assert summary["msg"].startswith(
         f"never delivered 25 of 25 envelopes and 25 JPEG frames to the broker at "
-        f"{broker.host}:{broker.port} (15 envelopes dropped from the full publish queue, "
+        f"{run.broker} (15 envelopes dropped from the full publish queue, "
         "10 still queued at exit)"
     )
     assert summary["undelivered_envelopes"] == summary["frames"] == 25
+
+
+RUNS: dict[str, Callable[[Path], Any]] = {
+    "120 frames": hundred_twenty_frames,
+    "roi": roi_on_a_generated_video,
+    "run ids": two_runs_of_one_video,
+    "never delivered": broker_down_all_run,
+    **{f"startup {i}": startup_problem(i) for i in range(len(STARTUP_PROBLEMS))},
+}
+"""The runs the module's ``edge_runs`` queues, by name."""
+RUN_OF_TEST = {
+    test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable_track_ids.__name__: "120 frames",
+    test_a_generated_video_gets_one_envelope_per_frame_with_the_roi_applied_even_when_empty.__name__: "roi",
+    test_a_startup_problem_exits_with_status_2_and_a_message_naming_it.__name__: "startup {index}",
+    test_each_run_has_its_own_run_id_in_every_envelope_published_and_recorded.__name__: "run ids",
+    test_an_edge_run_with_the_broker_down_says_at_exit_how_much_it_never_delivered.__name__: "never delivered",
+}  # fmt: skip
+"""Which run each test reads (a parameter of the test filled in)."""

@@ -12,6 +12,10 @@ The edge runs the clip, is restarted and runs it again. Then: both runs' events 
 bus with distinct ids, every one reaches the JSON log once and gets a snapshot announcement,
 every immediate e-mail carries its photo, no service dead-letters anything, and once the
 edge has stopped the camera's Home Assistant entities are unavailable or its zones empty.
+
+The runs are queued together on the session's background pool (tests/support/background.py)
+and run two at a time, each on its own brokers, processes and directories; each test checks
+its own layout's outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,8 @@ from tests.layouts.support import (
     zones_clear,
 )
 from tests.notifier.support import SmtpServer, TlsSetup
+from tests.suite.demo_run import DEMO_RUN, demo_selected, start_demo
+from tests.support.background import Background
 from tests.support.paths import REPO
 from tests.support.service_process import ServiceProcess
 from tests.support.tls import make_certificate
@@ -452,7 +458,7 @@ def settle(observer: Observer | Merged, smtp: SmtpServer, log_dir: Path, since: 
             and len(smtp.inbox.messages) >= len(every("email_immediate"))
         )
 
-    wait_for(settled, SETTLE_TIMEOUT_S, interval=0.5)
+    wait_for(settled, SETTLE_TIMEOUT_S)
 
 
 def _collect(
@@ -481,7 +487,7 @@ def _collect(
         state = observer.last(f"sightline/{CAMERA}/engine/state")
         return f"entities available and zones not empty: {state!r}"
 
-    wait_for(lambda: ha_stale() is None, HA_TIMEOUT_S, interval=0.5)
+    wait_for(lambda: ha_stale() is None, HA_TIMEOUT_S)
     return Outcome(
         run_events=[dict(r) for r in run_events],
         json_log=json_log_ids(log_dir),
@@ -547,28 +553,107 @@ def problems(outcome: Outcome) -> list[str]:
 
 
 LAYOUTS = ["k3s", "compose", "balena", "docs"]
+ONE_BOX = "one-box"
+RESULT_TIMEOUT_S = 900  # the run's own waits are bounded; this also covers its queueing
 
 
-@pytest.mark.parametrize("name", LAYOUTS)
-def test_a_shipped_layout_runs_an_edge_restart_end_to_end(
-    name: str, tmp_path: Path, clip: Path, certificate: tuple[Path, Path]
-) -> None:
+def run_name(layout: str) -> str:
+    """The background run of a layout."""
+    return f"layout {layout}"
+
+
+def run_shipped(name: str, root: Path, clip: Path, certificate: tuple[Path, Path]) -> Outcome:
+    """Build the layout ``name`` from its files and run it under ``root``."""
     layout = {
         "k3s": k3s_layout,
         "compose": compose_layout,
         "balena": balena_layout,
-        "docs": lambda: docs_layout(tmp_path),
+        "docs": lambda: docs_layout(root),
     }[name]()
+    return run_layout(layout, root, clip, certificate)
 
-    outcome = run_layout(layout, tmp_path, clip, certificate)
+
+def selected_layouts(session: pytest.Session) -> list[str]:
+    """The layouts this session's tests check, in their order."""
+    names = []
+    for item in session.items:
+        if item.path != Path(__file__):
+            continue
+        callspec = getattr(item, "callspec", None)
+        names.append(callspec.params["name"] if callspec is not None else ONE_BOX)
+    return names
+
+
+def runner(
+    name: str, root: Path, clip: Path, certificate: tuple[Path, Path]
+) -> Callable[[], Outcome]:
+    """What the background runs for ``name``."""
+    if name == ONE_BOX:
+        return lambda: run_one_box(root, clip, certificate)
+    return lambda: run_shipped(name, root, clip, certificate)
+
+
+@pytest.fixture(scope="module")
+def layout_runs(
+    request: pytest.FixtureRequest,
+    background: Background,
+    tmp_path_factory: pytest.TempPathFactory,
+    clip: Path,
+    certificate: tuple[Path, Path],
+) -> Iterator[Background]:
+    """Every selected layout's run queued at once, two running side by side (the demo's
+    first when its tests are selected too); each test reads its own layout's outcome.
+
+    Each run is still its own processes, brokers and state directories; the module ends
+    only when every run it queued has ended, so no other test shares the machine with them.
+    """
+    queued = []
+    if demo_selected(request.session):
+        start_demo(background, tmp_path_factory)
+        queued.append(DEMO_RUN)
+    for name in selected_layouts(request.session):
+        root = tmp_path_factory.mktemp(f"layout-{name}")
+        background.start(run_name(name), runner(name, root, clip, certificate))
+        queued.append(run_name(name))
+    yield background
+    background.cancel(queued)  # only a session stopping early leaves some not begun
+    background.wait(queued, RESULT_TIMEOUT_S)
+
+
+def outcome_of(
+    name: str, runs: Background, tmp_path: Path, clip: Path, certificate: tuple[Path, Path]
+) -> Outcome:
+    """The layout's outcome (run here if the module did not queue it)."""
+    runs.start(run_name(name), runner(name, tmp_path, clip, certificate))
+    outcome: Outcome = runs.result(run_name(name), RESULT_TIMEOUT_S)
+    return outcome
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+def test_a_shipped_layout_runs_an_edge_restart_end_to_end(
+    name: str,
+    layout_runs: Background,
+    tmp_path: Path,
+    clip: Path,
+    certificate: tuple[Path, Path],
+) -> None:
+    outcome = outcome_of(name, layout_runs, tmp_path, clip, certificate)
 
     found = problems(outcome)
     assert not found, "\n".join([f"{name}:", *found, _logs_tail(outcome.logs)])
 
 
 def test_the_one_box_runs_an_edge_restart_end_to_end(
-    tmp_path: Path, clip: Path, certificate: tuple[Path, Path]
+    layout_runs: Background, tmp_path: Path, clip: Path, certificate: tuple[Path, Path]
 ) -> None:
+    outcome = outcome_of(ONE_BOX, layout_runs, tmp_path, clip, certificate)
+
+    found = problems(outcome)
+    assert not found, "\n".join(["one box:", *found, _logs_tail(outcome.logs)])
+
+
+def run_one_box(tmp_path: Path, clip: Path, certificate: tuple[Path, Path]) -> Outcome:
+    """``sightline --config`` from docs/one-box.md, run twice (the edge restarted)."""
     blocks = dict(iter_blocks((REPO / "docs" / "one-box.md").read_text()))
     etc = tmp_path / "etc"
     mounts = Mounts({"/etc/sightline": etc})
@@ -585,6 +670,7 @@ def test_the_one_box_runs_an_edge_restart_end_to_end(
         "SIGHTLINE_NOTIFIER__SMTP__PORT": "0",
         "SIGHTLINE_NOTIFIER__SMTP__CA_FILE": str(certificate[0]),
         "SIGHTLINE_HEALTH__ENABLED": "false",  # the services' fixed ports may be taken here
+        "SIGHTLINE_CONSOLE__PORT": "0",  # so may the console's 8090 (another session's box)
     }
     smtp = SmtpServer(TlsSetup("starttls", *certificate, (smtp_section["username"], password)))
     env["SIGHTLINE_NOTIFIER__SMTP__PORT"] = str(smtp.port)
@@ -636,8 +722,7 @@ def test_the_one_box_runs_an_edge_restart_end_to_end(
     assert outcome is not None
     outcome.logs.update(_suite_logs(state))
     outcome.exit_codes = exit_codes
-    found = problems(outcome)
-    assert not found, "\n".join(["one box:", *found, _logs_tail(outcome.logs)])
+    return outcome
 
 
 def private_broker(log: Path) -> str | None:

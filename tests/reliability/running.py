@@ -23,7 +23,7 @@ from tests.reliability.suite import (
 )
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen
-from tests.support.service_process import ServiceProcess, status_now, status_topic
+from tests.support.service_process import ServiceProcess, said, status_now, status_topic
 from tests.support.waiting import wait_until
 
 
@@ -41,8 +41,12 @@ class Service(StrEnum):
 
 
 def online_since(service: Service, seen: int) -> Callable[[list[Seen]], bool]:
-    """A collector predicate: ``service`` said online after the first ``seen`` messages."""
-    online = status_now(service.status_topic, b"online")
+    """A collector predicate: ``service`` said online after the first ``seen`` messages (the
+    frame-store: said it at all since, as ``FrameStoreProcess.start_online`` waits)."""
+    if service is Service.FRAME_STORE:
+        online = said(service.status_topic, b"online")
+    else:
+        online = status_now(service.status_topic, b"online")
     return lambda messages: online(messages[seen:])
 
 
@@ -70,13 +74,12 @@ class RunningSuite:
         )
 
     def start(self, *services: Service) -> None:
-        """Start ``services`` (all when none given) and wait until each is online."""
-        for service in services or tuple(Service):
-            if service is Service.FRAME_STORE:
-                self.frame_store.start_online(self.collector)
-                continue
-            seen = len(self.collector.messages)
+        """Start ``services`` (all when none given) side by side; wait until each is online."""
+        wanted = services or tuple(Service)
+        seen = len(self.collector.messages)
+        for service in wanted:
             self.process(service).start()
+        for service in wanted:
             self.collector.wait_for(online_since(service, seen), timeout=30)
 
     def signal(self, service: Service, signum: signal.Signals) -> int:

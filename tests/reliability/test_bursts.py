@@ -105,7 +105,7 @@ def test_a_backlog_is_drained_holding_at_most_the_bound_and_each_message_is_hand
             # as the frame-store does: its answer is behind what the client holds back
             if publishes.endswith("confirmed") and not handle.wait(5):
                 unconfirmed.append(len(seen))
-        time.sleep(0.0005)
+        time.sleep(0.0002)
 
     client.subscribe("backlog/#", slow)
     client.start()

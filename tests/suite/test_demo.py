@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import os
-import subprocess
-import sys
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -15,22 +12,16 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.conftest import REPO
+from tests.suite.demo_run import DEMO_RUN, DEMO_TIMEOUT_S, start_demo
+from tests.support.background import Background
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("demo") / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "suite", "demo", "--state-dir", str(root)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "YOLO_CONFIG_DIR": str(root.parent / "ultralytics")},
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    return root, result.stdout
+def demo(background: Background, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One demo run for every test here (the layout tests may have started it already)."""
+    start_demo(background, tmp_path_factory)
+    result: tuple[Path, str] = background.result(DEMO_RUN, DEMO_TIMEOUT_S + 60)
+    return result
 
 
 def test_the_summary_names_what_happened_and_where(demo: tuple[Path, str]) -> None:
