@@ -15,8 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from event_engine import detectors
 from event_engine.batch import SceneBatch
 from event_engine.detectors import Detector, Frame
@@ -251,7 +249,7 @@ class CameraTracker:
         if not detections:
             return []
         scene, number, now = frame.scene, frame.number, frame.now
-        boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections])
+        boxes = [(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections]
         sides, insides = self.batch(scene, *size).evaluate(boxes)
         occurrences: list[Occurrence] = []
         switched = self._switches(detections, number, now)
