@@ -206,6 +206,8 @@ class CameraTracker:
 
     def _say(self, decided: Classified, number: int, now: datetime) -> None:
         """Log a restart, a resumed run or a clock that fell back (never silently)."""
+        if decided.kind is not FrameOrder.RESTART and not decided.clock_back:
+            return  # the common case: nothing to say (and no timestamps to format)
         before = self.state.run_id
         extra = {
             "camera_id": self.camera_id,
