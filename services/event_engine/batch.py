@@ -1,135 +1,245 @@
-"""Every line and zone of a scene tested against one frame's boxes in a few numpy passes.
+"""Every line and zone of a scene tested against one frame's boxes, in plain arithmetic.
 
-Per-line and per-zone numpy calls cost more than the arithmetic for ten boxes, so the axis
-lines are stacked into one matrix and every zone's edges into one table; polylines (rarer)
-go one by one.
+For the ten-odd boxes of a frame, numpy's per-call overhead costs more than the arithmetic,
+so the scene's lines and zones are laid out once (per frame size) as plain tuples of floats
+and each box is tested in Python: the same IEEE operations, in the same order, as the
+vectorised tests of :mod:`event_engine.geometry` (which ``tests/event_engine/test_geometry.py``
+checks them against). A polyline of more than one segment (rarer) goes through numpy.
 
 Example:
-    >>> import numpy as np
     >>> from sightline.config.engine import DeviceConfig
     >>> device = DeviceConfig.model_validate({
     ...     "lines": [{"type": "vertical", "position_pct": 50, "name": "mid"}],
     ...     "zones": [{"name": "left", "x1_pct": 0, "y1_pct": 0, "x2_pct": 50, "y2_pct": 100}]})
     >>> batch = SceneBatch.from_scene(Scene.from_config(device, 1280, 720), 1280, 720)
-    >>> batch.evaluate(np.array([[100.0, 100.0, 140.0, 200.0], [900.0, 100.0, 940.0, 200.0]]))
+    >>> batch.evaluate([(100.0, 100.0, 140.0, 200.0), (900.0, 100.0, 940.0, 200.0)])
     ([[-1, 1]], [[True, False]])
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from event_engine.crossing import sides_of
-from event_engine.geometry import Array, LineGeometry
+from event_engine.crossing import UNKNOWN, sides_of
+from event_engine.geometry import LineGeometry
 from event_engine.scene import Scene
 from sightline.config.base import Anchor
 
-_ANCHORS = tuple(Anchor)
-IntArray = npt.NDArray[np.intp]
+Box = Sequence[float]
+"""``x1, y1, x2, y2``."""
+
+_X, _CENTER_Y, _BOTTOM_Y = 0, 1, 2
+"""Which coordinate of a box's anchors a test reads (see :meth:`SceneBatch.evaluate`)."""
+
+
+def _y_of(anchor: Anchor) -> int:
+    return _CENTER_Y if anchor is Anchor.CENTER else _BOTTOM_Y
+
+
+_TINY = 5e-324
+"""The smallest positive float: ``d >= 0`` is exactly ``d > -_TINY``, ``d <= 0`` exactly
+``d < _TINY`` (no float lies strictly between)."""
+
+
+@dataclass(frozen=True)
+class _AxisLine:
+    row: int
+    coordinate: int  # _X (vertical) or the anchor's y (horizontal)
+    position: float
+    above: float  # the side is +1 where ``value - position > above``
+    below: float  # and -1 where ``value - position < below`` (0 where both or neither)
+
+    @classmethod
+    def of(cls, row: int, coordinate: int, position: float, geometry: LineGeometry) -> _AxisLine:
+        """The thresholds of :func:`_side`, folded: ``>= 0`` as ``> -_TINY`` and so on."""
+        positive, negative = geometry.margin_positive, geometry.margin_negative
+        above = -_TINY if positive == 0 else positive
+        below = _TINY if negative == 0 else -negative
+        return cls(row, coordinate, position, above, below)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A polyline of one segment (the common case): its perpendicular, within reach."""
+
+    row: int
+    y: int
+    x1: float
+    y1: float
+    dx: float
+    dy: float
+    span: float
+    reach: float
+    margin_negative: float
+    margin_positive: float
+
+
+@dataclass(frozen=True)
+class _Zone:
+    y: int
+    edges: tuple[tuple[float, float, float, float], ...]  # x1, y1, y2, dx/dy of each edge
+    box: tuple[float, float, float, float] | None = None
+    """An axis-aligned rectangle's ``left, right, top, bottom``: the even-odd rule over its
+    edges is then exactly ``left <= x < right and top <= y < bottom`` (its flat edges never
+    straddle, its upright ones have a slope of 0)."""
+
+
+def _rectangle(
+    edges: tuple[tuple[float, float, float, float], ...], points: list[tuple[float, float]]
+) -> tuple[float, float, float, float] | None:
+    """``left, right, top, bottom`` if ``points`` are an axis-aligned rectangle, else None."""
+    if len(points) != 4:
+        return None
+    ends = points[1:] + points[:1]
+    flat = sum(y1 == y2 for (_, y1), (_, y2) in zip(points, ends, strict=True))
+    upright = sum(x1 == x2 for (x1, _), (x2, _) in zip(points, ends, strict=True))
+    if flat != 2 or upright != 2 or any(slope != 0.0 for *_, slope in edges):
+        return None
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def _side(distance: float, margin_negative: float, margin_positive: float) -> int:
+    """:func:`~event_engine.crossing.sides_of` of one (finite) distance."""
+    positive = distance >= 0 if margin_positive == 0 else distance > margin_positive
+    negative = distance <= 0 if margin_negative == 0 else distance < -margin_negative
+    return int(positive) - int(negative)
+
+
+def _inside(px: float, py: float, edges: tuple[tuple[float, float, float, float], ...]) -> bool:
+    """:meth:`~event_engine.geometry.ZoneGeometry.contains` of one point (even-odd rule)."""
+    inside = False
+    for x1, y1, y2, slope in edges:
+        if (y1 > py) != (y2 > py) and px < x1 + (py - y1) * slope:
+            inside = not inside
+    return inside
 
 
 @dataclass(frozen=True)
 class SceneBatch:
-    """The stacked geometry of one :class:`Scene` (built once per frame size)."""
+    """The geometry of one :class:`Scene` as plain floats (built once per frame size)."""
 
     edge: tuple[float, float]
-    axis_rows: IntArray  # index into scene.lines of each axis line
-    axis_anchor: IntArray  # which anchor (index into Anchor) each axis line tests
-    axis_dim: IntArray  # 0 for x (vertical), 1 for y (horizontal)
-    axis_position: Array
-    axis_margin_negative: Array
-    axis_margin_positive: Array
-    polylines: tuple[tuple[int, int, LineGeometry], ...]  # (row, anchor index, geometry)
-    edge_anchor: IntArray  # per zone edge
-    edge_x1: Array
-    edge_y1: Array
-    edge_y2: Array
-    edge_slope: Array
-    zone_starts: IntArray  # first edge of each zone
+    axis: tuple[_AxisLine, ...]
+    segments: tuple[_Segment, ...]
+    polylines: tuple[tuple[int, Anchor, LineGeometry], ...]  # more than one segment
+    zones: tuple[_Zone, ...]
     line_count: int
 
     @classmethod
     def from_scene(cls, scene: Scene, width: int, height: int) -> SceneBatch:
-        """Stack ``scene``'s lines and zones for frames of ``width`` x ``height``."""
-        axis = [
-            (row, _ANCHORS.index(line.config.anchor), line.geometry)
-            for row, line in enumerate(scene.lines)
-            if line.geometry.kind != "polyline"
-        ]
-        polylines = tuple(
-            (row, _ANCHORS.index(line.config.anchor), line.geometry)
-            for row, line in enumerate(scene.lines)
-            if line.geometry.kind == "polyline"
-        )
-        edges: list[tuple[int, float, float, float, float]] = []
-        starts: list[int] = []
+        """Lay ``scene``'s lines and zones out for frames of ``width`` x ``height``."""
+        axis: list[_AxisLine] = []
+        segments: list[_Segment] = []
+        polylines: list[tuple[int, Anchor, LineGeometry]] = []
+        for row, line in enumerate(scene.lines):
+            g, anchor = line.geometry, line.config.anchor
+            if g.kind == "vertical":
+                axis.append(_AxisLine.of(row, _X, g.points[0][0], g))
+            elif g.kind == "horizontal":
+                axis.append(_AxisLine.of(row, _y_of(anchor), g.points[0][1], g))
+            elif len(g.points) == 2:
+                (x1, y1), (x2, y2) = (
+                    (float(x), float(y)) for x, y in g.points
+                )  # as _polyline_distance reads them
+                dx, dy = x2 - x1, y2 - y1
+                span = max(math.hypot(dx, dy), 1e-9)
+                segments.append(
+                    _Segment(
+                        row,
+                        _y_of(anchor),
+                        x1,
+                        y1,
+                        dx,
+                        dy,
+                        span,
+                        g.reach,
+                        g.margin_negative,
+                        g.margin_positive,
+                    )
+                )
+            else:
+                polylines.append((row, anchor, g))
+        zones: list[_Zone] = []
         for zone in scene.zones:
-            starts.append(len(edges))
-            points = zone.geometry.points
-            anchor = _ANCHORS.index(zone.config.anchor)
-            for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
-                slope = (x2 - x1) / (y2 - y1) if y2 != y1 else 0.0
-                edges.append((anchor, x1, y1, y2, slope))
-        table = np.array(edges, dtype=np.float64).reshape(-1, 5)
+            points = [(float(x), float(y)) for x, y in zone.geometry.points]
+            edges = tuple(
+                (x1, y1, y2, (x2 - x1) / (y2 - y1) if y2 != y1 else 0.0)
+                for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True)
+            )
+            zones.append(_Zone(_y_of(zone.config.anchor), edges, _rectangle(edges, points)))
         return cls(
             edge=(width - 1e-3, height - 1e-3),
-            axis_rows=np.array([row for row, _, _ in axis], dtype=np.intp),
-            axis_anchor=np.array([a for _, a, _ in axis], dtype=np.intp),
-            axis_dim=np.array(
-                [0 if g.kind == "vertical" else 1 for _, _, g in axis], dtype=np.intp
-            ),
-            axis_position=np.array(
-                [g.points[0][0] if g.kind == "vertical" else g.points[0][1] for _, _, g in axis]
-            ),
-            axis_margin_negative=np.array([g.margin_negative for _, _, g in axis]),
-            axis_margin_positive=np.array([g.margin_positive for _, _, g in axis]),
-            polylines=polylines,
-            edge_anchor=table[:, 0].astype(np.intp),
-            edge_x1=table[:, 1],
-            edge_y1=table[:, 2],
-            edge_y2=table[:, 3],
-            edge_slope=table[:, 4],
-            zone_starts=np.array(starts, dtype=np.intp),
+            axis=tuple(axis),
+            segments=tuple(segments),
+            polylines=tuple(polylines),
+            zones=tuple(zones),
             line_count=len(scene.lines),
         )
 
-    def evaluate(self, boxes: Array) -> tuple[list[list[int]], list[list[bool]]]:
-        """For ``(N, 4)`` boxes: each line's confirmed sides (+1/-1/0) and each zone's insides.
+    def evaluate(
+        self, boxes: Sequence[Box] | npt.NDArray[np.float64]
+    ) -> tuple[list[list[int]], list[list[bool]]]:
+        """For boxes (``x1, y1, x2, y2`` each, or an ``(N, 4)`` array): each line's confirmed sides (+1/-1/0, or
+        :data:`~event_engine.crossing.UNKNOWN` past a polyline's end) and each zone's
+        insides.
 
         Anchors are kept inside the frame, so a zone that reaches the frame's edge contains
         the feet of someone walking out of the picture.
         """
-        anchors = np.empty((len(_ANCHORS), len(boxes), 2))
-        anchors[:, :, 0] = (boxes[:, 0] + boxes[:, 2]) / 2
-        for index, anchor in enumerate(_ANCHORS):
-            anchors[index, :, 1] = (
-                (boxes[:, 1] + boxes[:, 3]) / 2 if anchor is Anchor.CENTER else boxes[:, 3]
-            )
-        np.clip(anchors, 0.0, self.edge, out=anchors)
+        if isinstance(boxes, np.ndarray):
+            boxes = boxes.tolist()  # plain floats: numpy scalars are slow one by one
+        right, bottom = self.edge
+        xs: list[float] = []
+        centers: list[float] = []
+        bottoms: list[float] = []
+        for x1, y1, x2, y2 in boxes:
+            xs.append(min(max((x1 + x2) / 2, 0.0), right))
+            centers.append(min(max((y1 + y2) / 2, 0.0), bottom))
+            bottoms.append(min(max(y2, 0.0), bottom))
+        coordinates = (xs, centers, bottoms)
         sides: list[list[int]] = [[] for _ in range(self.line_count)]
-        if len(self.axis_rows):
-            coords = anchors[self.axis_anchor, :, self.axis_dim]  # (L, N)
-            distance = coords - self.axis_position[:, None]
-            mpos, mneg = self.axis_margin_positive[:, None], self.axis_margin_negative[:, None]
-            positive = (distance > mpos) | ((mpos == 0) & (distance >= 0))
-            negative = (distance < -mneg) | ((mneg == 0) & (distance <= 0))
-            matrix = (positive.astype(np.int8) - negative.astype(np.int8)).tolist()
-            for row, values in zip(self.axis_rows.tolist(), matrix, strict=True):
-                sides[row] = values
-        for row, anchor_index, geometry in self.polylines:
-            distance = geometry.signed_distance(anchors[anchor_index])
+        for line in self.axis:
+            position, above, below = line.position, line.above, line.below
+            sides[line.row] = [
+                (value - position > above) - (value - position < below)
+                for value in coordinates[line.coordinate]
+            ]
+        for segment in self.segments:
+            sides[segment.row] = [
+                _segment_side(segment, x, y)
+                for x, y in zip(xs, coordinates[segment.y], strict=True)
+            ]
+        for row, anchor, geometry in self.polylines:
+            points = np.array([xs, coordinates[_y_of(anchor)]], dtype=np.float64).T
+            distance = geometry.signed_distance(points.reshape(-1, 2))
             sides[row] = sides_of(
                 distance, geometry.margin_negative, geometry.margin_positive
             ).tolist()
         insides: list[list[bool]] = []
-        if len(self.zone_starts):
-            px = anchors[self.edge_anchor, :, 0].T  # (N, E)
-            py = anchors[self.edge_anchor, :, 1].T
-            straddles = (self.edge_y1 > py) != (self.edge_y2 > py)
-            crossing = straddles & (px < self.edge_x1 + (py - self.edge_y1) * self.edge_slope)
-            counts = np.add.reduceat(crossing.astype(np.int32), self.zone_starts, axis=1)
-            insides = ((counts % 2) == 1).T.tolist()
+        for zone in self.zones:
+            ys = coordinates[zone.y]
+            if zone.box is not None:
+                left, right_, top, bottom_ = zone.box
+                insides.append(
+                    [left <= x < right_ and top <= y < bottom_ for x, y in zip(xs, ys, strict=True)]
+                )
+            else:
+                insides.append([_inside(x, y, zone.edges) for x, y in zip(xs, ys, strict=True)])
         return sides, insides
+
+
+def _segment_side(segment: _Segment, x: float, y: float) -> int:
+    """The side of ``(x, y)`` of a one-segment polyline, as ``_polyline_distance`` and
+    ``sides_of`` decide it."""
+    rx, ry = x - segment.x1, y - segment.y1
+    dx, dy, span, reach = segment.dx, segment.dy, segment.span, segment.reach
+    along = (rx * dx + ry * dy) / span
+    if along < -reach or along > span + reach:
+        return UNKNOWN
+    return _side((dx * ry - dy * rx) / span, segment.margin_negative, segment.margin_positive)

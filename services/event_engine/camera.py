@@ -15,8 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
-
 from event_engine import detectors
 from event_engine.batch import SceneBatch
 from event_engine.detectors import Detector, Frame
@@ -208,6 +206,8 @@ class CameraTracker:
 
     def _say(self, decided: Classified, number: int, now: datetime) -> None:
         """Log a restart, a resumed run or a clock that fell back (never silently)."""
+        if decided.kind is not FrameOrder.RESTART and not decided.clock_back:
+            return  # the common case: nothing to say (and no timestamps to format)
         before = self.state.run_id
         extra = {
             "camera_id": self.camera_id,
@@ -251,7 +251,7 @@ class CameraTracker:
         if not detections:
             return []
         scene, number, now = frame.scene, frame.number, frame.now
-        boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections])
+        boxes = [(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in detections]
         sides, insides = self.batch(scene, *size).evaluate(boxes)
         occurrences: list[Occurrence] = []
         switched = self._switches(detections, number, now)

@@ -29,7 +29,9 @@ from datetime import datetime, timedelta
 from sightline.config.engine import RuleConfig
 from sightline.messages.envelope import Detection
 from sightline.messages.event import (
+    Actions,
     Event,
+    EventActions,
     EventObject,
     EventType,
     LineRef,
@@ -105,6 +107,23 @@ def fire(
     return fired
 
 
+_CARRIED: dict[int, tuple[Actions, EventActions]] = {}
+_MAX_CARRIED = 256
+
+
+def carried(actions: Actions) -> EventActions:
+    """A rule's ``actions`` as an event carries them: what ``Event``'s own validator makes
+    of them (the wire form), made once per rule instead of once per event (it is frozen)."""
+    cached = _CARRIED.get(id(actions))
+    if cached is not None and cached[0] is actions:
+        return cached[1]
+    result = EventActions.model_validate(actions.model_dump())
+    if len(_CARRIED) >= _MAX_CARRIED:  # bounded: a reload makes new rules
+        _CARRIED.clear()
+    _CARRIED[id(actions)] = (actions, result)
+    return result
+
+
 def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_id: str) -> Event:
     """The event v1 of ``rule`` firing on ``occurrence``, with a deterministic id: the same
     decision in the same edge run always gets the same id, another run another one."""
@@ -138,5 +157,5 @@ def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_
         ),
         line=occurrence.line,
         zone=occurrence.zone,
-        actions=rule.actions,
+        actions=carried(rule.actions),
     )

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from event_engine.runs import (
     NO_REORDER,
@@ -69,6 +70,25 @@ def winner(votes: dict[str, float], latest: str) -> str:
     if votes.get(latest, -1.0) >= best:
         return latest
     return min(name for name, vote in votes.items() if vote >= best)
+
+
+@lru_cache(maxsize=64)
+def _least_longer(seconds: float) -> timedelta | None:
+    """The shortest time span whose ``total_seconds()`` is more than ``seconds``: a span is
+    longer than ``seconds`` exactly when it is at least this (spans are whole microseconds
+    and ``total_seconds`` grows with them); None for a limit out of the ordinary.
+
+    >>> _least_longer(2.0), _least_longer(0.1)
+    (datetime.timedelta(seconds=2, microseconds=1), datetime.timedelta(microseconds=100001))
+    """
+    if not math.isfinite(seconds) or not 0 <= seconds <= 1e9:
+        return None
+    micros = math.floor(seconds * 1e6) - 4
+    if micros / 1e6 > seconds:
+        return None
+    while micros / 1e6 <= seconds:
+        micros += 1
+    return timedelta(microseconds=micros)
 
 
 @dataclass
@@ -292,6 +312,14 @@ class CameraState:
 
     def expired(self, now: datetime, timeout_s: float) -> list[TrackState]:
         """Tracks unseen for longer than ``timeout_s`` of message time."""
+        least = _least_longer(timeout_s)
+        if least is not None:
+            try:
+                cutoff = now - least
+            except OverflowError:
+                pass
+            else:  # one comparison a track: exactly the test below (see _least_longer)
+                return [t for t in self.tracks.values() if t.last_seen <= cutoff]
         return [t for t in self.tracks.values() if (now - t.last_seen).total_seconds() > timeout_s]
 
     def forget(self, track: TrackState) -> None:

@@ -156,16 +156,22 @@ def fast_envelope(payload: bytes | str, limits: MessageLimits) -> DetectionEnvel
 
 
 _new = object.__new__
-_set = object.__setattr__
+_SLOTS = BaseModel.__dict__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields_set = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+"""A model's slots set through their descriptors: what ``object.__setattr__`` does for them
+(a frozen model refuses its own ``__setattr__``), without looking each name up again."""
 
 
 def _make(cls: type[M], values: dict[str, Any], given: set[str]) -> M:
     """``cls`` holding ``values`` (already valid) as pydantic's validation leaves it."""
     model = _new(cls)
-    _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", given)
-    _set(model, "__pydantic_extra__", {})
-    _set(model, "__pydantic_private__", None)
+    _set_dict(model, values)
+    _set_fields_set(model, given)
+    _set_extra(model, {})
+    _set_private(model, None)
     return model
 
 
@@ -247,20 +253,19 @@ def _detection(raw: _Detection) -> Detection:
     if x2 < x1 or y2 < y1:
         raise _Unusual
     bbox = _new(BBox)
-    _set(bbox, "__dict__", {"x1": x1, "y1": y1, "x2": x2, "y2": y2})
-    _set(bbox, "__pydantic_fields_set__", set(_BOX_FIELDS))
-    _set(bbox, "__pydantic_extra__", {})
-    _set(bbox, "__pydantic_private__", None)
+    _set_dict(bbox, {"x1": x1, "y1": y1, "x2": x2, "y2": y2})
+    _set_fields_set(bbox, set(_BOX_FIELDS))
+    _set_extra(bbox, {})
+    _set_private(bbox, None)
     raw_center = raw.center
     center = _new(Point)
-    _set(center, "__dict__", {"x": raw_center.x, "y": raw_center.y})
-    _set(center, "__pydantic_fields_set__", set(_XY))
-    _set(center, "__pydantic_extra__", {})
-    _set(center, "__pydantic_private__", None)
+    _set_dict(center, {"x": raw_center.x, "y": raw_center.y})
+    _set_fields_set(center, set(_XY))
+    _set_extra(center, {})
+    _set_private(center, None)
     detection = _new(Detection)
-    _set(
+    _set_dict(
         detection,
-        "__dict__",
         {
             "track_id": track_id,
             "class_id": raw.class_id,
@@ -271,9 +276,9 @@ def _detection(raw: _Detection) -> Detection:
             "previous_center": previous,
         },
     )
-    _set(detection, "__pydantic_fields_set__", given)
-    _set(detection, "__pydantic_extra__", {})
-    _set(detection, "__pydantic_private__", None)
+    _set_fields_set(detection, given)
+    _set_extra(detection, {})
+    _set_private(detection, None)
     return detection
 
 
