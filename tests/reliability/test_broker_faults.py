@@ -40,7 +40,15 @@ def run_with_broker_fault(
     suite = RunningSuite.on(mosquitto, collector, smtp, tmp_path)
     half = len(stream.messages) // 2
     suite.start(Service.ENGINE, Service.NOTIFIER)
-    time.sleep(2 * AUTOSAVE_S)  # the services' sessions are on disk, as in a long-lived broker
+    # the services' sessions are on disk, as in a long-lived broker: a save after they were
+    # all online (Mosquitto writes mosquitto.db every AUTOSAVE_S)
+    online_ns = time.time_ns()
+    saved = mosquitto.data_dir / "mosquitto.db"
+    wait_until(
+        lambda: saved.exists() and saved.stat().st_mtime_ns > online_ns,
+        10 * AUTOSAVE_S,
+        "the broker saved the services' sessions",
+    )
     publisher = Publisher(mosquitto)
     publisher.send(stream.messages[:half])
     publisher.close()
