@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from event_engine.tracks import FrameOrder
 from sightline.errors import MessageError, TopicError
 from sightline.messages import decode_envelope
 from sightline.messages.base import MessageLimits
+from sightline.messages.envelope import DetectionEnvelope
 from sightline.messages.event import Event
 from sightline.mqtt import Completion
 from sightline.topics import Topics
@@ -147,6 +149,20 @@ class EnvelopeHandler:
         if topic_camera is not None and not self.claim(topic_camera):
             return None  # another replica's camera (a stale subscription of this session)
         envelope = decode_envelope(payload, self.limits)
+        with checkpoints.processing() if checkpoints is not None else contextlib.nullcontext():
+            outcome = self._process(envelope, topic, topic_camera, payload, checkpoints)
+        if outcome is not None and self.hold is None:
+            self.flush(force=False)  # live, the service's checkpoint thread saves instead
+        return outcome
+
+    def _process(
+        self,
+        envelope: DetectionEnvelope,
+        topic: str | None,
+        topic_camera: str | None,
+        payload: bytes,
+        checkpoints: CheckpointScheduler | None,
+    ) -> FrameOutcome | None:
         try:
             outcome = self.engine.process(envelope, topic_camera)
         except UnknownDeviceError as exc:
@@ -161,10 +177,11 @@ class EnvelopeHandler:
         camera = self.engine.camera_for(envelope)
         self._heard(camera)
         self.metrics.heard(camera)
-        for event in outcome.events:
-            self._publish_event(camera, event)
+        published = [self._publish_event(camera, event) for event in outcome.events]
         if outcome.order is not FrameOrder.DUPLICATE and checkpoints is not None:
-            saved = checkpoints.changed(camera)
+            saved = checkpoints.changed(
+                camera, [handle for handle in published if isinstance(handle, Completion)]
+            )
             if self.hold is not None:
                 self.hold(saved)
         if self.states is not None:
@@ -172,8 +189,6 @@ class EnvelopeHandler:
                 self.states.changed(envelope.source.device_id, camera)
             else:  # the per-class counts may have moved: looked at when the counts are due
                 self.states.seen(envelope.source.device_id, camera)
-        if self.hold is None:  # live, the service's checkpoint thread saves, off this path
-            self.flush(force=False)
         return outcome
 
     def flush(self, force: bool = True) -> None:

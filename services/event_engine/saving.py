@@ -24,10 +24,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Protocol
 
 from event_engine.checkpoint import Checkpoint
@@ -38,6 +39,10 @@ from sightline.mqtt import Completion
 from sightline.writes import WriteEpisodes
 
 log = logging.getLogger(__name__)
+
+PUBLISH_WAIT_S = 5.0
+"""How long a save waits for the broker to confirm the events of the state it is about to
+write; past it, the save is put off (nothing it holds is acknowledged meanwhile)."""
 
 SAVE_RETRY_MIN_S = 0.1
 SAVE_RETRY_MAX_S = 5.0
@@ -111,6 +116,14 @@ class CheckpointScheduler:
         self.on_recovered: Callable[[], object] = lambda: None
         """Called when a write holds again after failures."""
         self._changed: set[str] = set()
+        self._unconfirmed: list[Completion] = []
+        """Events published for changes not saved yet: a save waits for the broker to have
+        them, so that a crash never leaves a state on disk whose events were lost (the
+        envelopes come again and give them again instead)."""
+        self._busy = 0
+        self._between = threading.Condition()
+        """A save's copy is taken between two envelopes: never after a frame was processed
+        and before its events were registered (see :meth:`processing`)."""
         self._next: Completion | None = None
         self._owed: list[Completion] = []
         """Completions of checkpoints that failed: done with the next one that holds."""
@@ -135,10 +148,26 @@ class CheckpointScheduler:
         """Whether a change waits for its save."""
         return bool(self._changed)
 
-    def changed(self, camera: str) -> Completion:
-        """``camera``'s state changed: the next save is owed; what completes with it."""
+    @contextlib.contextmanager
+    def processing(self) -> Iterator[None]:
+        """Hold while an envelope is processed and its events published and registered with
+        :meth:`changed`: no save copies the state in between."""
+        with self._between:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._between:
+                self._busy -= 1
+                if not self._busy:
+                    self._between.notify_all()
+
+    def changed(self, camera: str, published: Collection[Completion] = ()) -> Completion:
+        """``camera``'s state changed, and ``published`` are the events of the change: the
+        next save is owed (and waits for the broker to have them); what completes with it."""
         with self.engine.lock:
             self._changed.add(camera)
+            self._unconfirmed.extend(c for c in published if not c.done)
             self._waiting += 1
             if self._next is None:
                 self._next = Completion()
@@ -175,13 +204,26 @@ class CheckpointScheduler:
         """Save the changed cameras now; False (logged once per episode, counted, retried
         by the caller) when the disk refused it."""
         with self.lock:  # one save at a time, so an older state never lands last
-            with self.engine.lock:  # a consistent copy; the frames wait only for the copy
-                done, self._next = self._next, None
-                changed, self._changed = self._changed, set()
-                self._waiting = 0
-                snapshot = self.store.snapshot(self.engine.states, changed)
+            with self._between:
+                while self._busy:  # between two envelopes
+                    self._between.wait()
+                with self.engine.lock:  # a consistent copy; the frames wait only for the copy
+                    done, self._next = self._next, None
+                    changed, self._changed = self._changed, set()
+                    unconfirmed, self._unconfirmed = self._unconfirmed, []
+                    self._waiting = 0
+                    snapshot = self.store.snapshot(self.engine.states, changed)
             if done is not None:
                 self._owed.append(done)
+            if not _all_ended(unconfirmed, PUBLISH_WAIT_S):
+                with self.engine.lock:  # put off: the broker does not have its events yet
+                    self._changed |= changed
+                    self._unconfirmed[:0] = [c for c in unconfirmed if not c.done]
+                log.info(
+                    "checkpoint put off: the broker has not confirmed its events yet",
+                    extra={"unconfirmed": sum(not c.done for c in unconfirmed)},
+                )
+                return False
             try:
                 self.store.write(snapshot)
             except OSError as exc:
@@ -217,3 +259,9 @@ class CheckpointScheduler:
                 self._saved_again.wait(0.5)
         if self.failed is not None:
             raise RetryLater(f"checkpoint failing ({self.failed}); stopping")
+
+
+def _all_ended(completions: list[Completion], timeout: float) -> bool:
+    """Whether every one of ``completions`` ended (done or failed) within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    return all(c.wait(max(0.0, deadline - time.monotonic())) for c in completions)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import pytest
+
+from event_engine import saving
 from event_engine.checkpoint import Checkpoint
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.saving import CheckpointScheduler, WholeFile
+from sightline.config import EngineSettings
 from sightline.messages import Event, encode
+from sightline.mqtt import Completion
 from tests.event_engine.walks import envelope, rule, settings, walk
 
 ZONE = {
@@ -72,3 +78,42 @@ def test_ended_tracks_are_removed_from_the_checkpoint(tmp_path: Path) -> None:
     handler.handle("detections/cam", encode(envelope(200, [])))  # 8 s later: track 1 ended
     handler.flush()
     assert Checkpoint(path).load()["cam"].tracks == {}
+
+
+def test_a_checkpoint_waits_for_the_broker_to_have_the_events_of_the_state_it_saves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between a checkpoint and the broker's confirmation of its events would lose
+    them (the redelivered envelopes would be duplicates of the saved state): the save is put
+    off until the broker has them."""
+    monkeypatch.setattr(saving, "PUBLISH_WAIT_S", 0.05)
+    checkpoint = Checkpoint(tmp_path / "state.json")
+    saves = CheckpointScheduler(Engine(EngineSettings()), WholeFile(checkpoint))
+    event = Completion()
+    acked = saves.changed("cam", [event])
+
+    assert saves.save() is False  # the event is not confirmed: nothing on disk, nothing owed
+    assert not checkpoint.path.exists()
+    assert not acked.done
+    assert saves.dirty
+    event.mark_done()
+    assert saves.save() is True
+    assert checkpoint.path.exists()
+    assert acked.done
+
+
+def test_a_checkpoint_copies_the_state_between_two_envelopes(tmp_path: Path) -> None:
+    """While an envelope is processed and its events registered, a save waits."""
+    saves = CheckpointScheduler(
+        Engine(EngineSettings()), WholeFile(Checkpoint(tmp_path / "s.json"))
+    )
+    saves.changed("cam")
+    saved: list[bool] = []
+    with saves.processing():
+        saver = threading.Thread(target=lambda: saved.append(saves.save()))
+        saver.start()
+        saver.join(0.2)
+        assert saver.is_alive()
+        assert saved == []
+    saver.join(10)
+    assert saved == [True]
