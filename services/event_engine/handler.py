@@ -53,9 +53,6 @@ Hold = Callable[[Completion], object]
 UNANNOUNCED_SILENCE_S = 60.0
 """Wall-clock silence after which the tracks of a camera whose edge never said ``online``
 (a seed-format edge) end; an edge that reports its status gets ``track_timeout_s``."""
-TIMER_PUBLISH_WAIT_S = 10.0
-"""How long the wall-clock timer waits for the broker to confirm the exits it published
-before the checkpoint may hold the tracks as ended."""
 MAX_UNKNOWN_DEVICES = 64
 """Unknown device ids dead-lettered and counted by name; any more count as :data:`OTHER_DEVICES`."""
 OTHER_DEVICES = "(other)"
@@ -262,7 +259,8 @@ class EnvelopeHandler:
             reason = self.due(camera, connected)
             if reason is None:
                 continue
-            with self._no_save_meanwhile():
+            checkpoints = self.checkpoints
+            with checkpoints.processing() if checkpoints is not None else contextlib.nullcontext():
                 tracks = len(self.engine.states[camera].tracks)
                 outcome = self.engine.end_tracks(camera)
                 if outcome is None:
@@ -276,21 +274,13 @@ class EnvelopeHandler:
                     extra={"camera_id": camera, "tracks": tracks, "events": len(outcome.events)},
                 )
                 waits = [self._publish_event(camera, event) for event in outcome.events]
-                deadline = time.monotonic() + TIMER_PUBLISH_WAIT_S
-                for handle in waits:
-                    if isinstance(handle, Completion):
-                        handle.wait(max(0.0, deadline - time.monotonic()))
                 published += len(outcome.events)
-                if self.checkpoints is not None:
-                    self.checkpoints.changed(camera)
+                if checkpoints is not None:  # saved once the broker has the exits
+                    checkpoints.changed(camera, [w for w in waits if isinstance(w, Completion)])
             device_id = self.engine.device_of(camera)
             if device_id is not None and self.states is not None:
                 self.states.publish(device_id, camera)
         return published
-
-    def _no_save_meanwhile(self) -> threading.Lock:
-        """A lock that keeps a checkpoint from landing while it is held."""
-        return self.checkpoints.lock if self.checkpoints is not None else threading.Lock()
 
     def _publish_event(self, camera: str, event: Event) -> object:
         self.metrics.event_published(event)
