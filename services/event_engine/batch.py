@@ -87,6 +87,10 @@ class _Zone:
     """An axis-aligned rectangle's ``left, right, top, bottom``: the even-odd rule over its
     edges is then exactly ``left <= x < right and top <= y < bottom`` (its flat edges never
     straddle, its upright ones have a slope of 0)."""
+    reach: tuple[float, float, float, float] = (-math.inf, math.inf, -math.inf, math.inf)
+    """Any other polygon's ``left, right, top, bottom``, the sides widened by a pixel: a
+    point outside it is outside the polygon, by the even-odd rule itself (see
+    :func:`_reach`), so most points skip the loop over the edges."""
 
 
 def _rectangle(
@@ -102,6 +106,23 @@ def _rectangle(
         return None
     xs, ys = [x for x, _ in points], [y for _, y in points]
     return min(xs), max(xs), min(ys), max(ys)
+
+
+def _reach(points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """``left, right, top, bottom`` outside which :func:`_inside` is False, exactly.
+
+    Above the top or at or below the bottom no edge straddles the point's row. Right of
+    every edge, no crossing lies right of the point. Left of every edge, every straddling
+    edge is crossed, and a closed ring straddles any row an even number of times. The
+    crossings are computed in floating point, so the sides are widened by a pixel (and
+    more for coordinates so large that a pixel is below their rounding).
+
+    >>> _reach([(0.0, 0.0), (10.0, 5.0), (0.0, 10.0)])
+    (-1.00000001, 11.00000001, 0.0, 10.0)
+    """
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    slack = 1.0 + 1e-9 * max(abs(x) for x in xs)
+    return min(xs) - slack, max(xs) + slack, min(ys), max(ys)
 
 
 def _side(distance: float, margin_negative: float, margin_positive: float) -> int:
@@ -172,7 +193,9 @@ class SceneBatch:
                 (x1, y1, y2, (x2 - x1) / (y2 - y1) if y2 != y1 else 0.0)
                 for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True)
             )
-            zones.append(_Zone(_y_of(zone.config.anchor), edges, _rectangle(edges, points)))
+            zones.append(
+                _Zone(_y_of(zone.config.anchor), edges, _rectangle(edges, points), _reach(points))
+            )
         return cls(
             edge=(width - 1e-3, height - 1e-3),
             axis=tuple(axis),
@@ -230,7 +253,14 @@ class SceneBatch:
                     [left <= x < right_ and top <= y < bottom_ for x, y in zip(xs, ys, strict=True)]
                 )
             else:
-                insides.append([_inside(x, y, zone.edges) for x, y in zip(xs, ys, strict=True)])
+                left, right_, top, bottom_ = zone.reach
+                edges = zone.edges
+                insides.append(
+                    [
+                        top <= y < bottom_ and left < x < right_ and _inside(x, y, edges)
+                        for x, y in zip(xs, ys, strict=True)
+                    ]
+                )
         return sides, insides
 
 

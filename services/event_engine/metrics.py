@@ -53,6 +53,7 @@ class EngineMetrics:
             ["camera"],
             registry=registry,
         )
+        self._last_envelope: dict[str, Gauge] = {}
         self.edge_online = Gauge(
             "sightline_engine_edge_online",
             "1 while the camera's edge says online, 0 after it said offline (its last will); "
@@ -67,7 +68,10 @@ class EngineMetrics:
 
     def heard(self, camera: str) -> None:
         """An envelope of ``camera`` arrived now."""
-        self.last_envelope.labels(camera).set_to_current_time()
+        child = self._last_envelope.get(camera)
+        if child is None:  # one labelled child per camera, looked up once (every envelope)
+            child = self._last_envelope[camera] = self.last_envelope.labels(camera)
+        child.set_to_current_time()
 
     def edge_status(self, camera: str, status: str) -> None:
         """The camera's edge said ``status`` (``online`` or ``offline``)."""

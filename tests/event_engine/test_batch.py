@@ -81,3 +81,34 @@ def test_no_boxes_no_sides() -> None:
     sides, insides = SceneBatch.from_scene(scene, WIDTH, HEIGHT).evaluate([])
     assert sides == [[] for _ in scene.lines]
     assert insides == [[] for _ in scene.zones]
+
+
+def test_polygons_skip_their_edges_only_for_points_outside_them() -> None:
+    """A polygon's points outside its widened bounds skip the edge loop: the answers stay
+    the geometry's, for points all around and exactly on the bounds and the vertices."""
+    polygons = {
+        "tri": [[100, 700], [640, 50], [1200, 700]],
+        "concave": [[100, 100], [600, 400], [1100, 100], [1100, 650], [100, 650]],
+        "diamond": [[640, 100], [1000, 360], [640, 620], [280, 360]],
+        "sliver": [[0, 0], [1279.999, 719.999], [1279.999, 719.9991]],
+    }
+    device = DeviceConfig.model_validate(
+        {"zones": [{"name": n, "points": p, "units": "px"} for n, p in polygons.items()]}
+    )
+    scene = Scene.from_config(device, WIDTH, HEIGHT)
+    batch = SceneBatch.from_scene(scene, WIDTH, HEIGHT)
+    assert all(zone.box is None for zone in batch.zones)
+    rng = np.random.default_rng(19)
+    xs = [float(x) for p in polygons.values() for x, _ in p] + rng.uniform(-50, 1350, 60).tolist()
+    ys = [float(y) for p in polygons.values() for _, y in p] + rng.uniform(-50, 770, 60).tolist()
+    xs += [np.nextafter(x, d) for x in xs[:16] for d in (np.inf, -np.inf)]
+    ys += [np.nextafter(y, d) for y in ys[:16] for d in (np.inf, -np.inf)]
+    boxes = np.array(
+        [(x - 20.0, y - 100.0, x + 20.0, y) for x, y in itertools.product(xs, ys)],
+        dtype=np.float64,
+    )
+    _, insides = batch.evaluate([tuple(row) for row in boxes.tolist()])
+    for zone, got_inside in zip(scene.zones, insides, strict=True):
+        anchors = np.clip(anchor_points(boxes, zone.config.anchor), 0, EDGE)
+        assert got_inside == zone.geometry.contains(anchors).tolist(), zone.config.label
+        assert 0 < sum(got_inside) < len(got_inside), zone.config.label

@@ -4,6 +4,8 @@ order, whatever its size and however the packets fall across the blocks."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 from sightline.config import MqttConfig
 from sightline.mqtt import MqttClient, ReceivedMessage
@@ -67,3 +69,68 @@ def test_a_reconnect_reads_nothing_left_over_from_the_old_connection(broker: Bro
     assert received[0].payload == b"before"
     assert received[-1].payload == b"after"
     assert {m.payload for m in received} == {b"before", b"after"}
+
+
+class _CountingSocket:
+    """paho's wake-up socket, counting the bytes written to it."""
+
+    def __init__(self, sock: object) -> None:
+        self.sock, self.sends = sock, 0
+
+    def send(self, data: bytes) -> int:
+        self.sends += 1
+        return self.sock.send(data)  # type: ignore[attr-defined, no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sock, name)
+
+
+def test_packets_queued_together_wake_the_network_thread_once_and_all_go_out(
+    broker: Broker,
+) -> None:
+    """Publishes from several threads at once (and the acks of what arrives) wake paho's
+    network thread only for the first packet of a run; every packet still goes out, and a
+    publish on an idle client still wakes it at once (not at paho's 1 s poll)."""
+    received: list[bytes] = []
+    sink = MqttClient(MqttConfig(url=broker.url), service="test", instance="sink")
+    sink.subscribe("burst/#", lambda message: received.append(message.payload))
+    source = MqttClient(MqttConfig(url=broker.url), service="test", instance="source")
+    sink.start()
+    source.start()
+    try:
+        assert sink.wait_connected(5)
+        assert source.wait_connected(5)
+        counting = _CountingSocket(source._paho._sockpairW)
+        source._paho._sockpairW = counting  # type: ignore[assignment]
+        queued = 0
+        original = BufferedPaho._packet_queue
+
+        def count(*args: object, **kwargs: object) -> object:
+            nonlocal queued
+            queued += 1
+            return original(source._paho, *args, **kwargs)  # type: ignore[arg-type]
+
+        source._paho._packet_queue = count  # type: ignore[method-assign, assignment]
+
+        def burst(thread: int) -> None:
+            for index in range(300):
+                source.publish(f"burst/{thread}", f"{thread}-{index}".encode())
+
+        threads = [threading.Thread(target=burst, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_until(lambda: len(received) >= 1_200, 30, "every message of the bursts", 0.05)
+        assert source.flush(10)
+        assert sorted(received) == sorted(f"{t}-{i}".encode() for t in range(4) for i in range(300))
+        assert queued >= 1_200
+        assert counting.sends < queued  # coalesced: runs of packets shared a wake-up
+
+        for index in range(20):  # one at a time on an idle client: each wakes it itself
+            started = time.monotonic()
+            assert source.publish("burst/alone", b"%d" % index).wait(10)
+            assert time.monotonic() - started < 0.5, "a publish waited for paho's poll"
+    finally:
+        source.stop()
+        sink.stop()

@@ -150,6 +150,44 @@ class BufferedPaho(paho.Client):
             rc = super().loop_read(max_packets)
         return rc
 
+    def _packet_queue(
+        self,
+        command: int,
+        packet: bytes | bytearray,
+        mid: int,
+        qos: int,
+        info: paho.MQTTMessageInfo | None = None,
+    ) -> MQTTErrorCode:
+        """paho's ``_packet_queue``, waking the network thread only for the first packet
+        of a run.
+
+        paho writes a byte to its wake-up socket for every packet queued (an ack, a
+        publish): a system call that also hands the GIL over, hundreds of times a second
+        under load. A packet queued behind another is written by the same drain: the
+        network thread pops packets until none is left (or the socket is full, and then it
+        asks ``select`` to wait for room), so only the packet that finds the queue empty
+        needs to wake it. The queue's length is read after appending: if the network
+        thread emptied it meanwhile, the length is 1 (or 0) and the wake-up is written.
+        """
+        out = self._out_packet
+        if self._thread is None or self._sockpairW is None:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        out.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
+        if len(out) <= 1:
+            with contextlib.suppress(BlockingIOError):  # a wake-up is pending anyway
+                self._sockpairW.send(b"0")
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
 
 class MqttClient:
     """A service's connection to the broker.
