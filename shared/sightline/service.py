@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -243,6 +244,11 @@ def run_service(
     signal.signal(signal.SIGINT, _stop)
 
     loop = build(ctx)
+    # What startup built (modules, config, the model) lives as long as the process: kept
+    # out of the collector's full passes, which then walk only what the work allocates (a
+    # full pass over everything paused the engine 25-66 ms at a time under load).
+    gc.collect()
+    gc.freeze()
     health = None
     if settings.health.enabled:
         port = settings.health.port or DEFAULT_PORTS.get(name, 0)

@@ -2,11 +2,13 @@
 
 It reads envelopes on ``detections/+`` for the cameras in ``ECHO_CAMERAS`` (others are
 refused as unknown), waits ``ECHO_DELAY_S`` (a slow handler), and publishes
-``echo/<camera>/<frame number>``.
+``echo/<camera>/<frame number>``. ``/healthz`` also checks that what startup built is out of
+the collector's full passes (``startup-frozen``).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
@@ -31,6 +33,7 @@ def build(ctx: ServiceContext) -> MainLoop | None:
     ctx.client.subscribe(ctx.client.topics.all_detections, handle)
     if os.environ.get("ECHO_UNHEALTHY"):
         ctx.health_checks["echo"] = lambda: False
+    ctx.health_checks["startup-frozen"] = lambda: gc.get_freeze_count() > 0
     return None
 
 
