@@ -127,10 +127,14 @@ def test_packets_queued_together_wake_the_network_thread_once_and_all_go_out(
         assert queued >= 1_200
         assert counting.sends < queued  # coalesced: runs of packets shared a wake-up
 
+        took = []
         for index in range(20):  # one at a time on an idle client: each wakes it itself
             started = time.monotonic()
             assert source.publish("burst/alone", b"%d" % index).wait(10)
-            assert time.monotonic() - started < 0.5, "a publish waited for paho's poll"
+            took.append(time.monotonic() - started)
+        # A lost wake-up holds each of them for paho's 1 s poll (it polls afresh after each
+        # confirmation); the median shrugs off a stall of a busy machine.
+        assert sorted(took)[len(took) // 2] < 0.5, f"publishes waited for paho's poll: {took}"
     finally:
         source.stop()
         sink.stop()
