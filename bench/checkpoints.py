@@ -11,7 +11,12 @@ every variant alike; the median over the rounds is printed, as wall and CPU (use
 system of this process) per save, and per envelope when one save holds ``--per-save``
 envelopes (100: half of ``mqtt.receive_maximum``, the urgent checkpoint of a flood).
 
-Usage: ``.venv/bin/python bench/checkpoints.py [--rounds 40] [--dir DIR] [--per-save 100]``
+The single engine's file holds every camera; it is written whole each save, and since issue
+19's third pass only the changed cameras are encoded again (``WholeFile`` keeps the others'
+bytes): ``--copies 15`` gives it 300 cameras.
+
+Usage: ``.venv/bin/python bench/checkpoints.py [--rounds 40] [--dir DIR] [--per-save 100]
+[--copies 1]``
 
 Example:
     >>> run = Measured("x", [0.002, 0.004, 0.003], [0.001, 0.001, 0.002])
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,12 +81,17 @@ def one_after_another(files: CameraFiles, snapshot: dict[str, bytes]) -> None:
     sync_directory(files.directory)
 
 
-def camera_states(frames: int) -> dict[str, CameraState]:
-    """The states of bench/engine.py's cameras after ``frames`` frames."""
+def camera_states(frames: int, copies: int = 1) -> dict[str, CameraState]:
+    """The states of bench/engine.py's cameras after ``frames`` frames (each camera's state
+    ``copies`` times, under other names, for an engine with more cameras)."""
     engine = Engine(settings())
     for envelope in stream(frames):
         engine.process(envelope)
-    return dict(engine.states)
+    return {
+        camera if copy == 0 else f"{camera}-{copy}": state if copy == 0 else deepcopy(state)
+        for copy in range(copies)
+        for camera, state in engine.states.items()
+    }
 
 
 def variants(
@@ -90,12 +101,18 @@ def variants(
     before = CameraFiles(root / "before", "bench")
     now = CameraFiles(root / "now", "bench")
     whole = WholeFile(Checkpoint(root / "whole" / "engine-state.json"))
+    whole.snapshot(states, list(states))  # a running engine has saved every camera once
+    everything = Checkpoint(root / "everything" / "engine-state.json")
+    everything.path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "replica, one file after another (before)": lambda: one_after_another(
             before, before.snapshot(states, changed)
         ),
         "replica, files written together (now)": lambda: now.write(now.snapshot(states, changed)),
-        "single engine, one file of all cameras": lambda: whole.write(
+        "single engine, all encoded each save (before)": lambda: everything.write(
+            everything.encode(dict(states))
+        ),
+        "single engine, changed ones encoded (now)": lambda: whole.write(
             whole.snapshot(states, changed)
         ),
     }
@@ -118,22 +135,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--frames", type=int, default=200, help="frames run to build the states")
     parser.add_argument("--per-save", type=int, default=100, help="envelopes one save holds")
+    parser.add_argument(
+        "--copies", type=int, default=1, help="each camera this many times (more cameras)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to write (a temp dir in)")
     args = parser.parse_args()
-    states = camera_states(args.frames)
+    states = camera_states(args.frames, args.copies)
     sizes = sorted({len(CameraFiles(Path(), "bench").snapshot(states, [c])[c]) for c in states})
     print(
         f"{len(states)} cameras, {args.frames} frames each; a camera's file "
         f"{sizes[0]:,}-{sizes[-1]:,} bytes; median of {args.rounds} rounds; CPU is this "
         f"process's user + system; per envelope: one save per {args.per_save} envelopes"
     )
-    print(f"{'changed cameras per save':<44} {'wall ms':>9} {'CPU ms':>8} {'CPU us/env':>11}")
+    print(f"{'changed cameras per save':<54} {'wall ms':>9} {'CPU ms':>8} {'CPU us/env':>11}")
     cameras = sorted(states)
-    for count in (1, 6, CAMERAS):
+    for count in sorted({1, 6, CAMERAS, len(states)}):
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
             for run in measure(args.rounds, variants(Path(tmp), states, cameras[:count])):
                 print(
-                    f"{f'{count:>2} | {run.name}':<44} {run.wall_ms:>9.2f} {run.cpu_ms:>8.2f} "
+                    f"{f'{count:>3} | {run.name}':<54} {run.wall_ms:>9.2f} {run.cpu_ms:>8.2f} "
                     f"{run.cpu_ms * 1e3 / args.per_save:>11,.0f}"
                 )
 

@@ -12,10 +12,11 @@ from event_engine.checkpoint import Checkpoint
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.saving import CheckpointScheduler, WholeFile
+from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.messages import Event, encode
 from sightline.mqtt import Completion
-from tests.event_engine.walks import envelope, rule, settings, walk
+from tests.event_engine.walks import Box, envelope, rule, settings, walk
 
 ZONE = {
     "name": "z",
@@ -117,3 +118,49 @@ def test_a_checkpoint_copies_the_state_between_two_envelopes(tmp_path: Path) -> 
         assert saved == []
     saver.join(10)
     assert saved == [True]
+
+
+class _Counting(Checkpoint):
+    """A checkpoint that counts the cameras it encodes."""
+
+    encoded: list[int]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.encoded = []
+
+    def encode_one(self, state: CameraState) -> bytes:  # type: ignore[override]
+        self.encoded.append(id(state))
+        return Checkpoint.encode_one(state)
+
+
+def _busy_states(cameras: int) -> dict[str, CameraState]:
+    """Real states (tracks in and out of the zone, dwell, runs), one walk per camera."""
+    states: dict[str, CameraState] = {}
+    for camera in range(cameras):
+        engine = Engine(CONFIG)
+        for frame, x in enumerate(range(300 + 20 * camera, 900, 40)):
+            boxes = [Box.at_foot(1, x, 450), Box.at_foot(2, 1200 - x, 450)]
+            engine.process(envelope(frame, boxes))
+        states[f"c{camera}"] = engine.states["cam"]
+    return states
+
+
+def test_the_single_file_encodes_again_only_the_cameras_that_changed(tmp_path: Path) -> None:
+    states = _busy_states(5)
+    checkpoint = _Counting(tmp_path / "state.json")
+    whole = WholeFile(checkpoint)
+
+    first = whole.snapshot(states, set(states))
+    assert first[""] == Checkpoint.encode(states)  # byte for byte what one encoding gives
+    assert len(checkpoint.encoded) == 5
+
+    checkpoint.encoded.clear()
+    states["c1"].last_frame = 99  # reported
+    states["c3"] = CameraState(last_frame=3)  # another object: encoded whatever is reported
+    del states["c4"]  # gone from the engine: gone from the file
+    second = whole.snapshot(states, {"c1"})
+    assert sorted(checkpoint.encoded) == sorted([id(states["c1"]), id(states["c3"])])
+    assert second[""] == Checkpoint.encode(states)
+    whole.write(second)
+    assert Checkpoint.encode(checkpoint.load()) == Checkpoint.encode(states)
