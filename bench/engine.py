@@ -14,7 +14,7 @@ zones per camera) go through, in one run:
   aggregate rate (on a machine with fewer cores than replicas they share the cores).
 
 Usage: ``.venv/bin/python bench/engine.py [--frames 500] [--live-frames 400] [--rounds 3]
-[--replicas 3]`` (``--only-live``: (c0), (c) and (r) only).
+[--replicas 3] [--cameras 20]`` (``--only-live``: (c0), (c) and (r) only).
 """
 
 from __future__ import annotations
@@ -494,16 +494,21 @@ def replicated(
 
 
 def main() -> None:
+    global CAMERAS  # the size of the stream and of the config, set once here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=750, help="frames per camera, in-process")
     parser.add_argument(
         "--live-frames", type=int, default=400, help="frames per camera, (c) (all rounds)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="(c0)/(c) rounds, alternating")
+    parser.add_argument(
+        "--cameras", type=int, default=CAMERAS, help="cameras in the stream (one engine's load)"
+    )
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--only-live", action="store_true", help="skip (a) to (b')")
     parser.add_argument("--replicas", type=int, default=3, help="(r): 1..N (at most 4) replicas")
     args = parser.parse_args()
+    CAMERAS = args.cameras
     config = settings()
     if args.only_live:
         live(
