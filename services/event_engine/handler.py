@@ -146,7 +146,7 @@ class EnvelopeHandler:
         if topic_camera is not None and not self.claim(topic_camera):
             return None  # another replica's camera (a stale subscription of this session)
         envelope = decode_envelope(payload, self.limits)
-        with checkpoints.processing() if checkpoints is not None else contextlib.nullcontext():
+        with self._processing():
             outcome = self._process(envelope, topic, topic_camera, payload, checkpoints)
         if outcome is not None and self.hold is None:
             self.flush(force=False)  # live, the service's checkpoint thread saves instead
@@ -260,7 +260,7 @@ class EnvelopeHandler:
             if reason is None:
                 continue
             checkpoints = self.checkpoints
-            with checkpoints.processing() if checkpoints is not None else contextlib.nullcontext():
+            with self._processing():
                 tracks = len(self.engine.states[camera].tracks)
                 outcome = self.engine.end_tracks(camera)
                 if outcome is None:
@@ -281,6 +281,13 @@ class EnvelopeHandler:
             if device_id is not None and self.states is not None:
                 self.states.publish(device_id, camera)
         return published
+
+    def _processing(self) -> contextlib.AbstractContextManager[object]:
+        """Held while a change is made and its events registered: no save copies the state
+        in between (:meth:`CheckpointScheduler.processing`; nothing without checkpoints)."""
+        if self.checkpoints is None:
+            return contextlib.nullcontext()
+        return self.checkpoints.processing()
 
     def _publish_event(self, camera: str, event: Event) -> object:
         self.metrics.event_published(event)

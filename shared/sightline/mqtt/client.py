@@ -169,9 +169,9 @@ class BufferedPaho(paho.Client):
         needs to wake it. The queue's length is read after appending: if the network
         thread emptied it meanwhile, the length is 1 (or 0) and the wake-up is written.
         """
-        out = self._out_packet
         if self._thread is None or self._sockpairW is None:
             return super()._packet_queue(command, packet, mid, qos, info)
+        out = self._out_packet
         out.append(
             {
                 "command": command,
