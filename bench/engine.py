@@ -309,9 +309,10 @@ def start_engine(
     tmp: Path,
     instance: str = "bench",
     replicas: tuple[int, int] | None = None,
+    timeout: float = 30,
 ) -> subprocess.Popen[bytes]:
     """The engine as a process (replica ``index`` of ``count`` if ``replicas``), once it
-    said ``online``."""
+    said ``online`` (killed if it does not within ``timeout`` s)."""
     config_path = tmp / "engine.json"
     config_path.write_text(config.model_dump_json(exclude_none=True))
     env = {
@@ -329,10 +330,20 @@ def start_engine(
     status = Wire(broker, f"sightline/event-engine/{instance}/status")
     engine = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     try:
-        status.wait(1, timeout=30)
+        status.wait(1, timeout=timeout)
+    except BaseException:  # not online in time (or interrupted): never leave it running
+        engine.kill()
+        engine.wait()
+        raise
     finally:
         status.close()
     return engine
+
+
+def startup_s(config: EngineSettings) -> float:
+    """How long an engine may take to say ``online``: reading a config grows with its
+    devices (about 8 s for 1,800 on this 2-core machine)."""
+    return 30 + len(config.devices) / 20
 
 
 def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
@@ -424,7 +435,7 @@ def live(
         broker = LocalMosquitto(Path(tmp) / "broker", persistence=False)
         broker.start()
         try:
-            engine = start_engine(broker, config, Path(tmp))
+            engine = start_engine(broker, config, Path(tmp), timeout=startup_s(config))
             ceilings: list[float] = []
             rates: list[float] = []
             try:
@@ -471,13 +482,15 @@ def replicated(
     envelopes: list[DetectionEnvelope],
 ) -> float:
     """(r): the aggregate envelopes/s of ``count`` replicas, each with its own cameras."""
+    startup = startup_s(config)
     run = tmp / f"replicas-{count}"
     run.mkdir()
-    engines = [
-        start_engine(broker, config, run, f"r{count}-{index}", (index, count))
-        for index in range(count)
-    ]
+    engines: list[subprocess.Popen[bytes]] = []
     try:
+        for index in range(count):  # each one stopped below, even if a later one fails
+            engines.append(
+                start_engine(broker, config, run, f"r{count}-{index}", (index, count), startup)
+            )
         # New cameras for each run, so no replica starts from another run's state.
         fresh = stream(len(envelopes) // CAMERAS, seed=11, first_camera=CAMERAS * (1 + count))
         cpu = cpu_seconds(engines)

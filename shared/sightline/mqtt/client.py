@@ -62,6 +62,7 @@ from sightline.messages.codec import encode
 from sightline.messages.deadletter import DeadLetter
 from sightline.metrics import ClientMetrics
 from sightline.mqtt.handling import Handler, Handling, ReceivedMessage, Subscription
+from sightline.mqtt.packets import Publish, plain_publish
 from sightline.mqtt.pending import Completion, PendingPublish, PublishTracker
 from sightline.mqtt.queue import PublishQueue
 from sightline.threads import start_critical
@@ -125,6 +126,10 @@ class BufferedPaho(paho.Client):
     _read_from: object = None
     _block: bytes = b""
     _at: int = 0
+    on_plain_publish: Callable[[Publish], object] | None = None
+    """Given each received PUBLISH that :func:`~sightline.mqtt.packets.plain_publish` can
+    read (QoS 0, or 1 with ``manual_ack``; no property), instead of paho building its
+    message objects and calling ``on_message``; every other PUBLISH goes paho's way."""
 
     @property
     def _buffered(self) -> int:
@@ -149,6 +154,26 @@ class BufferedPaho(paho.Client):
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._buffered:
             rc = super().loop_read(max_packets)
         return rc
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        deliver = self.on_plain_publish
+        if deliver is not None and self._protocol == paho.MQTTv5:
+            message = plain_publish(self._in_packet["command"], self._in_packet["packet"])
+            if message is not None and (message.qos == 0 or self._manual_ack):
+                self._easy_log(
+                    paho.MQTT_LOG_DEBUG,
+                    "Received PUBLISH (d%d, q%d, r%d, m%d), '%s', ...  (%d bytes)",
+                    message.dup,
+                    message.qos,
+                    message.retain,
+                    message.mid,
+                    message.topic,
+                    len(message.payload),
+                )
+                with self._in_callback_mutex:  # as paho calls on_message
+                    deliver(message)
+                return MQTTErrorCode.MQTT_ERR_SUCCESS  # QoS 1: acknowledged by the client
+        return super()._handle_publish()
 
     def _packet_queue(
         self,
@@ -277,6 +302,7 @@ class MqttClient:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_plain_publish = self._on_plain_publish
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
@@ -449,6 +475,18 @@ class MqttClient:
                 payload=bytes(message.payload),
                 retain=bool(message.retain),
                 duplicate=bool(message.dup),
+                mid=message.mid,
+                qos=message.qos,
+            )
+        )
+
+    def _on_plain_publish(self, message: Publish) -> None:
+        self.handling.receive(
+            ReceivedMessage(
+                message.topic,
+                message.payload,
+                retain=message.retain,
+                duplicate=message.dup,
                 mid=message.mid,
                 qos=message.qos,
             )
