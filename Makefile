@@ -1,5 +1,6 @@
 # The front door. Each target is idempotent.
 VENV ?= .venv
+TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sightline-installed
 
@@ -19,9 +20,11 @@ $(STAMP): pyproject.toml tools/setup.sh
 demo: setup
 	$(BIN)/sightline demo
 
-## Set up, then run every test (a real Mosquitto, real SMTP, the real model and video).
+## Set up, then run every test (a real Mosquitto, real SMTP, the real model and video), in
+## TEST_WORKERS processes (pytest-xdist; most tests wait on brokers and services, so two
+## halve the time on two cores; TEST_WORKERS=0 runs them in this one).
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check .
