@@ -469,18 +469,20 @@ class MqttClient:
             self._subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self.handling.receive(
-            ReceivedMessage(
-                topic=message.topic,
-                payload=bytes(message.payload),
-                retain=bool(message.retain),
-                duplicate=bool(message.dup),
-                mid=message.mid,
-                qos=message.qos,
+        """A PUBLISH paho read (one with properties, or QoS 2)."""
+        self._on_plain_publish(
+            Publish(
+                message.topic,
+                bytes(message.payload),
+                message.qos,
+                message.mid,
+                bool(message.retain),
+                bool(message.dup),
             )
         )
 
     def _on_plain_publish(self, message: Publish) -> None:
+        """Every received PUBLISH, to the handler thread's inbox."""
         self.handling.receive(
             ReceivedMessage(
                 message.topic,
