@@ -506,6 +506,23 @@ def replicated(
     return rate
 
 
+def in_process(frames: int, config: EngineSettings) -> None:
+    """(a) to (b'): the baselines and our engine on the same envelopes, in this process."""
+    envelopes = stream(frames)
+    count = len(envelopes)
+    print(
+        f"{count} envelopes, {count * TRACKS} detections, {CAMERAS} cameras, 4 lines + 4 zones each"
+    )
+    a = timed("(a)  naive baseline (seed sketch)", lambda: naive(envelopes, config), count)
+    a2 = timed(
+        "(a2) supervision LineZone+PolygonZone", lambda: with_supervision(envelopes, config), count
+    )
+    b = timed("(b)  ours in-process", lambda: ours(envelopes, config), count)
+    payloads = [(f"detections/{env.source.camera_id}", encode(env)) for env in envelopes]
+    timed("(b') ours in-process, from bytes", lambda: ours_from_bytes(payloads, config), count)
+    print(f"ratios: b/a {b / a:.1f}x, b/a2 {b / a2:.1f}x")
+
+
 def main() -> None:
     global CAMERAS  # the size of the stream and of the config, set once here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -523,27 +540,8 @@ def main() -> None:
     args = parser.parse_args()
     CAMERAS = args.cameras
     config = settings()
-    if args.only_live:
-        live(
-            stream(args.live_frames, seed=11, first_camera=CAMERAS),
-            config,
-            args.replicas,
-            args.rounds,
-        )
-        return
-    envelopes = stream(args.frames)
-    count = len(envelopes)
-    print(
-        f"{count} envelopes, {count * TRACKS} detections, {CAMERAS} cameras, 4 lines + 4 zones each"
-    )
-    a = timed("(a)  naive baseline (seed sketch)", lambda: naive(envelopes, config), count)
-    a2 = timed(
-        "(a2) supervision LineZone+PolygonZone", lambda: with_supervision(envelopes, config), count
-    )
-    b = timed("(b)  ours in-process", lambda: ours(envelopes, config), count)
-    payloads = [(f"detections/{env.source.camera_id}", encode(env)) for env in envelopes]
-    timed("(b') ours in-process, from bytes", lambda: ours_from_bytes(payloads, config), count)
-    print(f"ratios: b/a {b / a:.1f}x, b/a2 {b / a2:.1f}x")
+    if not args.only_live:
+        in_process(args.frames, config)
     if not args.skip_live:
         live(
             stream(args.live_frames, seed=11, first_camera=CAMERAS),

@@ -302,7 +302,7 @@ class MqttClient:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_plain_publish = self._on_plain_publish
+        client.on_plain_publish = self._received
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
@@ -470,7 +470,7 @@ class MqttClient:
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         """A PUBLISH paho read (one with properties, or QoS 2)."""
-        self._on_plain_publish(
+        self._received(
             Publish(
                 message.topic,
                 bytes(message.payload),
@@ -481,8 +481,9 @@ class MqttClient:
             )
         )
 
-    def _on_plain_publish(self, message: Publish) -> None:
-        """Every received PUBLISH, to the handler thread's inbox."""
+    def _received(self, message: Publish) -> None:
+        """Every received PUBLISH (read by :class:`BufferedPaho` or by paho), to the handler
+        thread's inbox."""
         self.handling.receive(
             ReceivedMessage(
                 message.topic,

@@ -28,7 +28,8 @@ __all__ = ["Publish", "plain_publish"]
 
 
 class Publish(NamedTuple):
-    """A received PUBLISH that carried no property."""
+    """A received PUBLISH as the client takes it (read here, or by paho when it carried
+    properties, which the client does not keep)."""
 
     topic: str
     payload: bytes
@@ -59,7 +60,7 @@ def plain_publish(command: int, packet: bytes | bytearray) -> Publish | None:
     if len(packet) <= properties or packet[properties] != 0:
         return None  # too short, or a property length other than 0
     try:
-        topic = bytes(packet[2:topic_end]).decode()
+        topic = packet[2:topic_end].decode()
     except UnicodeDecodeError:
         return None
     mid = packet[topic_end] << 8 | packet[topic_end + 1] if qos else 0
