@@ -451,7 +451,7 @@ def live(
                     costs.append(cpu / len(flood))
                     print(
                         f"    round {index + 1}: (c0) {ceiling:,.0f} env/s, (c) {rate:,.0f} env/s "
-                        f"(engine CPU {cpu / len(flood) * 1e6:,.0f} us/env), (c)/(c0) "
+                        f"(engine CPU {costs[-1] * 1e6:,.0f} us/env), (c)/(c0) "
                         f"{rate / ceiling:.2f}; flooded publish->event p50 {latency[0]:.0f} ms"
                     )
                 ceiling, rate = statistics.median(ceilings), statistics.median(rates)
