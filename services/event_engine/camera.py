@@ -25,8 +25,8 @@ from event_engine.sequence import FrameGapDetector
 from event_engine.tracks import CameraState, FrameOrder, TrackState, find_switches
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
-from sightline.messages.envelope import Detection, DetectionEnvelope
 from sightline.messages.event import Event
+from sightline.messages.sightings import Sighting, Sightings
 from sightline.timestamps import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class CameraTracker:
             self._batches[key] = SceneBatch.from_scene(scene, width, height)
         return self._batches[key]
 
-    def process(self, envelope: DetectionEnvelope, wall: datetime | None = None) -> FrameOutcome:
+    def process(self, envelope: Sightings, wall: datetime | None = None) -> FrameOutcome:
         """Process one envelope of this camera (``wall``: the engine's clock now).
 
         Raises:
@@ -133,7 +133,7 @@ class CameraTracker:
         return ReorderWindow(tracking.reorder_frames, tracking.reorder_s)
 
     def _late(
-        self, envelope: DetectionEnvelope, decided: Classified, window: ReorderWindow
+        self, envelope: Sightings, decided: Classified, window: ReorderWindow
     ) -> FrameOutcome:
         """A frame that arrived after later ones: used for the tracks it is news for (last
         updated before it); it fills its gap, ends no track and moves no clock."""
@@ -245,7 +245,7 @@ class CameraTracker:
             )
 
     def _observe(
-        self, detections: list[Detection], frame: Frame, size: tuple[int, int]
+        self, detections: list[Sighting], frame: Frame, size: tuple[int, int]
     ) -> list[Occurrence]:
         """Update the tracks of ``detections`` and ask the detectors at each line and zone."""
         if not detections:
@@ -275,7 +275,7 @@ class CameraTracker:
         return occurrences
 
     def _switches(
-        self, detections: list[Detection], number: int, now: datetime
+        self, detections: list[Sighting], number: int, now: datetime
     ) -> dict[int, TrackState]:
         """New track id -> the lost track it continues (the tracker switched ids)."""
         newcomers = [d for d in detections if d.track_id not in self.state.tracks]
@@ -291,7 +291,7 @@ class CameraTracker:
         return {new.track_id: old for old, new in chosen if new.track_id is not None}
 
     def _track(
-        self, detection: Detection, switched: dict[int, TrackState], number: int, now: datetime
+        self, detection: Sighting, switched: dict[int, TrackState], number: int, now: datetime
     ) -> TrackState:
         """The track ``detection`` updates (new, or continuing a lost one), updated."""
         track_id = detection.track_id
@@ -326,9 +326,9 @@ def _watching(running: list[Detector], hook: str) -> list[Detector]:
     return [detector for detector in running if detector.watches(hook)]
 
 
-def _tracked(detections: list[Detection]) -> list[Detection]:
+def _tracked(detections: list[Sighting]) -> list[Sighting]:
     """Detections with a track id, one per id (untracked boxes never feed line or zone state)."""
-    seen: dict[int, Detection] = {}
+    seen: dict[int, Sighting] = {}
     for detection in detections:
         if detection.track_id is not None and detection.track_id not in seen:
             seen[detection.track_id] = detection

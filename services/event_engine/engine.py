@@ -21,6 +21,7 @@ from sightline.config import EngineSettings
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.messages.envelope import DetectionEnvelope
+from sightline.messages.sightings import Sightings
 from sightline.timestamps import format_timestamp, utc_now
 
 MAX_FRAME_NUMBER = 2**40
@@ -105,21 +106,27 @@ class Engine:
             self._trackers[key] = tracker
         return tracker
 
-    def process(self, envelope: DetectionEnvelope, topic_camera: str | None = None) -> FrameOutcome:
+    def process(
+        self, envelope: Sightings | DetectionEnvelope, topic_camera: str | None = None
+    ) -> FrameOutcome:
         """Process one envelope that came on ``detections/<topic_camera>`` (None: no topic,
-        e.g. a replayed JSON line).
+        e.g. a replayed JSON line); a wire model is read as :class:`Sightings` first.
 
         Raises:
             UnknownDeviceError: see :meth:`tracker`.
             MessageError: the envelope's camera is not the topic's or its device's, its
                 timestamp or frame number is absurd (the reason names the field).
         """
+        if isinstance(envelope, DetectionEnvelope):
+            envelope = Sightings.of(envelope)
         with self.lock:
             camera = self.check(envelope, topic_camera)
             tracker = self.tracker(envelope.source.device_id, camera)
             return tracker.process(envelope, self.clock())
 
-    def check(self, envelope: DetectionEnvelope, topic_camera: str | None = None) -> str:
+    def check(
+        self, envelope: Sightings | DetectionEnvelope, topic_camera: str | None = None
+    ) -> str:
         """The camera to file ``envelope`` under, once it passed every check.
 
         The topic the broker authorised is the identity: a payload that claims another
@@ -164,7 +171,7 @@ class Engine:
             )
         return camera
 
-    def camera_for(self, envelope: DetectionEnvelope) -> str:
+    def camera_for(self, envelope: Sightings | DetectionEnvelope) -> str:
         """The camera id the engine files an envelope under: its device's configured camera
         (``camera_id``, else the device id), else (``default_device``) the envelope's own."""
         device_id = envelope.source.device_id

@@ -34,10 +34,10 @@ from event_engine.saving import CheckpointScheduler
 from event_engine.state_publisher import StatePublisher
 from event_engine.tracks import FrameOrder
 from sightline.errors import MessageError, TopicError
-from sightline.messages import decode_envelope
+from sightline.messages import decode_envelope, decode_sightings
 from sightline.messages.base import MessageLimits
-from sightline.messages.envelope import DetectionEnvelope
 from sightline.messages.event import Event
+from sightline.messages.sightings import Sightings
 from sightline.mqtt import Completion
 from sightline.topics import Topics
 
@@ -145,7 +145,7 @@ class EnvelopeHandler:
             raise MessageError(f"topic: {exc}") from None
         if topic_camera is not None and not self.claim(topic_camera):
             return None  # another replica's camera (a stale subscription of this session)
-        envelope = decode_envelope(payload, self.limits)
+        envelope = decode_sightings(payload, self.limits)
         with self._processing():
             outcome = self._process(envelope, topic, topic_camera, payload, checkpoints)
         if outcome is not None and self.hold is None:
@@ -154,7 +154,7 @@ class EnvelopeHandler:
 
     def _process(
         self,
-        envelope: DetectionEnvelope,
+        envelope: Sightings,
         topic: str | None,
         topic_camera: str | None,
         payload: bytes,

@@ -7,10 +7,9 @@ rules, the event and the counts agree on what the object is.
 
 Example:
     >>> from datetime import UTC, datetime
-    >>> from sightline.messages.envelope import Detection
-    >>> car = Detection.model_validate({"track_id": 7, "class_id": 2, "class_name": "car",
-    ...     "confidence": 0.8, "bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 10},
-    ...     "center": {"x": 5, "y": 5}})
+    >>> from sightline.messages.sightings import Sighting, SightingBox, SightingPoint
+    >>> car = Sighting(track_id=7, class_id=2, class_name="car", confidence=0.8,
+    ...     bbox=SightingBox(0, 0, 10, 10), center=SightingPoint(5, 5))
     >>> seen = Occurrence(EventType.ZONE_ENTER, 9, car, 3, datetime(2025, 1, 1, tzinfo=UTC),
     ...     continued_from=7)
     >>> rule = RuleConfig.model_validate({"name": "cars", "match": {"event_type": "ZONE_ENTER",
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sightline.config.engine import RuleConfig
-from sightline.messages.envelope import Detection
 from sightline.messages.event import (
     Actions,
     Event,
@@ -38,6 +36,7 @@ from sightline.messages.event import (
     ZoneRef,
     make_event_id,
 )
+from sightline.messages.sightings import Sighting
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Occurrence:
 
     event_type: EventType
     track_id: int
-    detection: Detection
+    detection: Sighting
     frame_number: int
     timestamp: datetime
     line: LineRef | None = None
@@ -152,8 +151,8 @@ def make_event(rule: RuleConfig, occurrence: Occurrence, camera_id: str, device_
             continued_from=occurrence.continued_from,
             class_name=detection.class_name,
             confidence=detection.confidence,
-            bbox=detection.bbox,
-            center=detection.center,
+            bbox=detection.bbox.model(),
+            center=detection.center.model(),
         ),
         line=occurrence.line,
         zone=occurrence.zone,

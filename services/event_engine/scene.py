@@ -16,11 +16,10 @@ from event_engine.geometry import LineGeometry, ZoneGeometry
 from event_engine.zones import edge_evidence
 from sightline.config.base import Anchor
 from sightline.config.engine import DeviceConfig, LineConfig, ZoneConfig
-from sightline.messages.envelope import Detection
-from sightline.messages.geometry import BBox
+from sightline.messages.sightings import Sighting, SightingBox
 
 
-def admits(config: LineConfig | ZoneConfig, detection: Detection) -> bool:
+def admits(config: LineConfig | ZoneConfig, detection: Sighting) -> bool:
     """Whether a line's or zone's class filter and minimum confidence let ``detection`` in."""
     if config.classes is not None and detection.class_name not in config.classes:
         return False
@@ -42,7 +41,7 @@ class SceneZone:
     config: ZoneConfig
     geometry: ZoneGeometry
 
-    def evidence(self, box: BBox, inside: bool, occupied: bool) -> bool | None:
+    def evidence(self, box: SightingBox, inside: bool, occupied: bool) -> bool | None:
         """What a frame where ``box``'s anchor is (or is not) ``inside`` the polygon says
         about a visit that is (or is not) ``occupied``: see :func:`edge_evidence`."""
         if inside == occupied:

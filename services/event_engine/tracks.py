@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -35,7 +35,7 @@ from event_engine.runs import (
     micros,
 )
 from sightline.config.engine import TrackingConfig
-from sightline.messages.envelope import Detection
+from sightline.messages.sightings import Sighting
 
 FrameOrder = Order
 """How a frame relates to what was processed of its camera (see :mod:`event_engine.runs`)."""
@@ -112,7 +112,7 @@ class TrackState:
     track_id: int
     last_seen: datetime
     last_frame: int
-    detection: Detection
+    detection: Sighting
     sides: dict[str, int] = field(default_factory=dict)
     """Line name -> the side the anchor was last confirmed on (-1 or +1)."""
     line_quiet_until: dict[str, datetime] = field(default_factory=dict)
@@ -152,7 +152,7 @@ class TrackState:
         x, y = centre(self.detection)
         return (x - x0) / elapsed, (y - y0) / elapsed
 
-    def update(self, detection: Detection, number: int, now: datetime, memory: float) -> None:
+    def update(self, detection: Sighting, number: int, now: datetime, memory: float) -> None:
         """Take this frame's detection: its vote, the speed, and (with the voted class) as
         the track's detection."""
         marks = self.marks
@@ -172,27 +172,27 @@ class TrackState:
             voted = winner(votes, name)
         self.raw_class = name
         if voted != name:
-            detection = detection.model_copy(update={"class_name": voted})
+            detection = replace(detection, class_name=voted)
         self.last_seen, self.last_frame, self.detection = now, number, detection
 
 
-def centre(detection: Detection) -> tuple[float, float]:
+def centre(detection: Sighting) -> tuple[float, float]:
     """The centre of a detection's box."""
     box = detection.bbox
     return (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
 
 
-def heading_distance(lost: TrackState, detection: Detection, now: datetime) -> float:
+def heading_distance(lost: TrackState, detection: Sighting, now: datetime) -> float:
     """How far ``detection``'s box centre is from the path ``lost`` was on: the segment from
     its last box centre to where its speed would have taken it by ``now``, in diagonals of
     its last box.
 
     >>> from datetime import UTC, datetime, timedelta
+    >>> from sightline.messages.sightings import SightingBox, SightingPoint
     >>> t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    >>> def box(x: float) -> Detection:
-    ...     return Detection.model_validate({"track_id": 1, "class_id": 0, "class_name": "car",
-    ...         "confidence": 0.9, "bbox": {"x1": x, "y1": 0, "x2": x + 30, "y2": 40},
-    ...         "center": {"x": x + 15, "y": 20}})
+    >>> def box(x: float) -> Sighting:
+    ...     return Sighting(track_id=1, class_id=0, class_name="car", confidence=0.9,
+    ...         bbox=SightingBox(x, 0, x + 30, 40), center=SightingPoint(x + 15, 20))
     >>> lost = TrackState(1, t0, 0, box(0))
     >>> lost.update(box(0), 0, t0, 30.0)
     >>> lost.update(box(10), 1, t0 + timedelta(seconds=0.1), 30.0)  # 100 px/s to the right
@@ -215,11 +215,11 @@ def heading_distance(lost: TrackState, detection: Detection, now: datetime) -> f
 
 def find_switches(
     lost: list[TrackState],
-    newcomers: list[Detection],
+    newcomers: list[Sighting],
     number: int,
     now: datetime,
     tracking: TrackingConfig,
-) -> list[tuple[TrackState, Detection]]:
+) -> list[tuple[TrackState, Sighting]]:
     """Which new tracks continue which lost ones (a tracker that switched ids).
 
     A lost track (missing from at least ``lost_frames`` frames, last seen at most
@@ -230,7 +230,7 @@ def find_switches(
     """
     if tracking.continue_within_s <= 0:
         return []
-    pairs: list[tuple[float, int, int, TrackState, Detection]] = []
+    pairs: list[tuple[float, int, int, TrackState, Sighting]] = []
     for old in lost:
         missing = number - old.last_frame
         elapsed = (now - old.last_seen).total_seconds()
@@ -246,7 +246,7 @@ def find_switches(
     pairs.sort(key=lambda pair: pair[:3])
     taken_old: set[int] = set()
     taken_new: set[int] = set()
-    chosen: list[tuple[TrackState, Detection]] = []
+    chosen: list[tuple[TrackState, Sighting]] = []
     for _, old_id, new_id, old, new in pairs:
         if old_id in taken_old or new_id in taken_new:
             continue

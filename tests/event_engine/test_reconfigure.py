@@ -19,6 +19,7 @@ from event_engine.tracks import CameraState, TrackState, ZoneVisit
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.messages.envelope import DetectionEnvelope
+from sightline.messages.sightings import Sighting
 from tests.event_engine.engine_process import STATUS_TOPIC, EngineProcess
 from tests.support.broker import Broker
 from tests.support.mqtt import Collector, Seen, publish
@@ -82,7 +83,7 @@ def _track() -> TrackState:
     envelope = DetectionEnvelope.model_validate_json(
         (FIXTURES / "pedestrians.jsonl").read_text().splitlines()[0]
     )
-    track = TrackState(1, datetime(2025, 1, 1, tzinfo=UTC), 0, envelope.detections[0])
+    track = TrackState(1, datetime(2025, 1, 1, tzinfo=UTC), 0, Sighting.of(envelope.detections[0]))
     track.sides = {"kerb": 1, "gate": -1}
     track.line_quiet_until = {"kerb|in": track.last_seen, "gate|out": track.last_seen}
     track.zones = {"corner": ZoneVisit(occupied=True), "yard": ZoneVisit(occupied=True)}

@@ -1,15 +1,18 @@
-"""msgspec's fast path and pydantic decode every envelope to the same result.
+"""msgspec's fast paths and pydantic decode every envelope to the same result.
 
-``decode_envelope`` tries :mod:`sightline.messages.fast` first. These tables prove the two
-paths agree: where the fast path answers, pydantic returns the very same objects (values,
-types, fields set, extras); where it does not, pydantic decides, so refusals (and the words
-a dead letter carries) are pydantic's, word for word. Each row also says which path a
-payload takes, so the fast path cannot quietly stop taking the ordinary envelopes.
+``decode_envelope`` and the engine's ``decode_sightings`` try :mod:`sightline.messages.fast`
+first. These tables prove the paths agree: where a fast path answers, pydantic returns the
+very same objects (values, types, fields set, extras; for the engine, the same values as
+``Sightings.of`` reads from pydantic's envelope); where it does not, pydantic decides, so
+refusals (and the words a dead letter carries) are pydantic's, word for word. Each row also
+says which path a payload takes, so a fast path cannot quietly stop taking the ordinary
+envelopes.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any
@@ -19,8 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel
 
 from sightline.errors import MessageError
-from sightline.messages import DetectionEnvelope, MessageLimits, decode, decode_envelope
-from sightline.messages.fast import fast_envelope
+from sightline.messages import (
+    DetectionEnvelope,
+    MessageLimits,
+    Sightings,
+    decode,
+    decode_envelope,
+    decode_sightings,
+)
+from sightline.messages.fast import fast_envelope, fast_sightings
 from tests.sightline.test_messages import SEED_ENVELOPE
 from tests.sightline.test_parser_properties import _mutations
 from tests.support.dotted import set_dotted
@@ -246,6 +256,10 @@ def assert_identical(got: Any, expected: Any, path: str = "envelope") -> None:
         assert list(got.__dict__) == list(expected.__dict__), path
         for key, value in expected.__dict__.items():
             assert_identical(got.__dict__[key], value, f"{path}.{key}")
+    elif dataclasses.is_dataclass(expected):  # the engine's Sightings
+        for field in dataclasses.fields(expected):
+            name = field.name
+            assert_identical(getattr(got, name), getattr(expected, name), f"{path}.{name}")
     elif isinstance(expected, list):
         assert len(got) == len(expected), path
         for index, (a, b) in enumerate(zip(got, expected, strict=True)):
@@ -257,7 +271,8 @@ def assert_identical(got: Any, expected: Any, path: str = "envelope") -> None:
 
 
 def check(payload: bytes | str, limits: MessageLimits = LIMITS) -> str:
-    """Both paths agree on ``payload``; which one ``decode_envelope`` took."""
+    """Every path agrees on ``payload``; which one ``decode_envelope`` took (and
+    :func:`check_sightings`, which one ``decode_sightings`` took)."""
     slow = _outcome(lambda: decode(DetectionEnvelope, payload, limits))
     fast = fast_envelope(payload, limits)
     if fast is not None:
@@ -273,16 +288,39 @@ def check(payload: bytes | str, limits: MessageLimits = LIMITS) -> str:
     return FAST if fast is not None else PYDANTIC
 
 
+def check_sightings(payload: bytes | str, limits: MessageLimits = LIMITS) -> str:
+    """The engine's decoding agrees with pydantic's on ``payload``; which path it took."""
+    slow = _outcome(lambda: decode(DetectionEnvelope, payload, limits))
+    fast = fast_sightings(payload, limits)
+    if fast is not None:
+        assert slow[0] == "ok", f"the fast path took what pydantic refuses: {slow[1]}"
+        assert_identical(fast, Sightings.of(slow[1]), "sightings")
+    used = _outcome(lambda: decode_sightings(payload, limits))
+    if slow[0] == "ok":
+        assert used[0] == "ok"
+        assert_identical(used[1], Sightings.of(slow[1]), "sightings")
+    else:
+        assert used == slow  # the same refusal, word for word
+    return FAST if fast is not None else PYDANTIC
+
+
+KEPT_BY_PYDANTIC_ONLY = {"extra in a detection", "extra in a point"}
+"""Unknown keys inside a detection: pydantic keeps them (so ``decode_envelope`` leaves them
+to it), the engine's dataclasses drop them (so ``decode_sightings`` takes its fast path)."""
+
+
 @pytest.mark.parametrize(("name", "payload"), VALID, ids=[name for name, _ in VALID])
 def test_ordinary_envelopes_take_the_fast_path_and_decode_as_pydantic_does(
     name: str, payload: bytes | str
 ) -> None:
     assert check(payload) == FAST
+    assert check_sightings(payload) == FAST
 
 
 @pytest.mark.parametrize(("name", "payload"), FALLBACK, ids=[name for name, _ in FALLBACK])
 def test_anything_unusual_is_left_to_pydantic(name: str, payload: bytes | str) -> None:
     assert check(payload) == PYDANTIC
+    assert check_sightings(payload) == (FAST if name in KEPT_BY_PYDANTIC_ONLY else PYDANTIC)
 
 
 def test_the_limits_in_force_bound_the_fast_path_too() -> None:
@@ -293,6 +331,9 @@ def test_the_limits_in_force_bound_the_fast_path_too() -> None:
     assert check(ten, small) == FAST
     assert check(eleven, small) == PYDANTIC
     assert check(ten + b" ", small) == PYDANTIC  # one byte over: refused unparsed
+    assert check_sightings(ten, small) == FAST
+    assert check_sightings(eleven, small) == PYDANTIC
+    assert check_sightings(ten + b" ", small) == PYDANTIC
 
 
 def test_a_refusal_reads_the_same_after_the_fast_path_declined() -> None:
@@ -306,6 +347,7 @@ def test_an_envelope_with_any_one_field_changed_decodes_the_same_either_way(
     data: dict[str, Any],
 ) -> None:
     check(json.dumps(data, allow_nan=True).encode())
+    check_sightings(json.dumps(data, allow_nan=True).encode())
 
 
 @pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])

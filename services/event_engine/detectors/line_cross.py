@@ -6,14 +6,13 @@ within the line's ``cooldown_s`` its occurrence is ``quiet``: counted, no rule f
 Example:
     >>> from datetime import UTC, datetime
     >>> from sightline.config.engine import DeviceConfig
-    >>> from sightline.messages.envelope import Detection
+    >>> from sightline.messages.sightings import Sighting, SightingBox, SightingPoint
     >>> from event_engine.scene import Scene
     >>> from event_engine.tracks import CameraState, TrackState
     >>> device = DeviceConfig.model_validate(
     ...     {"lines": [{"type": "vertical", "position_pct": 50, "description": "gate"}]})
-    >>> car = Detection.model_validate({"track_id": 7, "class_id": 2, "class_name": "car",
-    ...     "confidence": 0.8, "bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 10},
-    ...     "center": {"x": 5, "y": 5}})
+    >>> car = Sighting(track_id=7, class_id=2, class_name="car", confidence=0.8,
+    ...     bbox=SightingBox(0, 0, 10, 10), center=SightingPoint(5, 5))
     >>> now = datetime(2025, 1, 1, tzinfo=UTC)
     >>> scene, state = Scene.from_config(device, 100, 100), CameraState()
     >>> track, frame = TrackState(7, now, 1, car), Frame(scene, state, 1, now)

@@ -7,14 +7,13 @@ leaves its zones as ``lost``, its dwell measured up to when it was last seen.
 Example:
     >>> from datetime import UTC, datetime, timedelta
     >>> from sightline.config.engine import DeviceConfig
-    >>> from sightline.messages.envelope import Detection
+    >>> from sightline.messages.sightings import Sighting, SightingBox, SightingPoint
     >>> from event_engine.scene import Scene
     >>> from event_engine.tracks import CameraState, TrackState
     >>> device = DeviceConfig.model_validate({"zones": [{"name": "porch", "x1_pct": 0,
     ...     "y1_pct": 0, "x2_pct": 50, "y2_pct": 50, "dwell_s": 5}]})
-    >>> dog = Detection.model_validate({"track_id": 3, "class_id": 16, "class_name": "dog",
-    ...     "confidence": 0.9, "bbox": {"x1": 10, "y1": 10, "x2": 20, "y2": 20},
-    ...     "center": {"x": 15, "y": 15}})
+    >>> dog = Sighting(track_id=3, class_id=16, class_name="dog", confidence=0.9,
+    ...     bbox=SightingBox(10, 10, 20, 20), center=SightingPoint(15, 15))
     >>> t0 = datetime(2025, 1, 1, tzinfo=UTC)
     >>> scene, state = Scene.from_config(device, 100, 100), CameraState()
     >>> track, detector = TrackState(3, t0, 1, dog), ZonePresence(device)

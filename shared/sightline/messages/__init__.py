@@ -17,6 +17,7 @@ from sightline.messages.codec import (
     decode,
     decode_envelope,
     decode_event,
+    decode_sightings,
     decode_snapshot,
     encode,
 )
@@ -42,6 +43,7 @@ from sightline.messages.event import (
     make_event_id,
 )
 from sightline.messages.geometry import BBox, Point
+from sightline.messages.sightings import Sighting, SightingBox, SightingPoint, Sightings
 from sightline.messages.snapshot import SnapshotAnnouncement, SnapshotFiles
 
 __all__ = [
@@ -64,6 +66,10 @@ __all__ = [
     "MessageLimits",
     "Point",
     "Roi",
+    "Sighting",
+    "SightingBox",
+    "SightingPoint",
+    "Sightings",
     "SnapshotAnnouncement",
     "SnapshotFiles",
     "Source",
@@ -72,6 +78,7 @@ __all__ = [
     "decode",
     "decode_envelope",
     "decode_event",
+    "decode_sightings",
     "decode_snapshot",
     "encode",
     "make_event_id",

@@ -21,7 +21,8 @@ from sightline.errors import MessageError, PayloadTooLargeError, UnsupportedVers
 from sightline.messages.base import WIRE, MessageLimits
 from sightline.messages.envelope import DetectionEnvelope
 from sightline.messages.event import Event
-from sightline.messages.fast import fast_envelope
+from sightline.messages.fast import fast_envelope, fast_sightings
+from sightline.messages.sightings import Sightings
 from sightline.messages.snapshot import SnapshotAnnouncement
 from sightline.validation import describe_errors
 
@@ -90,6 +91,16 @@ def decode_envelope(payload: bytes | str, limits: MessageLimits | None = None) -
     if envelope is not None:
         return envelope
     return decode(DetectionEnvelope, payload, limits)
+
+
+def decode_sightings(payload: bytes | str, limits: MessageLimits | None = None) -> Sightings:
+    """Decode a detection envelope v1 as the engine reads it (:mod:`sightline.messages.sightings`):
+    the same acceptance and refusals as :func:`decode_envelope`."""
+    limits = limits or MessageLimits()
+    sightings = fast_sightings(payload, limits)
+    if sightings is not None:
+        return sightings
+    return Sightings.of(decode(DetectionEnvelope, payload, limits))
 
 
 def decode_event(payload: bytes | str, limits: MessageLimits | None = None) -> Event:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -49,10 +49,12 @@ from sightline.messages.envelope import (
     Source,
 )
 from sightline.messages.geometry import BBox, Point
+from sightline.messages.sightings import Sighting, Sightings
 
-__all__ = ["fast_envelope"]
+__all__ = ["fast_envelope", "fast_sightings"]
 
 M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D")
 
 _INT64_MAX = 2**63 - 1
 Coordinate = Annotated[float, Meta(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
@@ -121,16 +123,20 @@ class _FrameRef(_Struct):
     bucket: str | UnsetType | None = UNSET
 
 
-class _Envelope(_Struct):
+class _Envelope(_Struct, Generic[D]):
     version: Literal[1]
     source: _Source
     frame: _FrameInfo
-    detections: list[_Detection] | UnsetType = UNSET
+    detections: list[D] | UnsetType = UNSET
     frame_data: _FrameData | UnsetType | None = UNSET
     frame_ref: _FrameRef | UnsetType | None = UNSET
 
 
-_DECODER = msgspec.json.Decoder(_Envelope)
+_DECODER = msgspec.json.Decoder(_Envelope[_Detection])
+_SIGHTINGS = msgspec.json.Decoder(_Envelope[Sighting])
+"""The engine's: the detections as :class:`Sighting` dataclasses, which msgspec builds
+itself (unknown keys inside a detection dropped: pydantic keeps them, and the engine never
+reads them)."""
 
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
@@ -151,6 +157,26 @@ def fast_envelope(payload: bytes | str, limits: MessageLimits) -> DetectionEnvel
         return None
     try:
         return _envelope(_DECODER.decode(payload), limits)
+    except Exception:  # msgspec's refusals, _Unusual, anything else: pydantic decides
+        return None
+
+
+def fast_sightings(payload: bytes | str, limits: MessageLimits) -> Sightings | None:
+    """The envelope in ``payload`` as ``Sightings.of(decode(DetectionEnvelope, ...))`` would
+    give it; None when the fast path cannot vouch for it (then ask pydantic)."""
+    size = len(payload)
+    if size == 0 or size > limits.max_payload_bytes:
+        return None
+    try:
+        raw = _SIGHTINGS.decode(payload)
+        detections: list[Sighting] = [] if raw.detections is UNSET else raw.detections
+        if len(detections) > limits.max_detections:
+            return None
+        for detection in detections:
+            box = detection.bbox
+            if box.x2 < box.x1 or box.y2 < box.y1:
+                return None  # the order BBox's validator requires
+        return Sightings(_source(raw.source), _frame(raw.frame), detections)
     except Exception:  # msgspec's refusals, _Unusual, anything else: pydantic decides
         return None
 
@@ -304,7 +330,7 @@ def _frame_ref(raw: _FrameRef) -> FrameRef:
     return _make(FrameRef, {"type": raw.type, "bucket": bucket, "key": raw.key}, given)
 
 
-def _envelope(raw: _Envelope, limits: MessageLimits) -> DetectionEnvelope:
+def _envelope(raw: _Envelope[_Detection], limits: MessageLimits) -> DetectionEnvelope:
     given = {"version", "source", "frame"}
     detections: list[Detection] = []
     if raw.detections is not UNSET:
