@@ -46,7 +46,7 @@ _TINY = 5e-324
 ``d < _TINY`` (no float lies strictly between)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _AxisLine:
     row: int
     coordinate: int  # _X (vertical) or the anchor's y (horizontal)
@@ -63,7 +63,7 @@ class _AxisLine:
         return cls(row, coordinate, position, above, below)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Segment:
     """A polyline of one segment (the common case): its perpendicular, within reach."""
 
@@ -79,7 +79,7 @@ class _Segment:
     margin_positive: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Zone:
     y: int
     edges: tuple[tuple[float, float, float, float], ...]  # x1, y1, y2, dx/dy of each edge
@@ -141,7 +141,7 @@ def _inside(px: float, py: float, edges: tuple[tuple[float, float, float, float]
     return inside
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SceneBatch:
     """The geometry of one :class:`Scene` as plain floats (built once per frame size)."""
 

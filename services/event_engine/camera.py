@@ -42,7 +42,7 @@ suspect (see ``CameraTracker._from_the_future``)."""
 detectors.load()  # every detector registered, its options checkable, before a config loads
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrameOutcome:
     """What one envelope did: how it was ordered, what it decided, what rules made of it."""
 

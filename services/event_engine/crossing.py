@@ -30,7 +30,7 @@ UNKNOWN = 2
 """The side of an anchor the line does not reach (past a polyline's free end)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Crossing:
     """A change of confirmed side: its direction, and whether the line's cool-down quiets
     its event (it is counted either way)."""

@@ -58,7 +58,7 @@ MAX_UNKNOWN_DEVICES = 64
 OTHER_DEVICES = "(other)"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Edge:
     """What the engine heard from one camera's edge, in its own (monotonic) time."""
 

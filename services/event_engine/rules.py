@@ -39,7 +39,7 @@ from sightline.messages.event import (
 from sightline.messages.sightings import Sighting
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     """Something a track did, before any rule looked at it."""
 

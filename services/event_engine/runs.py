@@ -45,7 +45,7 @@ PAST_RUNS = 4
 """Ended runs remembered per camera, to recognise their late redeliveries."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReorderWindow:
     """How late a frame of the current run may arrive and still be used: at most
     ``frames`` numbers behind the last frame processed and ``seconds`` before it."""
@@ -85,7 +85,7 @@ def derived_run_id(number: int, moment: datetime) -> str:
     return f"@{moment.astimezone(UTC).isoformat()}#{number}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
     """One run (or one segment of it, after its clock stepped back) of a camera's edge."""
 
@@ -156,7 +156,7 @@ class Run:
         self.see(number, window)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Classified:
     """What :meth:`RunBook.classify` decided, and why (for the log)."""
 
@@ -169,7 +169,7 @@ class Classified:
     another run came between) that goes on with this frame."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RunBook:
     """A camera's current run and a few ended ones; :meth:`classify` then :meth:`accept`."""
 

@@ -26,7 +26,7 @@ def admits(config: LineConfig | ZoneConfig, detection: Sighting) -> bool:
     return detection.confidence >= config.min_confidence
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SceneLine:
     """A configured line and its pixels."""
 
@@ -34,7 +34,7 @@ class SceneLine:
     geometry: LineGeometry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SceneZone:
     """A configured zone and its pixels."""
 
@@ -52,7 +52,7 @@ class SceneZone:
         return edge_evidence(inside, occupied, depth=self.geometry.depth(x, y), margin=margin)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scene:
     """Every line and zone of a device, for frames of one size."""
 

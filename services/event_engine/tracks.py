@@ -91,7 +91,7 @@ def _least_longer(seconds: float) -> timedelta | None:
     return timedelta(microseconds=micros)
 
 
-@dataclass
+@dataclass(slots=True)
 class ZoneVisit:
     """A track's relation to one zone: the runs that debounce enter and exit, and the visit."""
 
@@ -105,7 +105,7 @@ class ZoneVisit:
     as JSON)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TrackState:
     """One tracked object of one camera."""
 
@@ -256,7 +256,7 @@ def find_switches(
     return chosen
 
 
-@dataclass
+@dataclass(slots=True)
 class CameraState:
     """One camera: the last frame processed, its tracks, rule cool-downs and counters."""
 

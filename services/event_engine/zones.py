@@ -33,7 +33,7 @@ class ZoneChangeKind(StrEnum):
     DWELL = "dwell"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ZoneChange:
     """A change of a visit, with how long the object had been inside."""
 

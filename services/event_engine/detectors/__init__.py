@@ -42,7 +42,7 @@ from sightline.config.engine import DeviceConfig, Place, set_detector_options
 from sightline.messages.event import EventType, LineRef, ZoneRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """The frame being decided: the camera's scene and state, its number and capture time."""
 

@@ -64,7 +64,7 @@ POLL_S = 0.02
 """How often a waiting network thread looks again whether it may read on."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReceivedMessage:
     """A message as a handler sees it."""
 
@@ -122,7 +122,7 @@ class UnackedBound:
             self._cond.notify_all()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Handled:
     """A handled message waiting for its acknowledgement. Only what a dead letter carries
     of its payload is kept (``size`` is the whole payload's)."""
