@@ -56,7 +56,8 @@ class _AxisLine:
 
     @classmethod
     def of(cls, row: int, coordinate: int, position: float, geometry: LineGeometry) -> _AxisLine:
-        """The thresholds of :func:`_side`, folded: ``>= 0`` as ``> -_TINY`` and so on."""
+        """The side test's thresholds, folded: with a margin of 0, ``distance >= 0`` as
+        ``> -_TINY`` and ``<= 0`` as ``< _TINY``; else ``> margin`` and ``< -margin``."""
         positive, negative = geometry.margin_positive, geometry.margin_negative
         above = -_TINY if positive == 0 else positive
         below = _TINY if negative == 0 else -negative
@@ -123,13 +124,6 @@ def _reach(points: list[tuple[float, float]]) -> tuple[float, float, float, floa
     xs, ys = [x for x, _ in points], [y for _, y in points]
     slack = 1.0 + 1e-9 * max(abs(x) for x in xs)
     return min(xs) - slack, max(xs) + slack, min(ys), max(ys)
-
-
-def _side(distance: float, margin_negative: float, margin_positive: float) -> int:
-    """:func:`~event_engine.crossing.sides_of` of one (finite) distance."""
-    positive = distance >= 0 if margin_positive == 0 else distance > margin_positive
-    negative = distance <= 0 if margin_negative == 0 else distance < -margin_negative
-    return int(positive) - int(negative)
 
 
 def _inside(px: float, py: float, edges: tuple[tuple[float, float, float, float], ...]) -> bool:
@@ -234,10 +228,7 @@ class SceneBatch:
                 for value in coordinates[line.coordinate]
             ]
         for segment in self.segments:
-            sides[segment.row] = [
-                _segment_side(segment, x, y)
-                for x, y in zip(xs, coordinates[segment.y], strict=True)
-            ]
+            sides[segment.row] = _segment_sides(segment, xs, coordinates[segment.y])
         for row, anchor, geometry in self.polylines:
             points = np.array([xs, coordinates[_y_of(anchor)]], dtype=np.float64).T
             distance = geometry.signed_distance(points.reshape(-1, 2))
@@ -264,12 +255,21 @@ class SceneBatch:
         return sides, insides
 
 
-def _segment_side(segment: _Segment, x: float, y: float) -> int:
-    """The side of ``(x, y)`` of a one-segment polyline, as ``_polyline_distance`` and
-    ``sides_of`` decide it."""
-    rx, ry = x - segment.x1, y - segment.y1
-    dx, dy, span, reach = segment.dx, segment.dy, segment.span, segment.reach
-    along = (rx * dx + ry * dy) / span
-    if along < -reach or along > span + reach:
-        return UNKNOWN
-    return _side((dx * ry - dy * rx) / span, segment.margin_negative, segment.margin_positive)
+def _segment_sides(segment: _Segment, xs: list[float], ys: list[float]) -> list[int]:
+    """The side of each ``(x, y)`` of a one-segment polyline, as ``_polyline_distance`` and
+    ``sides_of`` decide it (the segment's fields read once, not once per box)."""
+    x1, y1, dx, dy, span = segment.x1, segment.y1, segment.dx, segment.dy, segment.span
+    before, beyond = -segment.reach, span + segment.reach
+    positive, negative = segment.margin_positive, segment.margin_negative
+    above = -_TINY if positive == 0 else positive  # as _AxisLine.of folds them
+    below = _TINY if negative == 0 else -negative
+    sides: list[int] = []
+    for x, y in zip(xs, ys, strict=True):
+        rx, ry = x - x1, y - y1
+        along = (rx * dx + ry * dy) / span
+        if along < before or along > beyond:
+            sides.append(UNKNOWN)
+        else:
+            distance = (dx * ry - dy * rx) / span
+            sides.append((distance > above) - (distance < below))
+    return sides

@@ -107,6 +107,14 @@ def test_the_batched_scene_agrees_with_each_line_and_zone_on_its_own() -> None:
                 {"type": "vertical", "position_pct": 30, "name": "v"},
                 {"type": "horizontal", "position_pct": 100, "name": "bottom", "anchor": "center"},
                 {"type": "polyline", "name": "p", "points": [[5, 90], [50, 40], [95, 60]]},
+                {"type": "polyline", "name": "s", "points": [[10, 20], [70, 80]]},
+                {
+                    "type": "polyline",
+                    "name": "s0",
+                    "points": [[90, 10], [60, 90]],
+                    "anchor": "center",
+                    "min_distance_px": 0,
+                },
             ],
             "zones": [
                 {"name": "r", "x1_pct": 10, "y1_pct": 10, "x2_pct": 60, "y2_pct": 100},
