@@ -9,24 +9,23 @@ from event_engine.rules import Occurrence, carried, fire, make_event
 from event_engine.tracks import CameraState, TrackState
 from sightline.config.engine import RuleConfig
 from sightline.messages import encode
-from sightline.messages.envelope import Detection
 from sightline.messages.event import Event, EventActions, EventType
-from sightline.messages.sightings import Sighting
+from sightline.messages.sightings import Sighting, SightingBox, SightingPoint
+
+
+def _person(track_id: int) -> Sighting:
+    return Sighting(
+        track_id=track_id,
+        class_id=0,
+        class_name="person",
+        confidence=0.9,
+        bbox=SightingBox(0.0, 0.0, 10.0, 30.0),
+        center=SightingPoint(5.0, 15.0),
+    )
 
 
 def test_an_event_carries_its_rules_actions_as_validation_would() -> None:
-    person = Sighting.of(
-        Detection.model_validate(
-            {
-                "track_id": 4,
-                "class_id": 0,
-                "class_name": "person",
-                "confidence": 0.9,
-                "bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 30},
-                "center": {"x": 5, "y": 15},
-            }
-        )
-    )
+    person = _person(4)
     seen = Occurrence(EventType.ZONE_ENTER, 4, person, 12, datetime(2025, 1, 1, tzinfo=UTC))
     rule = RuleConfig.model_validate(
         {
@@ -48,18 +47,7 @@ def test_an_event_carries_its_rules_actions_as_validation_would() -> None:
 
 
 def test_tracks_expire_exactly_when_they_are_unseen_for_longer_than_the_timeout() -> None:
-    person = Sighting.of(
-        Detection.model_validate(
-            {
-                "track_id": 1,
-                "class_id": 0,
-                "class_name": "person",
-                "confidence": 0.9,
-                "bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 30},
-                "center": {"x": 5, "y": 15},
-            }
-        )
-    )
+    person = _person(1)
     now = datetime(2025, 1, 1, 12, tzinfo=UTC)
     for timeout in (0.0, 0.1, 0.3, 1.0, 2.0, 2.5, 1 / 3, 7.000001, 59.9999995):
         state = CameraState()

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -152,33 +153,45 @@ class _Unusual(Exception):
 def fast_envelope(payload: bytes | str, limits: MessageLimits) -> DetectionEnvelope | None:
     """The envelope in ``payload``, exactly as ``decode(DetectionEnvelope, ...)`` would
     return it; None when the fast path cannot vouch for it (then ask pydantic)."""
-    size = len(payload)
-    if size == 0 or size > limits.max_payload_bytes:
-        return None
-    try:
-        return _envelope(_DECODER.decode(payload), limits)
-    except Exception:  # msgspec's refusals, _Unusual, anything else: pydantic decides
-        return None
+    return _vouched(payload, limits, _read_envelope)
 
 
 def fast_sightings(payload: bytes | str, limits: MessageLimits) -> Sightings | None:
     """The envelope in ``payload`` as ``Sightings.of(decode(DetectionEnvelope, ...))`` would
     give it; None when the fast path cannot vouch for it (then ask pydantic)."""
+    return _vouched(payload, limits, _read_sightings)
+
+
+R = TypeVar("R")
+
+
+def _vouched(
+    payload: bytes | str, limits: MessageLimits, read: Callable[[bytes | str, MessageLimits], R]
+) -> R | None:
+    """``read(payload, limits)``, or None if anything about it is unusual."""
     size = len(payload)
     if size == 0 or size > limits.max_payload_bytes:
         return None
     try:
-        raw = _SIGHTINGS.decode(payload)
-        detections: list[Sighting] = [] if raw.detections is UNSET else raw.detections
-        if len(detections) > limits.max_detections:
-            return None
-        for detection in detections:
-            box = detection.bbox
-            if box.x2 < box.x1 or box.y2 < box.y1:
-                return None  # the order BBox's validator requires
-        return Sightings(_source(raw.source), _frame(raw.frame), detections)
+        return read(payload, limits)
     except Exception:  # msgspec's refusals, _Unusual, anything else: pydantic decides
         return None
+
+
+def _read_envelope(payload: bytes | str, limits: MessageLimits) -> DetectionEnvelope:
+    return _envelope(_DECODER.decode(payload), limits)
+
+
+def _read_sightings(payload: bytes | str, limits: MessageLimits) -> Sightings:
+    raw = _SIGHTINGS.decode(payload)
+    detections: list[Sighting] = [] if raw.detections is UNSET else raw.detections
+    if len(detections) > limits.max_detections:
+        raise _Unusual
+    for detection in detections:
+        box = detection.bbox
+        if box.x2 < box.x1 or box.y2 < box.y1:
+            raise _Unusual  # the order BBox's validator requires
+    return Sightings(_source(raw.source), _frame(raw.frame), detections)
 
 
 _new = object.__new__
