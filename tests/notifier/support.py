@@ -16,7 +16,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+# aiosmtpd is imported at collection. Imported first inside a fixture, with other threads
+# running, it once failed in CI with a KeyError from importlib's module locks (Python
+# 3.11.7; the re-entrant import races of cpython gh-91351).
 import cv2
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from sightline.broker import free_port
 from sightline.messages import Event, SnapshotAnnouncement, encode, make_event_id
@@ -206,8 +211,6 @@ class TlsSetup:
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> Any:
-        from aiosmtpd.smtp import AuthResult
-
         given = (auth_data.login.decode(), auth_data.password.decode())
         return AuthResult(success=given == self.login)
 
@@ -222,8 +225,6 @@ class SmtpServer:
         self._controller: Any = None
 
     def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
         options: dict[str, Any] = {}
         if self.tls is not None:
             options = {"authenticator": self.tls.authenticate, "auth_required": True}
@@ -252,14 +253,10 @@ class LoginCheckingServer(SmtpServer):
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> Any:
-        from aiosmtpd.smtp import AuthResult
-
         self.attempts += 1
         return AuthResult(success=self.accept_login, handled=False)  # aiosmtpd answers 535
 
     def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
         self._controller = Controller(
             self.inbox,
             hostname="127.0.0.1",
