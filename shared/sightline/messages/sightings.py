@@ -4,9 +4,9 @@ The wire models of :mod:`sightline.messages.envelope` validate, dump and documen
 message. Building them costs: three pydantic objects per detection took 67 of the 94 us
 that decoding an envelope of ten detections took (in-process, 2026-11-28), and the engine
 decodes every envelope of every camera. msgspec builds these dataclasses itself while it
-decodes (see :func:`sightline.messages.fast.fast_sightings`), for about a fifth of that,
-and pydantic still reads and writes them in the engine's checkpoint. The source and the
-frame stay the wire models (one each per envelope).
+decodes (see :func:`sightline.messages.fast.fast_sightings`): the whole envelope then takes
+28-38 us. pydantic still reads and writes them in the engine's checkpoint. The source and
+the frame stay the wire models (one each per envelope).
 
 A :class:`Sightings` holds the same values as the :class:`DetectionEnvelope` it stands for
 (:meth:`Sightings.of`); unknown keys inside a detection, which pydantic keeps, are dropped,
