@@ -124,9 +124,7 @@ class Engine:
             tracker = self.tracker(envelope.source.device_id, camera)
             return tracker.process(envelope, self.clock())
 
-    def check(
-        self, envelope: Sightings | DetectionEnvelope, topic_camera: str | None = None
-    ) -> str:
+    def check(self, envelope: Sightings, topic_camera: str | None = None) -> str:
         """The camera to file ``envelope`` under, once it passed every check.
 
         The topic the broker authorised is the identity: a payload that claims another
@@ -171,7 +169,7 @@ class Engine:
             )
         return camera
 
-    def camera_for(self, envelope: Sightings | DetectionEnvelope) -> str:
+    def camera_for(self, envelope: Sightings) -> str:
         """The camera id the engine files an envelope under: its device's configured camera
         (``camera_id``, else the device id), else (``default_device``) the envelope's own."""
         device_id = envelope.source.device_id

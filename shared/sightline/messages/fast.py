@@ -39,7 +39,7 @@ from msgspec import UNSET, Meta, UnsetType
 from pydantic import BaseModel
 
 from sightline.ids import MAX_ID_LENGTH, is_valid_id
-from sightline.messages.base import MAX_COORDINATE, MAX_FRAME_SIDE, MessageLimits
+from sightline.messages.base import MAX_FRAME_SIDE, MessageLimits
 from sightline.messages.envelope import (
     Detection,
     DetectionEnvelope,
@@ -50,18 +50,23 @@ from sightline.messages.envelope import (
     Source,
 )
 from sightline.messages.geometry import BBox, Point
-from sightline.messages.sightings import Sighting, Sightings
+from sightline.messages.sightings import (
+    ClassId,
+    ClassName,
+    Confidence,
+    Coordinate,
+    Count,
+    Sighting,
+    Sightings,
+)
 
 __all__ = ["fast_envelope", "fast_sightings"]
 
 M = TypeVar("M", bound=BaseModel)
 D = TypeVar("D")
 
-_INT64_MAX = 2**63 - 1
-Coordinate = Annotated[float, Meta(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
 Side = Annotated[int, Meta(gt=0, le=MAX_FRAME_SIDE)]
 RoiEdge = Annotated[int, Meta(ge=0, le=MAX_FRAME_SIDE)]
-Count = Annotated[int, Meta(ge=0, le=_INT64_MAX)]
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
@@ -103,9 +108,9 @@ class _FrameInfo(_Struct):
 
 
 class _Detection(_Struct):
-    class_id: Annotated[int, Meta(ge=0, le=100_000)]
-    class_name: Annotated[str, Meta(min_length=1, max_length=64)]
-    confidence: Annotated[float, Meta(ge=0.0, le=1.0)]
+    class_id: ClassId
+    class_name: ClassName
+    confidence: Confidence
     bbox: _BBox
     center: _Point
     track_id: Count | UnsetType | None = UNSET

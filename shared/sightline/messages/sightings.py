@@ -39,9 +39,13 @@ from sightline.messages.base import MAX_COORDINATE
 from sightline.messages.envelope import Detection, DetectionEnvelope, FrameInfo, Source
 from sightline.messages.geometry import BBox, Point
 
+# The wire models' bounds, for msgspec (also the fast path's, in sightline.messages.fast).
 Coordinate = Annotated[float, Meta(ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
-"""The bounds of :class:`~sightline.messages.geometry.Point`'s fields, for msgspec."""
-TrackId = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Count = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+"""A frame number or track id: any non-negative int that fits in 64 bits."""
+ClassId = Annotated[int, Meta(ge=0, le=100_000)]
+ClassName = Annotated[str, Meta(min_length=1, max_length=64)]
+Confidence = Annotated[float, Meta(ge=0.0, le=1.0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +79,10 @@ class Sighting:
     """:class:`~sightline.messages.envelope.Detection`'s values, in its fields' order (the
     checkpoint writes them so)."""
 
-    track_id: TrackId | None = None
-    class_id: Annotated[int, Meta(ge=0, le=100_000)]
-    class_name: Annotated[str, Meta(min_length=1, max_length=64)]
-    confidence: Annotated[float, Meta(ge=0.0, le=1.0)]
+    track_id: Count | None = None
+    class_id: ClassId
+    class_name: ClassName
+    confidence: Confidence
     bbox: SightingBox
     center: SightingPoint
     previous_center: SightingPoint | None = None
