@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -78,7 +77,8 @@ camera id, so a camera with one of these names would be one of those services.""
 
 _FORBIDDEN = {"+": "'+'", "#": "'#'", "/": "'/'"}
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
-_FIRST = re.compile(r"[A-Za-z0-9]")
+_VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""The whole rule in one match: a letter or digit first, then letters, digits, ``._-``."""
 
 
 def _problem(value: str, max_length: int) -> str | None:
@@ -90,11 +90,14 @@ def _problem(value: str, max_length: int) -> str | None:
     return _character_problem(value)
 
 
-@lru_cache(maxsize=4096)
 def _character_problem(value: str) -> str | None:
-    """What is wrong with the characters of ``value`` (cached: every envelope and event
-    repeats the same few ids; only values within the length bound get here, so the cache
-    holds at most 4096 short strings)."""
+    """What is wrong with the characters of ``value``, or None.
+
+    A valid id (every envelope's, every event's) costs one regular expression match;
+    only an invalid one is looked at character by character, to name the problem.
+    """
+    if _VALID.fullmatch(value):
+        return None
     for char in value:
         if char in _FORBIDDEN:
             return f"must not contain {_FORBIDDEN[char]}"
@@ -103,9 +106,7 @@ def _character_problem(value: str) -> str | None:
     if not _ALLOWED.fullmatch(value):
         bad = next(c for c in value if not _ALLOWED.fullmatch(c))
         return f"must not contain {bad!r}: only ASCII letters, digits, '-', '_' and '.'"
-    if not _FIRST.match(value):
-        return "must start with a letter or a digit"
-    return None
+    return "must start with a letter or a digit"
 
 
 def _shown(value: str) -> str:

@@ -11,6 +11,7 @@ from sightline.ids import (
     refuse_slug_collisions,
     slug,
     validate_camera_id,
+    validate_id,
 )
 from sightline.messages import EventType, make_event_id
 
@@ -73,3 +74,35 @@ def test_distinct_slugs_pass_and_a_repeated_name_is_left_to_the_duplicate_check(
     refuse_slug_collisions(["gate", "Gate 2", "gate"], "lines")
 
     assert slug("Gate 2") == "gate_2"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("driveway", None),
+        ("9", None),
+        ("a.b-c_d", None),
+        ("", "must not be empty"),
+        ("x" * 65, "is 65 characters; at most 64"),
+        ("..", "must start with a letter or a digit"),
+        ("_x", "must start with a letter or a digit"),
+        ("-rf", "must start with a letter or a digit"),
+        ("a/b", "must not contain '/'"),
+        ("a+b", "must not contain '+'"),
+        ("a#", "must not contain '#'"),
+        ("a b", "must not contain white space or control characters"),
+        ("a\nb", "must not contain white space or control characters"),
+        ("a\x00", "must not contain white space or control characters"),
+        ("cam\n", "must not contain white space or control characters"),
+        ("Süd", "must not contain 'ü': only ASCII letters, digits, '-', '_' and '.'"),
+        ("a:b", "must not contain ':': only ASCII letters, digits, '-', '_' and '.'"),
+        (".a/b", "must not contain '/'"),
+    ],
+)
+def test_the_id_rule_names_the_first_problem_of_each_value(value: str, problem: str | None) -> None:
+    if problem is None:
+        assert validate_id(value, "camera_id") == value
+        return
+    with pytest.raises(TopicError) as refused:
+        validate_id(value, "camera_id")
+    assert str(refused.value).endswith(problem)

@@ -107,6 +107,27 @@ def test_encoding_round_trips_and_writes_rfc3339_milliseconds() -> None:
     assert decode_envelope(encode(envelope)) == envelope
 
 
+@pytest.mark.parametrize(
+    ("given", "written"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"),
+        ("0999-03-04T05:06:07.8915Z", "0999-03-04T05:06:07.891Z"),
+        ("2025-01-15T15:30:22.1239+01:00", "2025-01-15T14:30:22.123Z"),
+        ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_every_accepted_timestamp_is_written_in_utc_with_four_year_digits_and_read_back(
+    given: str, written: str
+) -> None:
+    envelope = copy.deepcopy(SEED_ENVELOPE)
+    envelope["source"]["timestamp"] = given
+
+    wire = encode(decode_envelope(json.dumps(envelope)))
+
+    assert json.loads(wire)["source"]["timestamp"] == written
+    assert encode(decode_envelope(wire)) == wire  # what we write, we read back
+
+
 def test_unknown_fields_are_kept_and_ignored() -> None:
     payload = with_change(SEED_ENVELOPE, "firmware", "2.1")
 
