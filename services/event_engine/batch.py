@@ -56,12 +56,15 @@ class _AxisLine:
 
     @classmethod
     def of(cls, row: int, coordinate: int, position: float, geometry: LineGeometry) -> _AxisLine:
-        """The side test's thresholds, folded: with a margin of 0, ``distance >= 0`` as
-        ``> -_TINY`` and ``<= 0`` as ``< _TINY``; else ``> margin`` and ``< -margin``."""
-        positive, negative = geometry.margin_positive, geometry.margin_negative
-        above = -_TINY if positive == 0 else positive
-        below = _TINY if negative == 0 else -negative
-        return cls(row, coordinate, position, above, below)
+        return cls(row, coordinate, position, *_thresholds(geometry))
+
+
+def _thresholds(geometry: LineGeometry) -> tuple[float, float]:
+    """``(above, below)``: the side test's thresholds, folded: with a margin of 0,
+    ``distance >= 0`` as ``> -_TINY`` and ``<= 0`` as ``< _TINY``; else ``> margin`` and
+    ``< -margin``."""
+    positive, negative = geometry.margin_positive, geometry.margin_negative
+    return (-_TINY if positive == 0 else positive), (_TINY if negative == 0 else -negative)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,8 @@ class _Segment:
     dy: float
     span: float
     reach: float
-    margin_negative: float
-    margin_positive: float
+    above: float  # as _AxisLine's
+    below: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +177,7 @@ class SceneBatch:
                         dy,
                         span,
                         g.reach,
-                        g.margin_negative,
-                        g.margin_positive,
+                        *_thresholds(g),
                     )
                 )
             else:
@@ -260,9 +262,7 @@ def _segment_sides(segment: _Segment, xs: list[float], ys: list[float]) -> list[
     ``sides_of`` decide it (the segment's fields read once, not once per box)."""
     x1, y1, dx, dy, span = segment.x1, segment.y1, segment.dx, segment.dy, segment.span
     before, beyond = -segment.reach, span + segment.reach
-    positive, negative = segment.margin_positive, segment.margin_negative
-    above = -_TINY if positive == 0 else positive  # as _AxisLine.of folds them
-    below = _TINY if negative == 0 else -negative
+    above, below = segment.above, segment.below
     sides: list[int] = []
     for x, y in zip(xs, ys, strict=True):
         rx, ry = x - x1, y - y1
