@@ -22,6 +22,7 @@ from event_engine.rules import Occurrence, fire, make_event
 from event_engine.runs import Classified, ReorderWindow, derived_run_id
 from event_engine.scene import Scene, admits
 from event_engine.sequence import FrameGapDetector
+from event_engine.shapes import reconcile
 from event_engine.tracks import CameraState, FrameOrder, TrackState, find_switches
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
@@ -67,6 +68,7 @@ class CameraTracker:
         self.config = config
         self.state = state
         self._gaps = gaps
+        reconcile(state, config)  # memory of lines and zones changed since is forgotten
         self._scenes: dict[tuple[int, int], Scene] = {}
         self._batches: dict[tuple[int, int], SceneBatch] = {}
         running = detectors.detectors(config)

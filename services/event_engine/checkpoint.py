@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,11 +64,26 @@ class Checkpoint:
         write_bytes(self.path, data)
 
     def load(self) -> dict[str, CameraState]:
-        """The saved states; empty when there is no file or it cannot be read (logged)."""
-        if not self.path.exists():
+        """The saved states; empty when there is no file, or when it holds no checkpoint:
+        then it is set aside as ``<name>.bad`` (logged) and the engine starts fresh.
+
+        Raises:
+            OSError: the disk refused to read the file. Starting fresh would overwrite it
+                with the first save, so the caller must not (the service exits, for its
+                supervisor to try again).
+        """
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
             return {}
         try:
-            return _STATES.validate_json(self.path.read_bytes())
-        except (OSError, ValidationError) as exc:
-            log.error("state file %s unreadable, starting fresh: %s", self.path, exc)
+            return _STATES.validate_json(data)
+        except ValidationError as exc:
+            bad = self.path.with_name(self.path.name + ".bad")
+            try:
+                os.replace(self.path, bad)
+                kept = f"set aside as {bad}"
+            except OSError as error:
+                kept = f"could not be set aside ({error.strerror or error})"
+            log.error("state file %s unreadable, %s; starting fresh: %s", self.path, kept, exc)
             return {}

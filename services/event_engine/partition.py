@@ -250,13 +250,25 @@ class CameraFiles:
         return self.directory / "waiting" / camera
 
     def read(self, camera: str) -> tuple[CameraFile | None, float]:
-        """The file of ``camera`` (None: none yet, or unreadable: logged) and its age in s."""
+        """The file of ``camera`` (None: none yet, or not a checkpoint: logged) and its age
+        in s.
+
+        Raises:
+            RetryLater: the disk refused to read it (taking the camera fresh would lose
+                its state, and the next write would overwrite it): the envelope waits,
+                unacknowledged, and is tried again.
+        """
         path = self.path(camera)
         try:
             data = path.read_bytes()
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
             return None, 0.0
+        except OSError as exc:
+            raise RetryLater(
+                f"cannot read the checkpoint {path} of camera {camera} "
+                f"({exc.strerror or exc}); its envelopes wait until it can be read"
+            ) from None
         try:
             return _FILE.validate_json(data), age
         except ValidationError as exc:
@@ -486,10 +498,17 @@ class Claims:
                 extra={"camera_id": camera, "holder": holder},
             )
         state = saved.state if saved is not None else self.legacy.get(camera, CameraState())
+        self.held.add(camera)  # (what :meth:`CameraFiles.snapshot` writes)
+        try:
+            self.files.write(self.files.snapshot({camera: state}, [camera]))
+        except OSError as exc:
+            self.held.discard(camera)  # not taken: the envelope waits, its spool stays
+            raise RetryLater(
+                f"cannot write the checkpoint {self.files.path(camera)} to take camera "
+                f"{camera} ({exc.strerror or exc}); its envelopes wait until it can be written"
+            ) from None
         with self.engine.lock:
             self.engine.states[camera] = state
-        self.held.add(camera)
-        self.files.write(self.files.snapshot({camera: state}, [camera]))
         if waiting is not None:
             self.waiting.pop(camera)
             self.metrics.waiting.set(len(self.waiting))
@@ -539,12 +558,28 @@ class Claims:
             with contextlib.suppress(OSError):  # a failing disk is the checkpoint's to report
                 os.utime(self.files.path(camera))
 
-    def release(self) -> None:
+    def release(self, unsaved: Collection[str] = ()) -> None:
         """Let go of every held camera (a clean stop, after the last checkpoint); the
-        spools of cameras still waited for stay, for their next owner."""
+        spools of cameras still waited for stay, for their next owner.
+
+        A camera in ``unsaved`` (its last changes are not on disk: the broker never
+        confirmed their events) stays held in its file as last saved: writing its state now
+        would put the file ahead of events the broker may not have, and the envelopes that
+        made them come again to the next owner, which would skip them as processed. It takes
+        the camera over after :attr:`takeover_after_s` instead.
+        """
         with self.engine.lock:
-            states = {camera: self.engine.states[camera] for camera in self.held}
-        self.files.release(states, self.held)
+            states = {c: self.engine.states[c] for c in self.held if c not in unsaved}
+        for camera in sorted(self.held - states.keys()):
+            log.warning(
+                "stopping with changes of camera %s not saved (their events are not "
+                "confirmed): not letting go of it; its next owner takes it over after %.0f s "
+                "and gets its unacknowledged envelopes again",
+                camera,
+                self.takeover_after_s,
+                extra={"camera_id": camera},
+            )
+        self.files.release(states, states.keys())
         self.held.clear()
         for camera, waiting in self.waiting.items():
             self._close(camera, waiting.spool)

@@ -47,7 +47,7 @@ from pydantic import ValidationError
 
 from event_engine.engine import Engine
 from event_engine.scene import Scene
-from event_engine.tracks import CameraState
+from event_engine.shapes import fingerprints, reconcile
 from sightline.atomic import write_json
 from sightline.config import EngineSettings, load_config
 from sightline.config.engine import DeviceConfig
@@ -139,27 +139,6 @@ def parse_proposal(camera: str, payload: bytes) -> Proposal:
     return Proposal(device_id, config)
 
 
-def forget_changed_shapes(state: CameraState, old: DeviceConfig, new: DeviceConfig) -> None:
-    """Drop what tracks remember of lines and zones whose shape or settings changed.
-
-    A track's side of a moved line is not its side of the new one (keeping it would count
-    a crossing nobody made); a visit of a redrawn zone starts again from the next frame.
-    """
-    old_lines = {line.label: line for line in old.lines}
-    new_lines = {line.label: line for line in new.lines}
-    stale_lines = {name for name, line in old_lines.items() if new_lines.get(name) != line}
-    old_zones = {zone.label: zone for zone in old.zones}
-    new_zones = {zone.label: zone for zone in new.zones}
-    stale_zones = {name for name, zone in old_zones.items() if new_zones.get(name) != zone}
-    for track in state.tracks.values():
-        for name in stale_lines:
-            track.sides.pop(name, None)
-        for key in [k for k in track.line_quiet_until if k.split("|", 1)[0] in stale_lines]:
-            del track.line_quiet_until[key]
-        for name in stale_zones:
-            track.zones.pop(name, None)
-
-
 class SavedChanges:
     """The live changes kept under ``state_dir/config``: ``<camera>.json`` each.
 
@@ -240,7 +219,8 @@ class Reconfigurer:
             try:
                 proposal = parse_proposal(camera, json.dumps(record.get("proposal")).encode())
                 self._check_cameras(proposal)
-                # the checkpoint already holds what tracks knew of these shapes: keep it
+                # the checkpoint's fingerprints say which shapes the tracks' memory is
+                # of: the tracker, built again, forgets what is stale (event_engine.shapes)
                 self.engine.replace_device(proposal.device_id, proposal.config)
             except MessageError as exc:
                 log.error("camera %s: saved live change refused: %s", camera, exc.reason)
@@ -380,11 +360,14 @@ class Reconfigurer:
     def _swap(self, device_id: str, config: DeviceConfig | None) -> None:
         old = self.engine.settings.devices.get(device_id)
         self.engine.replace_device(device_id, config)
-        if old is not None and config is not None:
+        if config is not None:
             state = self.engine.states.get(config.camera_id or device_id)
-            if state is not None:
+            if state is not None:  # at once (the tracker, built again, would do it too)
                 with self.engine.lock:
-                    forget_changed_shapes(state, old, config)
+                    if not state.shapes and old is not None:
+                        # a checkpoint from before fingerprints: its memory is of the old
+                        state.shapes = fingerprints(old)
+                    reconcile(state, config)
 
     def _discard_saved(self, camera: str) -> None:
         try:

@@ -165,6 +165,11 @@ class CheckpointScheduler:
         """Whether a change waits for its save."""
         return bool(self._changed)
 
+    def unsaved(self) -> set[str]:
+        """The cameras whose changes wait for their save."""
+        with self.engine.lock:
+            return set(self._changed)
+
     @contextlib.contextmanager
     def processing(self) -> Iterator[None]:
         """Hold while an envelope is processed and its events published and registered with

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,10 +39,11 @@ from event_engine.reconfigure import CONFIG_DIR, Reconfigurer, SavedChanges, con
 from event_engine.saving import CheckpointScheduler, StateStore, WholeFile
 from event_engine.sequence import FrameGapDetector, GapMetrics
 from event_engine.state_publisher import StatePublisher
+from event_engine.tracks import CameraState
 from sightline.config import EngineSettings
 from sightline.errors import MessageError, TopicError
 from sightline.mqtt import Completion, MqttClient, ReceivedMessage
-from sightline.service import MainLoop, ServiceContext, config_exit
+from sightline.service import EXIT_STATE_DIR, MainLoop, ServiceContext, config_exit
 from sightline.threads import start_critical
 from sightline.topics import Topics
 from sightline.writes import probe_writable
@@ -79,6 +81,21 @@ def config_error(message: str) -> NoReturn:
     config_exit("sightline-engine", message.splitlines())
 
 
+def load_checkpoint(checkpoint: Checkpoint) -> dict[str, CameraState]:
+    """The single engine's saved states; exits (for the supervisor to try again) when the
+    disk refuses to read them, instead of starting fresh over them."""
+    try:
+        return checkpoint.load()
+    except OSError as exc:
+        log.error("cannot read the checkpoint %s: %s", checkpoint.path, exc)
+        print(
+            f"sightline-engine: cannot read its checkpoint {checkpoint.path} "
+            f"({exc.strerror or exc}); not starting fresh over it",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_STATE_DIR) from None
+
+
 def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     """Subscribe the envelope handler, set up discovery, return the checkpointing loop."""
     settings = ctx.settings
@@ -97,7 +114,7 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
     partitioned = replicas.count > 1 or replicas.checkpoint_dir is not None
     engine = Engine(
         settings,
-        None if partitioned else checkpoint.load(),
+        None if partitioned else load_checkpoint(checkpoint),
         FrameGapDetector(GapMetrics.from_registry(client.metrics.registry)),
     )
     problems = engine.check_geometry()
@@ -128,7 +145,7 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
         )
         claims = Claims(replicas, files, engine)
         claims.metrics = ReplicaMetrics(ctx.registry)
-        claims.legacy = checkpoint.load() if checkpoint.path.exists() else {}
+        claims.legacy = load_checkpoint(checkpoint)
         claims.replay = replay_on(client, handler)
         handler.claim = claims
         store = files
@@ -297,7 +314,9 @@ def start_saving(
         saver.join()
         handler.flush()
         if claims is not None and checkpoints.failed is None:
-            claims.release()  # the next owner of each camera may take it at once
+            # the next owner of each camera may take it at once (of each whose last
+            # changes are saved: see Claims.release)
+            claims.release(checkpoints.unsaved())
 
     ctx.on_stop.append(stop_saving)
 

@@ -275,6 +275,9 @@ class CameraState:
     """Width and height of the last frame (to end tracks without a new frame)."""
     runs: RunBook = field(default_factory=RunBook)
     """The edge's current run (its identity goes into event ids) and a few ended ones."""
+    shapes: dict[str, str] = field(default_factory=dict)
+    """``line:<name>`` / ``zone:<name>`` -> the fingerprint of the line or zone the tracks'
+    memory of it was measured against (see :mod:`event_engine.shapes`)."""
 
     @property
     def run_id(self) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from event_engine.reconfigure import forget_changed_shapes, parse_proposal
+from event_engine.reconfigure import parse_proposal
+from event_engine.shapes import reconcile
 from event_engine.tracks import CameraState, TrackState, ZoneVisit
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
@@ -131,8 +132,9 @@ def test_only_what_tracks_knew_of_changed_shapes_is_forgotten(
         {"lines": new_lines, "zones": [{"name": n, "points": square} for n in new_zones]}
     )
     state = CameraState()
+    reconcile(state, old)  # the fingerprints of what the track's memory was measured on
     state.tracks[1] = _track()
-    forget_changed_shapes(state, old, new)
+    reconcile(state, new)
     track = state.tracks[1]
     assert (set(track.sides), len(track.line_quiet_until), set(track.zones)) == (
         sides,
