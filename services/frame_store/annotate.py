@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sightline.messages import BBox, Direction, Event, LineRef, ZoneRef
+from sightline.timestamps import in_zone
 
 Image = npt.NDArray[np.uint8]
 Colour = tuple[int, int, int]
@@ -63,7 +64,7 @@ def annotate(image: Image, event: Event, zone: tzinfo = UTC) -> Image:
     top_left = (round(box.x1), round(box.y1))
     cv2.rectangle(out, top_left, (round(box.x2), round(box.y2)), OBJECT_COLOUR, thickness)
     _label(out, label, top_left, OBJECT_COLOUR, scale, above=True)
-    local = event.timestamp.astimezone(zone)
+    local = in_zone(event.timestamp, zone)
     caption = f"{event.event_type.value} {event.rule}  {local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
     _label(out, caption, (0, 0), (40, 40, 40), scale, above=False)
     return out

@@ -32,7 +32,7 @@ from frame_store.pending import Outgoing, PendingAnnouncements, PendingEvent, Pe
 from frame_store.pictures import StoredPictures, announced_image, frame_of, store_pictures
 from frame_store.retention import DAY_S, RetentionPolicy, apply_retention
 from frame_store.ring import FrameTooLargeError, RecentFrame, RecentFrames
-from frame_store.storage import FileStore, PictureStore
+from frame_store.storage import FileStore, PictureKind, PictureStore
 from sightline.config.frames import FrameStoreSection
 from sightline.errors import MessageError, RetryLater, TopicError
 from sightline.messages import (
@@ -430,6 +430,12 @@ class FrameStore:
 
     def _check_event_id(self, event: Event) -> None:
         event_id = checked_name(event.event_id, "event_id")
+        taken = next((k for k in PictureKind if k.value and event_id.endswith(k.value)), None)
+        if taken is not None:  # X-clean's picture would be X's clean one
+            raise MessageError(
+                f"event_id {event_id!r} ends in {taken.value!r}, which names the {taken.name.lower()} "
+                "picture of another event's snapshot"
+            )
         places = [(self.pending.directory, f"{event_id}.json"), (self.ledger.directory, event_id)]
         if isinstance(self.store, FileStore):
             places.append((self.store.root / event.camera_id, f"{event_id}.jpg"))

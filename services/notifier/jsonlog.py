@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sightline.atomic import sync_directory
 from sightline.config.notifier import JsonLogConfig
 from sightline.messages import Event
+from sightline.timestamps import in_zone
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class JsonLog:
         """The file an event at ``when`` goes to (its day in the configured zone)."""
         if not self.config.per_day:
             return self.config.directory / SINGLE_FILE
-        day = when.astimezone(self.zone).date().isoformat()
+        day = in_zone(when, self.zone).date().isoformat()
         return self.config.directory / f"events-{day}.jsonl"
 
     def append(self, event: Event) -> bool:

@@ -60,7 +60,10 @@ class SnapshotImage:
         """The file ``ref`` names under ``root`` (S3 references are not fetched)."""
         if ref.type != "file":
             return cls.missing("s3", f"snapshot stored in S3 ({ref.key}), not fetched")
-        path = (root / ref.key).resolve()
+        try:
+            path = (root / ref.key).resolve()
+        except ValueError:  # a NUL (refused on the wire, but a state file may hold one)
+            return cls.missing("outside_root", f"snapshot key {ref.key!r} is not a file name")
         if not path.is_relative_to(root.resolve()):
             return cls.missing("outside_root", f"snapshot key {ref.key!r} points outside {root}")
         try:

@@ -35,8 +35,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -103,6 +104,10 @@ class StateStore:
         self.root = root
         self.metrics = metrics or NotifierMetrics()
         self._unmovable: set[Path] = set()
+        self._digests = threading.Lock()
+        """Held while an event is filed in a digest period and while a period's e-mail takes
+        its list: no event lands in a period after its e-mail took the list (the handler and
+        the sending loop run on two threads)."""
         for sub in SUBDIRS:
             (root / sub).mkdir(parents=True, exist_ok=True)
         self._migrate_markers()
@@ -234,16 +239,32 @@ class StateStore:
 
     # -- digests ----------------------------------------------------------------------------
 
-    def add_to_digest(self, name: str, period_start: int, event: PendingEvent) -> bool:
-        """Collect ``event`` in a digest period; False if this digest already has it."""
+    def add_to_digest(self, name: str, starts: Iterable[int], event: PendingEvent) -> int | None:
+        """Collect ``event`` in the first of the digest's periods ``starts`` (consecutive,
+        endless) whose e-mail has not begun; that period's start, or None if this digest
+        already has the event."""
         digest_dir = self.root / "digests" / name
         file_name = f"{event.event_id}.json"
-        if digest_dir.is_dir() and any(
-            (period / file_name).exists() for period in digest_dir.iterdir()
-        ):
-            return False
-        write_json(digest_dir / str(period_start) / file_name, asdict(event))
-        return True
+        with self._digests:
+            if digest_dir.is_dir() and any(
+                (period / file_name).exists() for period in digest_dir.iterdir()
+            ):
+                return None
+            for start in starts:
+                period = digest_dir / str(start)
+                if (period / DIGEST_SENDING).exists() or (period / DIGEST_SENT).exists():
+                    continue  # its e-mail took its list already
+                write_json(period / file_name, asdict(event))
+                return start
+        raise ValueError("starts ended: periods go on forever")
+
+    def close_digest(self, period: DigestPeriod) -> list[PendingEvent]:
+        """The events of ``period``, none added from now on: its sending begins (recorded;
+        raises if it cannot be). An event filed meanwhile goes into a later period."""
+        with self._digests:
+            records = self.digest_events(period)
+            self.begin_digest(period)
+        return records
 
     def digest_periods(self) -> list[DigestPeriod]:
         """Every digest period on disk, sent or not, oldest first."""

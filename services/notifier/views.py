@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sightline.messages import Event
 from sightline.messages.event import EVENT_TYPES, EventType
+from sightline.timestamps import in_zone
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ TIME_FORMAT = "%a %d %b %Y, %H:%M:%S %Z"
 
 def local_time(when: datetime, zone: ZoneInfo) -> str:
     """``when`` in ``zone``, as a person reads it: ``Wed 15 Jan 2025, 15:30:22 CET``."""
-    return when.astimezone(zone).strftime(TIME_FORMAT)
+    return in_zone(when, zone).strftime(TIME_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class EventView:
             where=describe_place(event),
             summary=summarise(event),
             time=local_time(event.timestamp, zone),
-            short_time=event.timestamp.astimezone(zone).strftime("%H:%M:%S"),
+            short_time=in_zone(event.timestamp, zone).strftime("%H:%M:%S"),
             image_cid=image_cid,
             image_note=image_note,
             line=place_total(event, "line"),
@@ -175,7 +176,7 @@ def summarise(event: Event) -> str:
 
 def period_text(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     """``Wed 15 Jan 2025, 15:00 - 16:00 CET`` (an en dash between), the date once when both ends share it."""
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    local_start, local_end = in_zone(start, zone), in_zone(end, zone)
     if local_start.date() == local_end.date():
         return (
             f"{local_start:%a %d %b %Y, %H:%M} \N{EN DASH} {local_end:%H:%M} {local_end.tzname()}"
@@ -214,7 +215,7 @@ class DigestView:
         return cls(
             name=name,
             period=period_text(start, end, zone),
-            zone_name=end.astimezone(zone).tzname() or str(zone),
+            zone_name=in_zone(end, zone).tzname() or str(zone),
             total=len(events),
             by_camera=Counter(e.camera for e in events).most_common(),
             by_rule=Counter(e.rule for e in events).most_common(),

@@ -7,11 +7,14 @@ Example:
     >>> stamp = format_timestamp(datetime(999, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
     >>> stamp, parse_timestamp(stamp).year
     ('0999-01-02T03:04:05.000Z', 999)
+    >>> from zoneinfo import ZoneInfo
+    >>> in_zone(parse_timestamp("9999-12-31T23:30:00Z"), ZoneInfo("Europe/Berlin")).tzname()
+    'UTC'
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 
 def utc_now() -> datetime:
@@ -26,6 +29,16 @@ def format_timestamp(moment: datetime) -> str:
     # isoformat, not strftime: a four-digit year always (glibc's %Y writes the year 999 as
     # "999", which no RFC 3339 reader takes back), and faster (2 against 4 us).
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+
+
+def in_zone(moment: datetime, zone: tzinfo) -> datetime:
+    """``moment`` in ``zone`` for people to read; in UTC when ``zone``'s offset would take it
+    past what a datetime holds (the first hours of the year 1, the last of 9999: valid in a
+    message, so a clock that far off must not stop a notifier or a frame-store)."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        return moment.astimezone(UTC)
 
 
 def parse_timestamp(text: str) -> datetime:

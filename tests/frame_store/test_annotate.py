@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -115,3 +117,13 @@ def test_a_crop_of_a_small_frame_is_scaled_up_to_320_px_with_its_aspect() -> Non
     part = crop(frame, BBox(x1=120, y1=60, x2=130, y2=80))
 
     assert part.shape == (320, 569, 3)  # the whole 256x144 frame, scaled by 320/144
+
+
+def test_a_time_the_zone_cannot_hold_is_captioned_in_utc(person: tuple[BBox, float]) -> None:
+    """9999-12-31T23:30Z in Berlin would be the year 10000: the caption says UTC instead of
+    the frame-store failing on a valid event."""
+    bbox, _ = person
+    frame = video_frames()[PERSON_FRAME]
+    event = line_event("cam", PERSON_FRAME, bbox)
+    event = event.model_copy(update={"timestamp": datetime(9999, 12, 31, 23, 30, tzinfo=UTC)})
+    assert annotate(frame, event, ZoneInfo("Europe/Berlin")).shape == frame.shape

@@ -212,6 +212,15 @@ def test_the_latest_snapshot_is_retained_for_home_assistant_with_its_discovery_c
         ("events/plaza/line_cross", b'{"version": 2}', "version"),
         ("detections/plaza/frame", b'{"version": 1}', "source"),
         ("events/other/line_cross", None, "does not match"),
+        (  # its picture would be the clean picture of the event without the suffix
+            "events/plaza/line_cross",
+            encode(
+                line_event(CAMERA, 40, BBox(x1=500, y1=200, x2=560, y2=330)).model_copy(
+                    update={"event_id": "plaza-line_cross-aaaa-clean"}
+                )
+            ),
+            "ends in '-clean'",
+        ),
     ],
 )
 def test_bad_input_is_dead_lettered_with_its_reason_and_work_goes_on(

@@ -5,6 +5,7 @@ A real SMTP server receives; the state is real files; time is passed to ``tick``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,6 +227,19 @@ def test_a_refused_address_is_dead_lettered_and_the_rest_go_on(
         ("events/garden/line_cross", None, "does not match"),
         ("events/driveway/snapshot", b'{"version": 1}', "event_id"),
         ("events/driveway/line_cross", b"path", "event_id: '../../etc/passwd'"),
+        (
+            "events/driveway/snapshot",
+            json.dumps(
+                {
+                    "version": 1,
+                    "event_id": make_event(1).event_id,
+                    "camera_id": "driveway",
+                    "timestamp": "2025-01-15T00:00:01Z",
+                    "files": {"annotated": {"type": "file", "key": "a\u0000b.jpg"}},
+                }
+            ).encode(),
+            r"files\.annotated\.key: must not contain a control character \(U\+0000\)",
+        ),
     ],
 )
 def test_bad_messages_raise_a_message_error_naming_the_problem(
@@ -325,3 +339,59 @@ def test_a_digest_shows_the_photos_the_announcements_carried_without_a_shared_di
     thumbnails = images_of(digest)
     assert len(thumbnails) == 3  # max_photos
     assert all(t.get_content_type() == "image/jpeg" for t in thumbnails)
+
+
+@pytest.mark.parametrize(
+    ("zone", "when", "shown"),
+    [
+        (
+            "Europe/Berlin",
+            datetime(9999, 12, 31, 23, 30, tzinfo=UTC),
+            "Fri 31 Dec 9999, 23:30:00 UTC",
+        ),
+        ("America/New_York", datetime(1, 1, 1, 0, 30, tzinfo=UTC), "Mon 01 Jan 1, 00:30:00 UTC"),
+    ],
+)
+def test_an_event_at_the_end_of_time_neither_stops_the_emails_nor_the_json_log(
+    tmp_path: Path, smtp: SmtpServer, zone: str, when: datetime, shown: str
+) -> None:
+    """A valid time that the zone's offset would take past the years 1 to 9999 reads in
+    UTC, and the e-mails after it go out."""
+    notifier = make_notifier(tmp_path, smtp, timezone=zone, snapshot_wait_s=0)
+    edge = make_event(1, immediate=True, digest=["default"], snapshot=False)
+    notifier.receive(edge.model_copy(update={"timestamp": when}))
+    notifier.receive(make_event(2, immediate=True, snapshot=False))
+
+    notifier.at(T + 3600 + 3)
+
+    mails = smtp.inbox.wait_for(3)
+    assert len(mails) == 3  # two immediate e-mails and the digest
+    texts = [str(body.get_content()) for m in mails if (body := m.get_body(("plain",)))]
+    assert sum(shown in text for text in texts) == 2  # its e-mail and the digest
+    logged = [json.loads(line) for f in (tmp_path / "log").glob("*.jsonl") for line in f.open()]
+    assert len(logged) == 2
+
+
+def test_an_event_filed_after_its_periods_digest_went_goes_out_in_the_next_one(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """The handler files an event by its own clock: one that stepped back (or a handler
+    slower than the grace) must not file it where the e-mail already went."""
+    notifier = make_notifier(tmp_path, smtp)
+    first, second = (make_event(n, digest=["default"], snapshot=False) for n in (1, 2))
+    notifier.now = T + 10
+    notifier.receive(first)
+    notifier.at(T + 3600 + 3)  # the first period's digest goes
+    notifier.now = T + 3599  # the clock stepped back into the period just sent
+    notifier.receive(second)
+    notifier.at(T + 7200 + 3)
+
+    one, two = smtp.inbox.wait_for(2)
+    assert (one["X-Sightline-Digest"], one["Subject"]) == (
+        f"default/{T:.0f}",
+        "Sightline digest default: 1 event",
+    )
+    assert (two["X-Sightline-Digest"], two["Subject"]) == (
+        f"default/{T + 3600:.0f}",
+        "Sightline digest default: 1 event",
+    )

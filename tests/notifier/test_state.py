@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,11 @@ def pending(event_id: str, at: float = 0.0) -> PendingEvent:
     return PendingEvent(event_id, "events/cam/line_cross", "{}", at)
 
 
+def hourly(start: int) -> Iterator[int]:
+    """The starts of hourly periods from ``start`` on."""
+    return itertools.count(start, 3600)
+
+
 def age(path: Path, seconds_old: float, now: float) -> None:
     os.utime(path, (now - seconds_old, now - seconds_old))
 
@@ -22,15 +29,32 @@ def test_an_event_is_collected_once_per_digest_whatever_the_period(tmp_path: Pat
     store = StateStore(tmp_path)
 
     added = [
-        store.add_to_digest("default", 0, pending("e1")),
-        store.add_to_digest("default", 3600, pending("e1")),  # redelivered an hour later
-        store.add_to_digest("nightly", 0, pending("e1")),
+        store.add_to_digest("default", hourly(0), pending("e1")),
+        store.add_to_digest("default", hourly(3600), pending("e1")),  # redelivered later
+        store.add_to_digest("nightly", hourly(0), pending("e1")),
     ]
 
-    assert added == [True, False, True]
+    assert added == [0, None, 0]
     assert [(p.name, len(store.digest_events(p))) for p in store.digest_periods()] == [
         ("default", 1),
         ("nightly", 1),
+    ]
+
+
+def test_an_event_never_lands_in_a_period_whose_email_took_its_list(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.add_to_digest("default", hourly(0), pending("e1"))
+    [period] = store.digest_periods()
+
+    assert [r.event_id for r in store.close_digest(period)] == ["e1"]  # the e-mail's list
+    assert store.add_to_digest("default", hourly(0), pending("e2")) == 3600  # the next one
+    store.finish_digest(period, "sent", 1)
+    assert store.add_to_digest("default", hourly(0), pending("e3")) == 3600
+    assert [
+        (p.start, [r.event_id for r in store.digest_events(p)]) for p in store.digest_periods()
+    ] == [
+        (0, ["e1"]),
+        (3600, ["e2", "e3"]),
     ]
 
 
@@ -52,7 +76,7 @@ def test_finished_state_older_than_the_retention_is_removed_and_pending_state_is
 ) -> None:
     now = 2_000_000_000.0
     store = StateStore(tmp_path)
-    store.add_to_digest("default", 0, pending("e1"))
+    store.add_to_digest("default", hourly(0), pending("e1"))
     store.add_snapshot("e1", "{}", b"\xff\xd8\xff photo")
     store.finish_immediate("e1", "car-in", "sent")
     [period] = store.digest_periods()

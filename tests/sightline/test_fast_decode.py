@@ -92,6 +92,7 @@ VALID: list[tuple[str, bytes | str]] = [
     ("frame ref", changed("frame_ref", {"type": "s3", "bucket": "b", "key": "a/b.jpg"})),
     ("frame ref, no bucket", changed("frame_ref", {"type": "file", "key": "a.jpg"})),
     ("frame ref, bucket null", changed("frame_ref", {"type": "file", "bucket": None, "key": "k"})),
+    ("frame ref, unicode key", changed("frame_ref", {"type": "s3", "key": "Süd/Straße.jpg"})),
     ("frame 0", changed("frame.number", 0)),
     ("frame 2**62", changed("frame.number", 2**62)),
     ("frame 2**63-1", changed("frame.number", 2**63 - 1)),
@@ -229,6 +230,9 @@ FALLBACK: list[tuple[str, bytes | str]] = [
     ("ref type http", changed("frame_ref", {"type": "http", "key": "k"})),
     ("ref key empty", changed("frame_ref", {"type": "file", "key": ""})),
     ("ref key 1025", changed("frame_ref", {"type": "file", "key": "k" * 1025})),
+    ("ref key NUL", changed("frame_ref", {"type": "file", "key": "a\u0000b.jpg"})),
+    ("ref key newline", changed("frame_ref", {"type": "file", "key": "a\nb.jpg"})),
+    ("ref key DEL", changed("frame_ref", {"type": "s3", "key": "a\u007fb"})),
     # not an envelope at all
     ("null", b"null"),
     ("a string", b'"envelope"'),

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 from notifier.actions import ActionContext, register
 from notifier.dispatch import Dispatcher, Outcome
 from notifier.mailer import PermanentMailError
-from notifier.schedule import schedule_of
+from notifier.schedule import DigestSchedule, schedule_of
 from notifier.state import DigestPeriod, PendingEvent, StateStore
 from sightline.config.notifier import DigestConfig, NotifierSection
 from sightline.messages import Event
@@ -56,9 +57,19 @@ class Digests:
                 )
                 continue
             if wants(digest, event):
-                start = self.schedules[name].period_start(pending.received_at)
+                schedule = self.schedules[name]
+                start = schedule.period_start(pending.received_at)
                 asked += 1
-                done += not self.store.add_to_digest(name, start, pending)
+                filed = self.store.add_to_digest(name, periods_from(schedule, start), pending)
+                done += filed is None
+                if filed is not None and filed != start:
+                    log.info(
+                        "event %s goes into the next digest %s: the one of its period "
+                        "went out already",
+                        event.event_id,
+                        name,
+                        extra={"digest": name, "period_start": filed},
+                    )
         return asked, done
 
     def send_due(self, now: float) -> None:
@@ -79,8 +90,6 @@ class Digests:
         end = self.schedules[period.name].period_end(period.start)
         if now < end + DIGEST_GRACE_S:
             return
-        records = self.store.digest_events(period)
-        message = dispatcher.letters.digest(digest, period.start, end, records)
         key = f"digest-{period.name}-{period.start}"
         if key not in dispatcher.began and period.began:
             log.warning(
@@ -88,9 +97,10 @@ class Digests:
                 "with the same Message-ID",
                 key,
             )
+        records = self.store.close_digest(period)  # no record, no e-mail
+        dispatcher.began.add(key)
+        message = dispatcher.letters.digest(digest, period.start, end, records)
         try:
-            self.store.begin_digest(period)  # no record, no e-mail
-            dispatcher.began.add(key)
             dispatcher.send(message, key)
         except PermanentMailError as exc:
             reason = f"digest e-mail refused: {exc}"
@@ -103,6 +113,13 @@ class Digests:
         count = len(records)
         log.info("digest sent", extra={"digest": period.name, "events": count})
         dispatcher.record(key, lambda: self.store.finish_digest(period, Outcome.SENT, count))
+
+
+def periods_from(schedule: DigestSchedule, start: int) -> Iterator[int]:
+    """The starts of ``schedule``'s periods from ``start`` on, each where the last ended."""
+    while True:
+        yield start
+        start = schedule.period_end(start)
 
 
 def wants(digest: DigestConfig, event: Event) -> bool:

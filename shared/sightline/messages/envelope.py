@@ -99,6 +99,15 @@ class FrameRef(Message):
     bucket: str | None = None
     key: str = Field(min_length=1, max_length=1024)
 
+    @field_validator("key")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        """No control character (a NUL ends a path in every system call)."""
+        for char in value:
+            if ord(char) < 0x20 or ord(char) == 0x7F:
+                raise ValueError(f"must not contain a control character (U+{ord(char):04X})")
+        return value
+
 
 class DetectionEnvelope(VersionedMessage):
     """Detection envelope v1 (the seed's format, field for field)."""

@@ -196,6 +196,8 @@ def _read_sightings(payload: bytes | str, limits: MessageLimits) -> Sightings:
         box = detection.bbox
         if box.x2 < box.x1 or box.y2 < box.y1:
             raise _Unusual  # the order BBox's validator requires
+    if isinstance(raw.frame_ref, _FrameRef) and not raw.frame_ref.key.isprintable():
+        raise _Unusual  # as _frame_ref
     return Sightings(_source(raw.source), _frame(raw.frame), detections)
 
 
@@ -340,6 +342,8 @@ def _frame_data(raw: _FrameData) -> FrameData:
 
 
 def _frame_ref(raw: _FrameRef) -> FrameRef:
+    if not raw.key.isprintable():
+        raise _Unusual  # a control character, perhaps: pydantic names it
     given = {"type", "key"}
     bucket = None
     if raw.bucket is not UNSET:
