@@ -395,3 +395,52 @@ def test_an_event_filed_after_its_periods_digest_went_goes_out_in_the_next_one(
         f"default/{T + 3600:.0f}",
         "Sightline digest default: 1 event",
     )
+
+
+def test_an_email_that_cannot_be_composed_is_dead_lettered_and_the_next_goes_out(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """A user's template that fails on some events (here: track 1's) costs those events'
+    e-mails, each dead-lettered with the reason, never every e-mail after them."""
+    template = tmp_path / "mail.txt.j2"
+    template.write_text("{% if e.track_id == 1 %}{{ e.no_such_field }}{% endif %}{{ e.headline }}")
+    notifier = make_notifier(
+        tmp_path, smtp, snapshot_wait_s=0, email={"text_template": str(template)}
+    )
+    first, second = (make_event(n, immediate=True, snapshot=False) for n in (1, 2))
+    notifier.receive(first)
+    notifier.receive(second)
+
+    notifier.at(T + 10)
+    notifier.at(T + 20)
+
+    [mail] = smtp.inbox.wait_for(1)
+    assert mail["X-Sightline-Event-Id"] == second.event_id
+    [(topic, payload, reason)] = notifier.dead_letters
+    assert (topic, json.loads(payload)["event_id"]) == (event_topic(first), first.event_id)
+    assert reason.startswith("e-mail could not be composed: UndefinedError")
+    assert "no_such_field" in reason
+
+
+def test_a_digest_entry_that_no_longer_reads_is_dead_lettered_and_the_digest_goes_out(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """An entry from an incompatible release (or edited by hand) costs that entry, not the
+    digest and every e-mail after it."""
+    notifier = make_notifier(tmp_path, smtp, snapshot_wait_s=0)
+    notifier.now = T + 5
+    notifier.receive(make_event(1, digest=["default"], snapshot=False))
+    bad = {"event_id": "old", "topic": "events/driveway/line_cross", "payload": '{"version": 1}'}
+    entry = tmp_path / "state" / "digests" / "default" / f"{T:.0f}" / "old.json"
+    entry.write_text(json.dumps({**bad, "received_at": T + 6}))
+
+    notifier.at(T + 3600 + 3)
+    notifier.receive(make_event(2, immediate=True, snapshot=False))
+    notifier.at(T + 3600 + 4)
+
+    digest, mail = smtp.inbox.wait_for(2)
+    assert digest["Subject"] == "Sightline digest default: 1 event"
+    assert mail["X-Sightline-Event-Id"] == make_event(2).event_id
+    [(topic, payload, reason)] = notifier.dead_letters
+    assert (topic, payload) == (bad["topic"], bad["payload"].encode())
+    assert reason.startswith("digest entry unusable: ")

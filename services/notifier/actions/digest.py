@@ -22,7 +22,8 @@ from notifier.mailer import PermanentMailError
 from notifier.schedule import DigestSchedule, schedule_of
 from notifier.state import DigestPeriod, PendingEvent, StateStore
 from sightline.config.notifier import DigestConfig, NotifierSection
-from sightline.messages import Event
+from sightline.errors import MessageError
+from sightline.messages import Event, decode_event
 from sightline.messages.event import ActionKind
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,19 @@ class Digests:
                 "with the same Message-ID",
                 key,
             )
-        records = self.store.close_digest(period)  # no record, no e-mail
+        records = self._usable(self.store.close_digest(period))  # no record, no e-mail
         dispatcher.began.add(key)
-        message = dispatcher.letters.digest(digest, period.start, end, records)
+        try:
+            message = dispatcher.letters.digest(digest, period.start, end, records)
+        except OSError:  # the disk: an episode of the loop's, retried
+            raise
+        except Exception as exc:  # this digest, not every e-mail after it
+            reason = f"digest could not be composed: {type(exc).__name__}: {exc}"
+            log.exception(reason, extra={"digest": period.name})
+            ids = json.dumps({"digest": period.name, "events": [r.event_id for r in records]})
+            dispatcher.dead_letter(f"digest/{period.name}", ids.encode(), reason)
+            self.store.finish_digest(period, Outcome.REFUSED, len(records))
+            return
         try:
             dispatcher.send(message, key)
         except PermanentMailError as exc:
@@ -113,6 +124,23 @@ class Digests:
         count = len(records)
         log.info("digest sent", extra={"digest": period.name, "events": count})
         dispatcher.record(key, lambda: self.store.finish_digest(period, Outcome.SENT, count))
+
+    def _usable(self, records: list[PendingEvent]) -> list[PendingEvent]:
+        """``records`` less those whose event no longer reads (a state file from an
+        incompatible release, an edited one): each dead-lettered, the digest goes on."""
+        dispatcher = self.dispatcher
+        assert dispatcher is not None, "sending needs the dispatcher"
+        usable = []
+        for record in records:
+            try:
+                decode_event(record.payload)
+            except MessageError as exc:
+                reason = f"digest entry unusable: {exc}"
+                log.error("%s (event %s)", reason, record.event_id)
+                dispatcher.dead_letter(record.topic, record.payload.encode(), reason)
+                continue
+            usable.append(record)
+        return usable
 
 
 def periods_from(schedule: DigestSchedule, start: int) -> Iterator[int]:

@@ -75,8 +75,19 @@ class ImmediateEmail:
             log.info("rate limit of rule %r reached: no e-mail for %s", event.rule, job.event_id)
             self.store.finish_immediate(job.event_id, event.rule, Outcome.RATE_LIMITED)
             return
-        message = dispatcher.letters.immediate(event, waited)
         event_id, rule = job.event_id, event.rule
+        try:
+            message = dispatcher.letters.immediate(event, waited)
+        except OSError:  # the disk: an episode of the loop's, retried
+            self.limiter.release(rule)
+            raise
+        except Exception as exc:  # this event's e-mail, not every one after it
+            self.limiter.release(rule)
+            reason = f"e-mail could not be composed: {type(exc).__name__}: {exc}"
+            log.exception("%s (event %s)", reason, event_id, extra={"event_id": event_id})
+            dispatcher.dead_letter(job.topic, job.payload.encode(), reason)
+            self.store.finish_immediate(event_id, rule, Outcome.REFUSED)
+            return
         if event_id not in dispatcher.began and self.store.immediate_began(event_id):
             log.warning(
                 "the e-mail of event %s may have gone out before a crash or stop; sending it "
