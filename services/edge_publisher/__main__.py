@@ -85,8 +85,18 @@ def _client(ctx: ServiceContext, plan: CameraPlan, clients: CameraClients) -> Mq
     clients.add(plan.camera_id, registry)
     ctx.health_checks[f"mqtt-{plan.camera_id}"] = lambda: client.connected
     ctx.health_checks[f"worker-{plan.camera_id}"] = lambda: client.worker_alive
-    ctx.health_checks[f"publishes-{plan.camera_id}"] = lambda: client.publishes_ok
+    ctx.health_checks[f"publishes-{plan.camera_id}"] = lambda: _accepted(client)
     return client
+
+
+REFUSED_UNHEALTHY_S = 60.0
+"""/healthz fails this long after the broker refused a publish of the edge's."""
+
+
+def _accepted(client: MqttClient) -> bool:
+    """For /healthz: the broker refused none of the client's publishes lately (an envelope
+    it refuses is lost: the edge has no message to hold back or dead-letter for it)."""
+    return client.publishes_ok and not client.tracker.refused_within(REFUSED_UNHEALTHY_S)
 
 
 def _reader_healthy(reader: FrameReader) -> bool:
@@ -161,6 +171,7 @@ def build(ctx: ServiceContext[EdgePublisherSettings]) -> MainLoop:
             sum(r.total_frames for r in files), wanted=len(files) == len(readers)
         ),
     )
+    ctx.health_checks["publishes"] = partial(_accepted, ctx.client)  # the cameras sharing it
     for camera in cameras:
         if camera.own_client:
             camera.client.start()

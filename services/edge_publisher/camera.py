@@ -37,7 +37,7 @@ from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.record import Recorder
 from edge_publisher.run import RunStats, new_run_id
 from edge_publisher.settings import CameraPlan
-from edge_publisher.source import CapturedFrame, FrameReader, Image
+from edge_publisher.source import STOP_WAIT_S, CapturedFrame, FrameReader, Image
 from edge_publisher.tracks import TrackMemory
 from sightline.config.edge import FramePublishConfig
 from sightline.mqtt.client import MqttClient
@@ -117,9 +117,9 @@ class Camera:
         self.reader.start()
         self.encoder.start()
 
-    def stop(self) -> None:
-        """Stop reading; encode what is queued."""
-        self.reader.stop()
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Stop reading (waiting ``timeout`` seconds at most); encode what is queued."""
+        self.reader.stop(timeout)
         self.encoder.stop()
 
     def finished(self) -> bool:
@@ -221,11 +221,14 @@ class Camera:
     def summarize(self) -> Undelivered:
         """At exit, once the client has stopped: log what this run did and what it never
         delivered; a WARNING with the counts when envelopes were lost."""
+        tracker = self.client.tracker
         lost = count_undelivered(
             self.client.outbox,
             self.detections_topic,
             self.frames_topic,
             frames_offline=self.frames_offline,
+            refused=tracker.refused,
+            unconfirmed=tracker.unconfirmed(),
         )
         fields = {
             "camera_id": self.camera_id,
@@ -238,7 +241,8 @@ class Camera:
         if lost.envelopes:
             log.warning(
                 "never delivered %d of %d envelopes and %d JPEG frames to the broker at %s:%d "
-                "(%d envelopes dropped from the full publish queue, %d still queued at exit)",
+                "(envelopes: %d dropped from the full publish queue, %d still queued at exit, "
+                "%d refused by the broker, %d sent and never confirmed)",
                 lost.envelopes,
                 self.processed,
                 lost.frames,
@@ -246,13 +250,14 @@ class Camera:
                 self.client.config.port,
                 lost.envelopes_dropped,
                 lost.envelopes_queued,
+                lost.envelopes_refused,
+                lost.envelopes_unconfirmed,
                 extra=fields,
             )
         else:
             # JPEG frames are best effort: one due before the first connect is no alarm.
             log.info(
-                "processed %d frames; no envelope dropped or left queued; %d JPEG frames "
-                "not delivered",
+                "processed %d frames; every envelope delivered; %d JPEG frames not delivered",
                 self.processed,
                 lost.frames,
                 extra=fields,

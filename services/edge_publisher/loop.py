@@ -24,7 +24,7 @@ from edge_publisher.camera import Camera
 from edge_publisher.detector import Detector, Found, Sighting
 from edge_publisher.metrics import EdgeMetrics
 from edge_publisher.progress import ProgressLine
-from edge_publisher.source import CapturedFrame
+from edge_publisher.source import STOP_WAIT_S, CapturedFrame
 from sightline.health import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,11 @@ class EdgeLoop:
                     last_report = time.monotonic()
                     self._report_drops()
         finally:
+            for camera in self.cameras:  # all readers at once: hung ones wait together
+                camera.reader.request_stop()
+            deadline = time.monotonic() + STOP_WAIT_S
             for camera in self.cameras:
-                camera.stop()
+                camera.stop(max(0.0, deadline - time.monotonic()))
             if self.progress is not None:
                 self.progress.close()
             self._report_drops()

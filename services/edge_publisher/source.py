@@ -92,6 +92,8 @@ def redacted(url: str | int) -> str:
 
 
 FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+STOP_WAIT_S = 5.0
+"""How long stopping waits for the readers, all cameras together."""
 
 
 def stream_options(config: CameraConfig) -> list[int]:
@@ -111,20 +113,33 @@ def stream_options(config: CameraConfig) -> list[int]:
     ]
 
 
+_SET_OUTSIDE = FFMPEG_OPTIONS in os.environ
+"""Whether the deployer set FFmpeg's options for the process: then they win for every
+camera."""
+_OPENING = threading.Lock()
+"""Held while an RTSP camera opens with its own transport in FFmpeg's options."""
+
+
 def open_capture(url: str | int, config: CameraConfig | None = None) -> cv2.VideoCapture:
     """Open ``url`` with OpenCV (a digit string is a device index).
 
     A stream is opened with FFmpeg, the camera's timeouts and, for ``rtsp://``, its
-    transport (unless ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is set: FFmpeg reads it at each open).
+    transport. FFmpeg reads the transport from ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each
+    open, one variable for the whole process: each RTSP camera sets its own and opens while
+    holding :data:`_OPENING`, so two cameras of one edge never open with each other's
+    transport (an RTSP open waits for another's, at most its ``timeout_s``). A variable set
+    before the edge started wins for every camera.
     """
     if isinstance(url, str) and url.isdigit():
         url = int(url)
     if config is None or SourceKind.of(url) is not SourceKind.STREAM:
         return cv2.VideoCapture(url)
     assert isinstance(url, str)
-    if url.lower().startswith(("rtsp://", "rtsps://")):
-        os.environ.setdefault(FFMPEG_OPTIONS, f"rtsp_transport;{config.rtsp_transport}")
-    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, stream_options(config))
+    if _SET_OUTSIDE or not url.lower().startswith(("rtsp://", "rtsps://")):
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, stream_options(config))
+    with _OPENING:
+        os.environ[FFMPEG_OPTIONS] = f"rtsp_transport;{config.rtsp_transport}"
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, stream_options(config))
 
 
 def check_file(url: str) -> int:
@@ -182,13 +197,18 @@ class FrameReader:
         """Start reading; the thread is critical (its death ends the process)."""
         self._thread = start_critical(self._run, self.name)
 
-    def stop(self) -> None:
-        """Stop reading and wait for the thread."""
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Stop reading and wait for the thread, ``timeout`` seconds at most (a read or an
+        open may hang that long and more; the daemon thread is then left behind)."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the thread to stop, without waiting (so that several cameras stop together)."""
         self._stopping.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(5.0)
 
     @property
     def healthy(self) -> bool:
@@ -202,9 +222,10 @@ class FrameReader:
 
     @property
     def finished(self) -> bool:
-        """A file source has handed over its last frame."""
+        """A file source has handed over its last frame. A source that failed is not
+        finished: :meth:`next` raises its error, which ends the process."""
         with self._cond:
-            return self._finished and not self._frames
+            return self._finished and not self._frames and self._error is None
 
     def next(self, timeout: float) -> CapturedFrame | None:
         """The next frame (for a live source, the newest), or None after ``timeout`` seconds.

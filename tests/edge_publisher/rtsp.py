@@ -81,10 +81,13 @@ class RtspServer:
     came back.
     """
 
-    def __init__(self, frames_dir: Path, port: int, fps: float = 25.0) -> None:
+    def __init__(
+        self, frames_dir: Path, port: int, fps: float = 25.0, tcp_only: bool = False
+    ) -> None:
         self.frames_dir = frames_dir
         self.port = port
         self.fps = fps
+        self.tcp_only = tcp_only
         self.log_path = frames_dir.parent / f"rtsp-server-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -100,6 +103,7 @@ class RtspServer:
             RuntimeError: it exited or did not say ``ready`` within ``timeout`` seconds.
         """
         args = ["--port", str(self.port), "--frames", str(self.frames_dir), "--fps", str(self.fps)]
+        args += ["--tcp-only"] if self.tcp_only else []
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
                 [SYSTEM_PYTHON, str(SERVE), *args], stdout=subprocess.PIPE, stderr=log

@@ -66,13 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", required=True, help="folder of frameNNNNN.jpg")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--check", action="store_true", help="only check what is installed")
+    parser.add_argument("--tcp-only", action="store_true", help="refuse RTP over UDP")
     args = parser.parse_args(argv)
 
     import gi  # system Python only
 
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GLib, Gst, GstRtspServer
+    gi.require_version("GstRtsp", "1.0")
+    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
 
     Gst.init(None)
     missing = [name for name in REQUIRED_ELEMENTS if Gst.ElementFactory.find(name) is None]
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     factory.set_launch(pipeline_description(args.fps))
     factory.connect("media-configure", configure)
     factory.set_shared(True)
+    if args.tcp_only:
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
     server.get_mount_points().add_factory(MOUNT, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr)

@@ -4,6 +4,7 @@ a real Mosquitto with the shipped ACL and a login per camera."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -142,6 +143,28 @@ def test_a_reader_is_healthy_until_its_source_fails(tmp_path: Path) -> None:
         reader.stop()
 
 
+def test_a_reader_that_failed_after_the_loop_took_every_frame_is_not_finished(
+    tmp_path: Path,
+) -> None:
+    """A loop as fast as the decoding takes each frame as it comes: when the looping file
+    then cannot be opened again, the camera must not pass for ended (the edge would exit
+    0, as after a file's last frame), but fail."""
+    video = moving_square_video(tmp_path / "v.avi", frames=5)
+    reader = FrameReader(CameraConfig(url=str(video), loop=True), name="reader-fast")
+    reader.start()
+    try:
+        assert reader.next(timeout=30) is not None
+        video.unlink()
+        with contextlib.suppress(SourceError):
+            while reader.healthy:  # take every frame as soon as it is there
+                reader.next(timeout=0.2)
+        assert not reader.finished
+        with pytest.raises(SourceError, match="cannot open"):
+            reader.next(timeout=0)
+    finally:
+        reader.stop()
+
+
 def test_a_reader_that_ends_its_file_or_is_stopped_stays_healthy(tmp_path: Path) -> None:
     video = moving_square_video(tmp_path / "v.avi", frames=3)
     ended = FrameReader(CameraConfig(url=str(video)), name="reader-ended")
@@ -212,3 +235,54 @@ def test_an_instance_that_is_no_camera_keeps_every_client_family_one_family(
         [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_envelopes_the_broker_refuses_fail_healthz_and_are_counted_as_lost_at_exit(
+    tmp_path: Path, processes: list[EdgeProcess]
+) -> None:
+    """A camera with no login of its own publishes with the edge's, which the shipped ACL
+    lets write only its own camera's topics: every porch envelope is refused. The edge has
+    nothing to hold back for them, so it must say so: /healthz, and the exit summary."""
+    broker = acl_broker(tmp_path / "acl", ("driveway",))
+    try:
+        videos = {name: moving_square_video(tmp_path / f"{name}.avi", 20) for name in ("a", "b")}
+        config = {
+            "device_id": "jetson-01",
+            "mqtt": {"username": "driveway", "password": password("driveway")},
+            "cameras": [
+                {"camera_id": name, "url": str(videos[video]), "loop": True, "fps": 8}
+                for name, video in (("driveway", "a"), ("porch", "b"))
+            ],
+            "detector": {"model_file": str(MODEL), "track_classes": ["person"]},
+            "frames": {"enabled": False},
+        }
+        edge = EdgeProcess(broker, tmp_path / "edge", config, instance=None)
+        edge.start()
+        processes.append(edge)
+
+        def refused() -> bool:
+            try:
+                status, body = edge.healthz()
+            except OSError:  # the health server starts once the model is loaded
+                return False
+            return status == 503 and "publishes-porch" in json.loads(body)["failing"]
+
+        wait_until(refused, timeout=120, what="/healthz says the broker refuses publishes")
+        wait_until(
+            lambda: edge.log_text().count("refused a publish to detections/porch") >= 3,
+            timeout=60,
+            what="porch's envelopes refused",
+        )
+        assert edge.stop() == 0
+        said = {
+            line["camera_id"]: line
+            for line in edge.log_lines()
+            if "undelivered_envelopes" in line and "camera_id" in line
+        }
+        assert said["porch"]["level"] == "warning"
+        assert said["porch"]["envelopes_refused"] == said["porch"]["frames"] > 0
+        assert said["porch"]["undelivered_envelopes"] == said["porch"]["frames"]
+        assert said["driveway"]["undelivered_envelopes"] == 0
+        assert said["driveway"]["frames"] > 0
+    finally:
+        broker.stop()

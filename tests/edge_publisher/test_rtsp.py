@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from edge_publisher.source import FrameReader
+from edge_publisher.source import FFMPEG_OPTIONS, FrameReader, open_capture
 from sightline.broker import free_port
 from sightline.config.edge import CameraConfig
 from sightline.messages import DetectionEnvelope, decode_envelope
@@ -142,6 +144,29 @@ def test_a_camera_that_hangs_is_reopened_after_the_timeout_and_read_again(
         hung.stop()
 
 
+def test_each_rtsp_camera_opens_with_its_own_transport(
+    camera: RtspServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FFmpeg reads the transport from one variable for the whole process: a camera on UDP
+    opened first must not make the next camera, on TCP, open on UDP too (here a camera
+    that refuses UDP: it would give no frame)."""
+    monkeypatch.delenv(FFMPEG_OPTIONS, raising=False)  # as in a fresh edge process
+    tcp_only = RtspServer(camera.frames_dir, port=free_port(), tcp_only=True)
+    tcp_only.start()
+    try:
+        udp = open_capture(camera.url, CameraConfig(url=camera.url, rtsp_transport="udp"))
+        udp.release()
+        config = CameraConfig(url=tcp_only.url, rtsp_transport="tcp", timeout_s=5)
+        tcp = open_capture(tcp_only.url, config)
+        try:
+            assert tcp.isOpened(), "the TCP camera was opened with the UDP camera's transport"
+            assert tcp.read()[0]
+        finally:
+            tcp.release()
+    finally:
+        tcp_only.stop()
+
+
 def test_the_edge_reads_the_rtsp_camera_and_publishes_envelopes_with_persons(
     module_broker: Broker, edge: EdgeProcess
 ) -> None:
@@ -199,3 +224,33 @@ def test_the_edge_reconnects_when_the_camera_goes_away_and_publishes_again(
         edge.log_text()[-4000:]
     )
     assert edge.stop() == 0
+
+
+def test_an_edge_whose_cameras_all_hang_stops_within_one_readers_wait(
+    camera: RtspServer, module_broker: Broker, tmp_path: Path
+) -> None:
+    """Each reader is given the same few seconds to stop, all at once: three hung cameras
+    waited for one after another (5 s each) would outlast a container's 10 s stop grace,
+    and the edge would be killed before its clients said offline and it said what it
+    never delivered."""
+    hung = RtspServer(camera.frames_dir, port=free_port())
+    hung.start()
+    hung.pause()  # every open hangs (camera.timeout_s: 30 s)
+    cameras = [{"camera_id": f"cam{n}", "url": hung.url, "timeout_s": 30} for n in range(3)]
+    config = edge_config(cameras=cameras)
+    del config["camera_id"], config["camera"]
+    edge = EdgeProcess(module_broker, tmp_path / "edge", config)
+    try:
+        edge.start()
+        wait_until(lambda: "started" in edge.log_text(), 60, "the edge started")
+        time.sleep(1.0)  # the readers are in their opens
+        asked = time.monotonic()
+        assert edge.stop(timeout=30) == 0
+        took = time.monotonic() - asked
+        assert took < 9.0, f"stopped {took:.1f} s after SIGTERM"
+        said = [line for line in edge.log_lines() if "processed 0 frames" in str(line)]
+        assert sorted(line["camera_id"] for line in said) == ["cam0", "cam1", "cam2"]
+    finally:
+        edge.close()
+        hung.resume()
+        hung.stop()

@@ -191,7 +191,7 @@ def test_the_edge_publishes_one_valid_envelope_per_frame_with_persons_and_stable
     assert all(e.frame_data is None for e in recorded)
     assert len({e.source.run_id for e in received}) == 1
     summary = [line["msg"] for line in run.lines if line["msg"].startswith("processed")]
-    assert summary[0].startswith("processed 120 frames; no envelope dropped or left queued")
+    assert summary[0].startswith("processed 120 frames; every envelope delivered")
 
     frames = [
         decode_envelope(m.payload, MessageLimits.for_frames())
@@ -424,8 +424,8 @@ def test_an_edge_run_with_the_broker_down_says_at_exit_how_much_it_never_deliver
     assert summary["level"] == "warning"
     assert summary["msg"].startswith(
         f"never delivered 25 of 25 envelopes and 25 JPEG frames to the broker at "
-        f"{run.broker} (15 envelopes dropped from the full publish queue, "
-        "10 still queued at exit)"
+        f"{run.broker} (envelopes: 15 dropped from the full publish queue, "
+        "10 still queued at exit, 0 refused by the broker, 0 sent and never confirmed)"
     )
     assert summary["undelivered_envelopes"] == summary["frames"] == 25
 

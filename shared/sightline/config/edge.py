@@ -54,7 +54,8 @@ class CameraConfig(StrictModel):
     rtsp_transport: Literal["tcp", "udp"] = Field(
         default="tcp",
         description="How an rtsp:// stream carries its video: tcp (no torn frames when packets "
-        "are lost) or udp. An OPENCV_FFMPEG_CAPTURE_OPTIONS environment variable wins.",
+        "are lost) or udp; each camera of an edge its own. An OPENCV_FFMPEG_CAPTURE_OPTIONS "
+        "environment variable set before the edge starts wins for every camera.",
     )
     timeout_s: float = Field(
         default=10.0,

@@ -92,6 +92,10 @@ class PendingPublish(Completion):
 Refused = Callable[[PendingPublish], None]
 
 
+MAX_REFUSED_TOPICS = 1000
+"""Topics :attr:`PublishTracker.refused` counts one by one (topics are not all ours)."""
+
+
 @dataclass
 class PublishTracker:
     """Maps paho's message ids to PendingPublish, tolerating acks that beat registration.
@@ -106,6 +110,12 @@ class PublishTracker:
     early: dict[int, str | None] = field(default_factory=dict)
     waiting: Counter[int] = field(default_factory=Counter)
     """Threads (by ident) waiting now for the broker's answers."""
+    refused: Counter[str] = field(default_factory=Counter)
+    """Publishes the broker refused, by topic (at most :data:`MAX_REFUSED_TOPICS` topics;
+    the others counted under ``""``)."""
+    refused_at: float | None = None
+    """When (``time.monotonic()``) the broker last refused a publish: a client with no
+    handler to dead-letter for, an edge, says so on /healthz (:meth:`refused_within`)."""
 
     def register(self, mid: int, topic: str = "") -> PendingPublish:
         """Track the publish paho numbered ``mid``."""
@@ -119,9 +129,31 @@ class PublishTracker:
                     handle.mark_failed(failure)
             else:
                 self.pending[mid] = handle
+        if handle.done:  # answered before it was registered
+            self._answered(handle)
+        return handle
+
+    def _answered(self, handle: PendingPublish) -> None:
+        """Count ``handle``'s answer, then say a refusal (outside the lock)."""
+        with self.cond:
+            if handle.failed:
+                self.refused_at = time.monotonic()
+                topic = handle.topic
+                if topic not in self.refused and len(self.refused) >= MAX_REFUSED_TOPICS:
+                    topic = ""
+                self.refused[topic] += 1
         if handle.failed and self.on_refused is not None:
             self.on_refused(handle)
-        return handle
+
+    def refused_within(self, seconds: float) -> bool:
+        """Whether the broker refused a publish in the last ``seconds``."""
+        at = self.refused_at
+        return at is not None and time.monotonic() - at < seconds
+
+    def unconfirmed(self) -> Counter[str]:
+        """Publishes handed to paho and not answered yet, by topic."""
+        with self.cond:
+            return Counter(handle.topic for handle in self.pending.values())
 
     def complete(self, mid: int, failure: str | None = None) -> None:
         """The broker acknowledged ``mid`` (refused it if ``failure`` is given)."""
@@ -134,10 +166,9 @@ class PublishTracker:
             return
         if failure is None:
             handle.mark_done()
-            return
-        handle.mark_failed(failure)
-        if self.on_refused is not None:
-            self.on_refused(handle)
+        else:
+            handle.mark_failed(failure)
+        self._answered(handle)
 
     def wait_below(self, limit: int, timeout: float) -> bool:
         """Wait until fewer than ``limit`` publishes are outstanding; False on timeout."""
