@@ -326,6 +326,9 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as exc:
             self._error(400, f"body: not JSON ({exc})")
             return
+        except RecursionError:
+            self._error(400, "body: nested too deeply")
+            return
         if not isinstance(request, dict):
             self._error(400, "body: expected {device_id, config}")
             return

@@ -177,6 +177,31 @@ def _number(path: str) -> str:
     return f"(value_json{path} | default(0))"
 
 
+class SharedEntityError(ValueError):
+    """Two entities of one camera would have the same unique id (zone ``Porch`` counting
+    ``person`` and zone ``Porch person``, say)."""
+
+
+def discovery_problems(settings: EngineSettings, topics: Topics | None = None) -> list[str]:
+    """Why the configured devices cannot all be announced, if they cannot (key paths named).
+
+    >>> from sightline.config import EngineSettings
+    >>> square = [[0, 0], [10, 0], [10, 10], [0, 10]]
+    >>> settings = EngineSettings.model_validate({"devices": {"pi": {"camera_id": "cam",
+    ...     "zones": [{"name": n, "points": square} for n in ("Porch", "Porch person")]}}})
+    >>> print(discovery_problems(settings)[0])  # doctest: +ELLIPSIS
+    devices.pi.zones: two Home Assistant entities of camera 'cam' would share the id 'zone_porch_person_count' ...
+    """
+    problems = []
+    for device_id, device in settings.devices.items():
+        one = settings.model_copy(update={"devices": {device_id: device}})
+        try:
+            discovery_configs(one, topics or Topics(), "status")
+        except SharedEntityError as exc:
+            problems.append(f"devices.{device_id}.zones: {exc}")
+    return problems
+
+
 class _Camera:
     """Collects the discovery configs of one camera."""
 
@@ -200,11 +225,21 @@ class _Camera:
             "state_topic": str(topics.engine_state(camera)),
         }
         self.configs: list[DiscoveryConfig] = []
+        self.names: dict[str, str] = {}
+        """Unique id -> the entity's name: two entities must never share one (the second
+        config would replace the first, retained, and an entity would vanish)."""
 
     def add(
         self, component: str, object_id: str, name: str, extra: dict[str, Any], shared: bool = True
     ) -> None:
         unique = f"{self.node}_{object_id}"
+        if unique in self.names:
+            raise SharedEntityError(
+                f"two Home Assistant entities of camera {self.camera!r} would share the id "
+                f"{object_id!r} ({self.names[unique]!r}): a zone named as another zone and "
+                'a class ("Porch" counting person, and "Porch person") does that; rename one'
+            )
+        self.names[unique] = name
         payload = {
             **(self.common if shared else {}),
             "name": name,

@@ -22,7 +22,12 @@ from typing import Any, NoReturn
 
 from event_engine.announce import DiscoveryAnnouncer
 from event_engine.checkpoint import Checkpoint
-from event_engine.discovery import EDGE_SERVICE, DiscoveryConfig, discovery_configs
+from event_engine.discovery import (
+    EDGE_SERVICE,
+    DiscoveryConfig,
+    discovery_configs,
+    discovery_problems,
+)
 from event_engine.engine import Engine
 from event_engine.handler import EnvelopeHandler
 from event_engine.metrics import EngineMetrics
@@ -118,6 +123,8 @@ def build(ctx: ServiceContext[EngineSettings]) -> MainLoop:
         FrameGapDetector(GapMetrics.from_registry(client.metrics.registry)),
     )
     problems = engine.check_geometry()
+    if settings.homeassistant.enabled:
+        problems += discovery_problems(settings, client.topics)
     if problems:
         config_error("\n".join(problems))
     # Live changes (the console's config/<camera>/set, SIGHUP, an edited YAML file).

@@ -23,9 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sightline.backoff import Backoff
+from sightline.children import die_with_parent
 from sightline.service import EXIT_CONFIG
 
 log = logging.getLogger(__name__)
+
+STABLE_S = 60.0
+"""A service that ran this long before it died is restarted after the shortest wait again."""
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -65,6 +69,7 @@ class _Running:
     spec: ServiceProcess
     process: subprocess.Popen[bytes]
     backoff: Backoff
+    started_at: float
     restarts: int = 0
     dead: bool = False
     """It exited and waits for its back-off before the restart."""
@@ -95,6 +100,7 @@ class Supervisor:
                 stdout=out,
                 stderr=out,
                 env={**child_environment(os.environ), **spec.env},
+                preexec_fn=die_with_parent,  # a killed supervisor leaves no service behind
             )
         finally:
             if out is not None:
@@ -104,7 +110,7 @@ class Supervisor:
         """Start every service."""
         for spec in self.services:
             backoff = Backoff(base_s=1.0, cap_s=self.max_backoff_s, random=self.random)
-            self._running[spec.name] = _Running(spec, self._spawn(spec), backoff)
+            self._running[spec.name] = _Running(spec, self._spawn(spec), backoff, time.monotonic())
             log.info("started %s", spec.name, extra={"child": spec.name})
 
     def poll(self) -> None:
@@ -132,6 +138,8 @@ class Supervisor:
                     continue
                 if not running.dead:  # a crash: restart after a jittered, doubling wait
                     running.dead = True
+                    if time.monotonic() - running.started_at >= STABLE_S:
+                        running.backoff.reset()  # it had run well: start the waits over
                     running.backoff.fail()
                 if not running.backoff.ready():
                     continue
@@ -143,6 +151,7 @@ class Supervisor:
                     extra={"child": name, "exit_status": code},
                 )
                 running.process = self._spawn(running.spec)
+                running.started_at = time.monotonic()
                 running.dead = False
                 running.restarts += 1
 
@@ -152,9 +161,10 @@ class Supervisor:
         return running is not None and running.process.poll() is None
 
     def run(self, stop: threading.Event, interval_s: float = 0.5) -> None:
-        """Start, then supervise until ``stop`` is set, then stop everything."""
-        self.start()
+        """Start, then supervise until ``stop`` is set, then stop everything (also what
+        started before a later service failed to)."""
         try:
+            self.start()
             while not stop.wait(interval_s) and not self.refused:
                 self.poll()
         finally:

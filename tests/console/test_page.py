@@ -126,6 +126,9 @@ def test_wrong_password_is_refused_and_nothing_is_saved(broker: Broker, tmp_path
             assert console.request("api/cameras/street/save", draft, wrong)[0] == 401
             right = {"Authorization": f"Bearer {TOKEN}"}
             assert console.request("api/cameras", headers=right)[0] == 200
+            nested = b"[" * 100_000 + b"]" * 100_000  # json's recursion limit: an answer
+            status, answer = console.request("api/cameras/street/check", headers=right, raw=nested)
+            assert (status, json.loads(answer)["errors"]) == (400, ["body: nested too deeply"])
             status, answer = console.request("api/cameras/street/save", draft, right)
             assert status == 200, answer
             assert json.loads(answer)["saved"] is True

@@ -81,6 +81,31 @@ def test_an_exposed_console_needs_a_token(tmp_path: Path) -> None:
     assert ConsoleSettings().console.host == "127.0.0.1"
 
 
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"password": ""}, "console.password: is empty"),
+        ({"password": "  "}, "console.password: is empty"),
+        ({"password_file": "empty"}, "console.password_file: is empty"),
+        ({"password_file": "blank-line"}, "console.password_file: is empty"),
+    ],
+)
+def test_an_exposed_console_refuses_an_empty_token(
+    tmp_path: Path, given: dict[str, str], problem: str
+) -> None:
+    """An empty password is no password: the page would let anyone in."""
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "blank-line").write_text("\nsecond line is not read\n")
+    if "password_file" in given:
+        given = {"password_file": str(tmp_path / given["password_file"])}
+    with pytest.raises(ValidationError) as info:
+        ConsoleSettings.model_validate({"console": {"host": "0.0.0.0", **given}})
+    assert describe_errors(info.value)[0].startswith(problem)
+    # on this machine only, no token is needed
+    assert ConsoleSettings.model_validate({"console": {"host": "127.0.0.1", **given}})
+
+
 def test_a_wrong_password_or_cookie_is_refused() -> None:
     auth = Auth("s3cret")
     assert not auth.password_ok("s3cre")

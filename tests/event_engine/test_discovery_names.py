@@ -5,15 +5,18 @@ the entity ids of existing configs do not change.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from event_engine.discovery import discovery_configs
+from event_engine.discovery import discovery_configs, discovery_problems
+from event_engine.engine import Engine
+from event_engine.reconfigure import Reconfigurer, SavedChanges
 from sightline import homeassistant, ids
 from sightline.config import EngineSettings, load_config
-from sightline.errors import ConfigError
+from sightline.errors import ConfigError, MessageError
 from sightline.topics import Topics
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -123,3 +126,51 @@ def test_the_fixtures_keep_their_home_assistant_entity_ids(
 def test_home_assistant_slugs_by_the_one_rule() -> None:
     assert homeassistant.slug is ids.slug
     assert homeassistant.node_id("Front-Door") == "sightline_front_door"
+
+
+@pytest.mark.parametrize(
+    ("zones", "classes", "shared"),
+    [
+        (["Porch", "Porch person"], None, "zone_porch_person_count"),  # person: a default class
+        (["Yard", "Yard dog"], ["dog"], "zone_yard_dog_count"),
+        (["Porch", "Porch steps"], None, None),  # no class is called steps
+        (["Yard", "Yard dog"], ["cat"], None),
+    ],
+)
+def test_a_zone_named_as_another_and_a_class_is_refused_when_their_entities_meet(
+    zones: list[str], classes: list[str] | None, shared: str | None
+) -> None:
+    """Zone "Porch" counting persons and zone "Porch person" would be one entity: the
+    second retained config would replace the first, and a sensor would vanish from HA."""
+    settings = EngineSettings.model_validate(
+        {
+            "devices": {"pi": {"camera_id": "cam", "zones": [zone(z) for z in zones]}},
+            "homeassistant": {"classes": classes},
+        }
+    )
+    problems = discovery_problems(settings)
+    if shared is None:
+        assert problems == []
+        configs = discovery_configs(settings, Topics(), "status")
+        assert len({c.topic for c in configs}) == len(configs)
+    else:
+        [problem] = problems
+        assert problem.startswith(
+            f"devices.pi.zones: two Home Assistant entities of camera 'cam' would share the "
+            f"id {shared!r}"
+        )
+
+
+def test_a_live_change_whose_zones_would_share_an_entity_is_refused(tmp_path: Path) -> None:
+    engine = Engine(EngineSettings.model_validate({"devices": {"pi": {"camera_id": "cam"}}}))
+    states: list[bytes] = []
+    reconfigurer = Reconfigurer(
+        engine, SavedChanges(tmp_path), lambda t, p, r: states.append(p), Topics()
+    )
+    change = {"device_id": "pi", "config": {"zones": [zone("Porch"), zone("Porch person")]}}
+    with pytest.raises(MessageError, match=r"^config\.zones: two Home Assistant entities"):
+        reconfigurer.on_set(
+            "sightline/event-engine/config/cam/set", json.dumps(change).encode(), False
+        )
+    assert engine.device_config("pi").zones == []  # type: ignore[union-attr]
+    assert json.loads(states[-1])["applied"] is False

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from suite import supervisor as supervisor_module
 from suite.supervisor import ServiceProcess, Supervisor
 from tests.support.waiting import settle
 
@@ -158,3 +162,77 @@ def test_a_service_that_crashed_before_the_stop_keeps_its_status(tmp_path: Path)
     assert wait_until(lambda: not supervisor.running("dies"))
 
     assert supervisor.stop() == {"dies": -signal.SIGTERM}
+
+
+SLEEPS = "import time\nwhile True: time.sleep(0.1)"
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_a_killed_supervisor_leaves_no_service_running(tmp_path: Path) -> None:
+    """SIGKILL or the OOM killer gives the supervisor no chance to stop its services: they
+    end with it, or the next supervisor would run a second copy of each."""
+    spec = script(tmp_path, "plain", SLEEPS)
+    program = (
+        "import sys, time\n"
+        "from suite.supervisor import ServiceProcess, Supervisor\n"
+        f"supervisor = Supervisor([ServiceProcess('plain', [{str(spec.args[0])!r}])])\n"
+        "supervisor.start()\n"
+        "print(supervisor._running['plain'].process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, env=os.environ.copy()
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert alive(child)
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not alive(child)), "the service outlived its supervisor"
+    finally:
+        parent.kill()
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_services_started_before_one_failed_to_start_are_stopped(tmp_path: Path) -> None:
+    first = script(tmp_path, "first", SLEEPS)
+    broken = ServiceProcess(
+        "broken", ["-c", "pass"], log_file=tmp_path
+    )  # a log "file" that is a directory
+    supervisor = Supervisor([first, broken])
+    with pytest.raises(IsADirectoryError):
+        supervisor.run(threading.Event())
+    assert not supervisor.running("first")
+
+
+def test_a_service_that_ran_well_before_it_died_is_restarted_after_the_shortest_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The waits between restarts double while a service keeps dying at start; one that
+    had been running for a while starts the waits over (not 30 s after weeks of health)."""
+    monkeypatch.setattr(supervisor_module, "STABLE_S", 0.5)
+    supervisor = Supervisor(
+        [script(tmp_path, "lives", "import time\ntime.sleep(0.7)\nraise SystemExit(1)")]
+    )
+    supervisor.start()
+    try:
+        restarts = supervisor._running["lives"]
+
+        def died_twice() -> bool:
+            supervisor.poll()
+            return restarts.restarts >= 2
+
+        assert wait_until(died_twice, timeout=20)
+        assert restarts.backoff.attempt == 1  # each death the first of its run
+    finally:
+        supervisor.stop()

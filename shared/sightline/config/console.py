@@ -27,6 +27,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from sightline.config.base import ExistingFile, StrictModel, read_secret
+from sightline.errors import ConfigError
 
 DEFAULT_PORT = 8090
 
@@ -65,10 +66,22 @@ class ConsoleSection(StrictModel):
 
     @model_validator(mode="after")
     def _exposed_needs_password(self) -> Self:
-        if not is_loopback(self.host) and self.password is None and self.password_file is None:
+        if is_loopback(self.host):
+            return self
+        if self.password is None and self.password_file is None:
             raise ValueError(
                 f"password_file: the console listens on {self.host!r}, beyond this "
                 "machine: give console.password_file (or bind console.host: 127.0.0.1)"
+            )
+        try:
+            secret = read_secret(self.password, self.password_file)
+        except ConfigError as exc:
+            raise ValueError("; ".join(exc.problems)) from None
+        if not (secret or "").strip():
+            where = "password_file" if self.password_file is not None else "password"
+            raise ValueError(
+                f"{where}: is empty, and the console listens on {self.host!r}, beyond this "
+                "machine: an empty password would let anyone in"
             )
         return self
 
