@@ -20,7 +20,7 @@
 # the originals; the images built on them work the same.
 set -euo pipefail
 
-SERVICES=(mosquitto event-engine notifier frame-store edge-publisher)
+SERVICES=(mosquitto event-engine notifier frame-store edge-publisher console)
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 

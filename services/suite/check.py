@@ -44,6 +44,7 @@ SECTIONS = {
     Service.ENGINE: {"devices", "default_device", "homeassistant", "input"},
     Service.NOTIFIER: {"notifier"},
     Service.FRAMES: {"frame_store"},
+    Service.CONSOLE: {"console"},
     Service.SUITE: {"lines", "zones", "events", "broker"},
 }
 """The top-level keys that only one service's config has (``mode: local`` has them all)."""
@@ -53,6 +54,7 @@ CHOICES = {
     "engine": Service.ENGINE,
     "notifier": Service.NOTIFIER,
     "frames": Service.FRAMES,
+    "console": Service.CONSOLE,
     "local": Service.SUITE,
 }
 """``--service`` values."""

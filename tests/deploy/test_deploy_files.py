@@ -696,3 +696,12 @@ def test_k3s_pods_run_as_the_images_non_root_user_with_writable_volumes() -> Non
         ]
         context = workload["spec"]["template"]["spec"]["securityContext"]
         assert context == {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001}, service
+
+
+def test_build_images_builds_every_dockerfile() -> None:
+    """``tools/build-images.sh`` (and its ``--save``, for ``k3s ctr images import``) knows
+    every image the deployments pull, the console's included."""
+    script = (REPO / "tools" / "build-images.sh").read_text()
+    [listed] = re.findall(r"^SERVICES=\(([^)]*)\)", script, flags=re.MULTILINE)
+    dockerfiles = {path.name.removesuffix(".Dockerfile") for path in DEPLOY.glob("*.Dockerfile")}
+    assert set(listed.split()) == dockerfiles

@@ -213,6 +213,10 @@ def test_each_service_may_publish_exactly_its_topics(
     [
         ("engine", "detections/+", "detections/driveway", True),
         ("frames", "detections/+/frame", "detections/driveway/frame", True),
+        # Home Assistant's birth message: both services with discovery configs announce again
+        ("frames", "homeassistant/status", "homeassistant/status", True),
+        ("engine", "homeassistant/status", "homeassistant/status", True),
+        ("notifier", "homeassistant/status", "homeassistant/status", False),
         ("frames", "events/#", "events/driveway/line_cross", True),
         ("notifier", "events/#", "events/driveway/line_cross", True),
         ("notifier", "detections/+", "detections/driveway", False),
@@ -256,6 +260,8 @@ def test_each_service_reads_exactly_its_topics(
     marker = OWN_STATUS[user]
     reader.subscribe(marker)
     publisher_user = "engine" if published.startswith("events/") else "driveway"
+    if published.startswith("homeassistant/"):
+        publisher_user = "homeassistant"
     sender = Session(acl_broker, publisher_user)
     try:
         assert sender.publish(published) == "Success"

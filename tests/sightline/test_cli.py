@@ -22,6 +22,7 @@ COMMANDS = [
     "sightline-engine",
     "sightline-notifier",
     "sightline-frames",
+    "sightline-console",
 ]
 SERVICE_COMMANDS = COMMANDS[1:]
 BOW = {
@@ -41,6 +42,7 @@ ENTRY_POINTS = {
     "sightline-engine": ("event_engine.__main__", "main"),
     "sightline-notifier": ("notifier.__main__", "main"),
     "sightline-frames": ("frame_store.__main__", "main"),
+    "sightline-console": ("console.__main__", "main"),
 }
 """pyproject.toml's [project.scripts]."""
 
@@ -102,6 +104,7 @@ VALID = {
     "sightline-edge": {"device_id": "pi", "camera": {"url": "rtsp://camera/stream"}},
     "sightline-notifier": {"notifier": {"timezone": "UTC"}},
     "sightline-frames": {"frame_store": {"frame_wait_s": 3}},
+    "sightline-console": {"console": {"port": 8090, "events_kept": 50}},
 }
 
 
