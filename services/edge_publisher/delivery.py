@@ -20,7 +20,7 @@ quota), or never answered before the client stopped; the client's tracker counts
 topic:
 
     >>> refused = {"detections/cam": 7}
-    >>> count_undelivered(PublishQueue(), "detections/cam", "x", refused=refused).envelopes
+    >>> count_undelivered(PublishQueue(1), "detections/cam", "x", refused=refused).envelopes
     7
 """
 
