@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sightline.broker import free_port
+from sightline.broker import LocalMosquitto, free_port
 from sightline.config import MqttConfig
 from sightline.mqtt import MqttClient, ReceivedMessage
 from tests.support.broker import Broker
@@ -280,3 +282,53 @@ def test_a_message_goes_to_the_first_subscription_that_matches_among_many() -> N
         assert route("detections/cam299") == "cam299"
         assert route("detections/other") == "any"
         assert route("events/cam7/line_cross") is None
+
+
+def test_a_message_of_a_session_the_broker_lost_is_never_acknowledged_in_the_new_one(
+    tmp_path: Path,
+) -> None:
+    """The broker restarts without its state (a crash before its autosave, a lost volume)
+    while A is being handled: the new session numbers its messages from 1 again, so the
+    acknowledgement of A (id 1 of the old session) would acknowledge X, not yet handled,
+    and a crash then would lose X for good."""
+    broker = LocalMosquitto(tmp_path / "broker", persistence=False)
+    broker.start()
+    release, ended = threading.Event(), threading.Event()
+    handled: list[bytes] = []
+
+    def handle(message: ReceivedMessage) -> None:
+        handled.append(message.payload)
+        (release if message.payload == b"A" else ended).wait(30)  # X: till the "crash"
+
+    client = MqttClient(
+        MqttConfig(url=broker.url, reconnect_min_s=0.2, reconnect_max_s=0.5),
+        service="test",
+        instance="lost",
+    )
+    client.subscribe("jobs/#", handle)
+    client.start()
+    try:
+        assert client.wait_connected(5)
+        publish(broker.host, broker.port, "jobs/a", [b"A"])
+        assert settle(lambda: handled == [b"A"], 10, interval=0.05)
+        broker.restart()  # its sessions are gone
+        assert settle(lambda: client.session == 2 and client.connected, 10, interval=0.05)
+        publish(broker.host, broker.port, "jobs/a", [b"X"])  # id 1 of the new session
+        time.sleep(0.5)
+        release.set()  # A is done: its acknowledgement must not go out as X's
+        assert settle(lambda: handled == [b"A", b"X"], 10, interval=0.05)
+        time.sleep(0.5)
+        client._paho._sock_close()  # the process dies: no DISCONNECT, the session stays
+        client._paho.loop_stop()
+        again: list[bytes] = []
+        resumed = make_client(broker, instance="lost")  # the same client id and session
+        resumed.subscribe("jobs/#", lambda m: again.append(m.payload))
+        resumed.start()
+        try:
+            assert settle(lambda: again == [b"X"], 10, interval=0.05), again
+        finally:
+            resumed.stop()
+    finally:
+        release.set()
+        ended.set()
+        broker.stop()

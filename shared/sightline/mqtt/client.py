@@ -253,6 +253,9 @@ class MqttClient:
         self.stopping = threading.Event()
         self.stop_deadline = float("inf")
         self.tracker = PublishTracker(on_refused=self._refused)
+        self.session = 0
+        """Counts the connects the broker had no session for: a received message is
+        acknowledged only in the session it came in (see :meth:`ack`)."""
         self.handling = Handling(self, config.receive_maximum)
         self.on_connect_hooks: list[Callable[[bool], None]] = []
 
@@ -394,6 +397,10 @@ class MqttClient:
             return
         self._backoff.reset()
         session_present = bool(getattr(flags, "session_present", False))
+        if not session_present:
+            # The broker has none of our earlier session (a first start, or it lost its
+            # state): a message id of that session now names another message, never ack it.
+            self.session += 1
         log.info(
             "connected to %s (session %s)",
             self.broker,
@@ -492,6 +499,7 @@ class MqttClient:
                 duplicate=message.dup,
                 mid=message.mid,
                 qos=message.qos,
+                session=self.session,
             )
         )
 
@@ -533,9 +541,20 @@ class MqttClient:
         return found
 
     def ack(self, message: ReceivedMessage) -> None:
-        """Acknowledge ``message`` to the broker (sent by paho's network thread)."""
-        if message.qos > 0:
-            self._paho.ack(message.mid, message.qos)
+        """Acknowledge ``message`` to the broker (sent by paho's network thread); not a
+        message of a session the broker no longer has (its id is another message's now)."""
+        if message.qos == 0:
+            return
+        if message.session != self.session:
+            log.warning(
+                "not acknowledging message %d on %s: it came in a session the broker lost "
+                "(its id now names another message)",
+                message.mid,
+                message.topic,
+                extra={"topic": message.topic},
+            )
+            return
+        self._paho.ack(message.mid, message.qos)
 
     def dead_letter(
         self, topic: str, payload: bytes, reason: str, *, size: int | None = None

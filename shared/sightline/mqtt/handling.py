@@ -74,6 +74,8 @@ class ReceivedMessage:
     duplicate: bool = False
     mid: int = 0
     qos: int = 1
+    session: int = 0
+    """The client's session it came in (:attr:`MqttClient.session`)."""
 
 
 Handler = Callable[[ReceivedMessage], None]
