@@ -200,6 +200,11 @@ class RunBook:
             if run_id == current.run_id:
                 if number > current.last[0]:
                     return Classified(Order.NEXT, run_id, clock_back=back)
+                if at > current.last[1]:
+                    # Numbered before the last frame but captured after it: no redelivery
+                    # looks like that. The last number was a poison (or the edge's count
+                    # went back): the run goes on from here, its tracks end, never muted.
+                    return Classified(Order.RESTART, run_id)
                 late = current.late(number, at, window)
                 return Classified(Order.LATE if late else Order.DUPLICATE, run_id)
             for index, run in enumerate(self.past):

@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
+from event_engine.camera import FrameOutcome
+from event_engine.engine import Engine
+from event_engine.tracks import FrameOrder
 from sightline.errors import MessageError
 from sightline.messages import DetectionEnvelope, encode
 from sightline.timestamps import format_timestamp, utc_now
 from tests.event_engine.test_runs import Sink, recording
+from tests.event_engine.walks import Box, envelope, rule, settings, walk
 
 Poison = Callable[[dict[str, Any]], None]
 
@@ -121,3 +125,30 @@ def test_a_device_configured_for_another_camera_is_refused(tmp_path: Path) -> No
         MessageError, match=r"^source\.camera_id: 'backyard' is not the camera of d"
     ):
         sink.handler.handle("detections/backyard", other)
+
+
+def test_a_poison_frame_number_within_the_jump_allowance_never_mutes_a_camera_with_a_run_id() -> (
+    None
+):
+    """After ten minutes without a link an edge may jump 600,000 frames: one envelope
+    numbered that far ahead, then the real frames of the same run (numbered lower,
+    captured later) are no redeliveries: they go on, their crossings counted."""
+    line = {"type": "vertical", "position_pct": 50, "name": "mid"}
+    engine = Engine(settings({"lines": [line], "events": [rule("crossed", "LINE_CROSS")]}))
+
+    def frame(number: int, seconds: float, boxes: list[Box]) -> FrameOutcome:
+        env = envelope(number, boxes, seconds=seconds)
+        source = env.source.model_copy(update={"run_id": "run-1"})
+        return engine.process(env.model_copy(update={"source": source}))
+
+    def across(track_id: int) -> list[list[Box]]:
+        return walk(track_id, [(x, 400.0) for x in range(300, 1000, 25)])
+
+    before = [frame(n, n * 0.04, boxes) for n, boxes in enumerate(across(1))]
+    assert [str(e.event_type) for o in before for e in o.events] == ["LINE_CROSS"]
+    poison = frame(500_000, 600.0, [])  # within 1000 + 1000 frames per second of capture
+    assert poison.order is FrameOrder.NEXT
+    after = [frame(15_035 + n, 600.04 + n * 0.04, b) for n, b in enumerate(across(2))]
+    assert after[0].order is FrameOrder.RESTART
+    assert {o.order for o in after[1:]} == {FrameOrder.NEXT}
+    assert [str(e.event_type) for o in after for e in o.events] == ["LINE_CROSS"]
