@@ -192,14 +192,23 @@ def discovery_problems(settings: EngineSettings, topics: Topics | None = None) -
     >>> print(discovery_problems(settings)[0])  # doctest: +ELLIPSIS
     devices.pi.zones: two Home Assistant entities of camera 'cam' would share the id 'zone_porch_person_count' ...
     """
-    problems = []
-    for device_id, device in settings.devices.items():
-        one = settings.model_copy(update={"devices": {device_id: device}})
-        try:
-            discovery_configs(one, topics or Topics(), "status")
-        except SharedEntityError as exc:
-            problems.append(f"devices.{device_id}.zones: {exc}")
-    return problems
+    return [
+        f"devices.{device_id}.zones: {problem}"
+        for device_id, device in settings.devices.items()
+        if (problem := shared_entity(settings, device_id, device, topics)) is not None
+    ]
+
+
+def shared_entity(
+    settings: EngineSettings, device_id: str, device: DeviceConfig, topics: Topics | None = None
+) -> str | None:
+    """Why ``device``'s entities cannot all be announced (two would share an id), or None."""
+    one = settings.model_copy(update={"devices": {device_id: device}})
+    try:
+        discovery_configs(one, topics or Topics(), "status")
+    except SharedEntityError as exc:
+        return str(exc)
+    return None
 
 
 class _Camera:

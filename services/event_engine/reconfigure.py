@@ -45,7 +45,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from event_engine.discovery import discovery_problems
+from event_engine.discovery import shared_entity
 from event_engine.engine import Engine
 from event_engine.scene import Scene
 from event_engine.shapes import fingerprints, reconcile
@@ -357,11 +357,11 @@ class Reconfigurer:
                 raise MessageError(
                     f"device_id: camera {camera!r} belongs to device {device_id!r}; refused"
                 )
-        alone = self.engine.settings.model_copy(
-            update={"devices": {proposal.device_id: proposal.config}}
+        problem = shared_entity(
+            self.engine.settings, proposal.device_id, proposal.config, self.topics
         )
-        for problem in discovery_problems(alone, self.topics):
-            raise MessageError("config." + problem.split(".", 2)[2])
+        if problem is not None:  # (a device id may hold dots: no key path to cut up)
+            raise MessageError(f"config.zones: {problem}")
 
     def _swap(self, device_id: str, config: DeviceConfig | None) -> None:
         old = self.engine.settings.devices.get(device_id)

@@ -161,16 +161,19 @@ def test_a_zone_named_as_another_and_a_class_is_refused_when_their_entities_meet
         )
 
 
-def test_a_live_change_whose_zones_would_share_an_entity_is_refused(tmp_path: Path) -> None:
-    engine = Engine(EngineSettings.model_validate({"devices": {"pi": {"camera_id": "cam"}}}))
+@pytest.mark.parametrize("device", ["pi", "pi.porch"])  # a device id may hold dots
+def test_a_live_change_whose_zones_would_share_an_entity_is_refused(
+    tmp_path: Path, device: str
+) -> None:
+    engine = Engine(EngineSettings.model_validate({"devices": {device: {"camera_id": "cam"}}}))
     states: list[bytes] = []
     reconfigurer = Reconfigurer(
         engine, SavedChanges(tmp_path), lambda t, p, r: states.append(p), Topics()
     )
-    change = {"device_id": "pi", "config": {"zones": [zone("Porch"), zone("Porch person")]}}
+    change = {"device_id": device, "config": {"zones": [zone("Porch"), zone("Porch person")]}}
     with pytest.raises(MessageError, match=r"^config\.zones: two Home Assistant entities"):
         reconfigurer.on_set(
             "sightline/event-engine/config/cam/set", json.dumps(change).encode(), False
         )
-    assert engine.device_config("pi").zones == []  # type: ignore[union-attr]
+    assert engine.device_config(device).zones == []  # type: ignore[union-attr]
     assert json.loads(states[-1])["applied"] is False
