@@ -251,10 +251,10 @@ class StateStore:
             ):
                 return None
             for start in starts:
-                period = digest_dir / str(start)
-                if (period / DIGEST_SENDING).exists() or (period / DIGEST_SENT).exists():
+                period = DigestPeriod(name, start, digest_dir / str(start))
+                if period.began or period.sent:
                     continue  # its e-mail took its list already
-                write_json(period / file_name, asdict(event))
+                write_json(period.directory / file_name, asdict(event))
                 return start
         raise ValueError("starts ended: periods go on forever")
 
