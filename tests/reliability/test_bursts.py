@@ -115,11 +115,20 @@ def test_a_backlog_is_drained_holding_at_most_the_bound_and_each_message_is_hand
 
     client = make_client(broker, "slow", receive_maximum=BOUND)
     client.subscribe("backlog/#", slow)
+    gauge_peak, gauge_after = 0.0, -1.0  # sightline_mqtt_unacked, as a scrape reads it
+
+    def drained() -> bool:
+        nonlocal gauge_peak
+        gauge = client.metrics.registry.get_sample_value("sightline_mqtt_unacked") or 0.0
+        gauge_peak = max(gauge_peak, gauge)
+        return handled(client) >= BACKLOG
+
     started = time.monotonic()
     client.start()
     try:
-        wait_until(lambda: handled(client) >= BACKLOG, 240, "the backlog")
+        wait_until(drained, 240, "the backlog", 0.01)
         took = time.monotonic() - started
+        gauge_after = client.metrics.registry.get_sample_value("sightline_mqtt_unacked") or 0.0
     finally:
         client.stop()
 
@@ -128,6 +137,8 @@ def test_a_backlog_is_drained_holding_at_most_the_bound_and_each_message_is_hand
         f"\nbacklog of {BACKLOG}, publishing {publishes}: {took:.1f}s; "
         f"peak unacknowledged {handling.bound.peak}, peak unhandled {handling.inbox_peak}"
     )
+    assert 0 < gauge_peak <= handling.bound.peak  # the gauge follows the bound
+    assert gauge_after == 0  # every message acknowledged
     counts = Counter(seen)
     assert len(counts) == BACKLOG
     assert set(counts.values()) == {1}

@@ -49,6 +49,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -109,6 +110,30 @@ READ_BLOCK = 65_536
 """Bytes :class:`BufferedPaho` asks the socket for at once."""
 
 
+def whole_packet(block: bytes, at: int) -> tuple[int, int] | None:
+    """Where the body of the MQTT packet that starts at ``at`` lies in ``block`` (its
+    fixed header is the type byte and a 1-4 byte length), if all of it is there.
+
+    >>> whole_packet(b"\\x40\\x02\\x00\\x07", 0)  # a PUBACK: 2 bytes of body
+    (2, 4)
+    >>> whole_packet(b"..\\x30\\x80\\x01" + bytes(128), 2)  # a 2-byte length: 128
+    (5, 133)
+    >>> whole_packet(b"\\x40\\x02\\x00", 0)  # its last byte is not here yet
+    >>> whole_packet(b"\\x30\\x80", 0)  # nor the rest of its length
+    >>> whole_packet(b"\\x30" + b"\\xff" * 5, 0)  # a 5-byte length: paho refuses it
+    """
+    size, index, length, shift = len(block), at + 1, 0, 0
+    while index < size and shift <= 21:
+        byte = block[index]
+        index += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            end = index + length
+            return (index, end) if end <= size else None
+        shift += 7
+    return None
+
+
 class BufferedPaho(paho.Client):
     """paho's client, reading the socket a block at a time.
 
@@ -147,6 +172,51 @@ class BufferedPaho(paho.Client):
         start = self._at
         self._at = min(start + bufsize, len(self._block))
         return self._block[start : self._at]
+
+    def _packet_read(self) -> MQTTErrorCode:
+        """paho's ``_packet_read``, taking a packet in one slice when all of it is buffered.
+
+        paho reads a packet in pieces (its first byte, each byte of its length, then its
+        body): a method call and a few dict updates each, for every message and every
+        acknowledgement. A packet that is not wholly in the buffer yet, or one paho has
+        begun reading, is read paho's way.
+        """
+        block, at = self._block, self._at
+        if self._in_packet["command"] != 0 or self._read_from is not self._sock:
+            return super()._packet_read()
+        body = whole_packet(block, at)
+        if body is None:
+            return super()._packet_read()
+        start, end = body
+        self._at = end
+        self._in_packet = {
+            "command": block[at],
+            "have_remaining": 1,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": end - start,
+            "packet": bytearray(block[start:end]),
+            "to_process": 0,
+            "pos": 0,
+        }
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:  # as paho's own read answers it
+            self._easy_log(paho.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = {
+            "command": 0,
+            "have_remaining": 0,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": 0,
+            "packet": bytearray(),
+            "to_process": 0,
+            "pos": 0,
+        }
+        with self._msgtime_mutex:
+            self._last_bytes_received = paho.time_func()
+        return rc
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """paho's ``loop_read``, on until no byte read from the socket waits in the buffer."""
@@ -212,6 +282,19 @@ class BufferedPaho(paho.Client):
             with contextlib.suppress(BlockingIOError):  # a wake-up is pending anyway
                 self._sockpairW.send(b"0")
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _update_inflight(self) -> MQTTErrorCode:
+        """paho's ``_update_inflight``, skipped when no message waits for a free slot.
+
+        paho calls it for every PUBACK, and it walks every unconfirmed message looking for
+        one queued past ``max_inflight_messages``: hundreds of them under load, for each
+        event confirmed. A message waits for a slot only when paho holds more messages than
+        it counts in flight (a QoS 0 message is never held; one held across a reconnect is
+        not counted, and then paho's walk runs as before).
+        """
+        if len(self._out_messages) <= self._inflight_messages:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._update_inflight()
 
 
 class MqttClient:

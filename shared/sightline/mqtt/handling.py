@@ -153,6 +153,8 @@ class Handling:
     def __init__(self, client: MqttClient, limit: int) -> None:
         self.client = client
         self.bound = UnackedBound(limit)
+        # Read when scraped, not set twice for every message.
+        client.metrics.unacked.set_function(lambda: self.bound.count)
         self.inbox: queue.Queue[ReceivedMessage | None] = queue.Queue()
         self.acks: queue.Queue[Handled | None] = queue.Queue()
         self.worker_done = threading.Event()
@@ -178,7 +180,6 @@ class Handling:
                 self.bound.count,
                 self.bound.limit,
             )
-        client.metrics.unacked.set(self.bound.count)
         self.inbox.put(message)
         self.inbox_peak = max(self.inbox_peak, self.inbox.qsize())
 
@@ -288,7 +289,6 @@ class Handling:
                     return  # stopping: left unacknowledged, to be redelivered
                 client.ack(item.message)
                 self.bound.release()
-                client.metrics.unacked.set(self.bound.count)
                 client.metrics.handled.inc()
         finally:
             self.acker_done.set()
