@@ -23,7 +23,13 @@ from event_engine.runs import Classified, ReorderWindow, derived_run_id
 from event_engine.scene import Scene, admits
 from event_engine.sequence import FrameGapDetector
 from event_engine.shapes import reconcile
-from event_engine.tracks import CameraState, FrameOrder, TrackState, find_switches
+from event_engine.tracks import (
+    MAX_SWITCH_PAIRS,
+    CameraState,
+    FrameOrder,
+    TrackState,
+    find_switches,
+)
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
 from sightline.messages.event import Event
@@ -71,6 +77,7 @@ class CameraTracker:
         reconcile(state, config)  # memory of lines and zones changed since is forgotten
         self._scenes: dict[tuple[int, int], Scene] = {}
         self._batches: dict[tuple[int, int], SceneBatch] = {}
+        self._said_capped = False
         running = detectors.detectors(config)
         self._at_line = _watching(running, "at_line")
         self._at_zone = _watching(running, "at_zone")
@@ -289,6 +296,18 @@ class CameraTracker:
             for track in self.state.tracks.values()
             if track.track_id not in present and track.last_frame < number
         ]
+        if len(lost) * len(newcomers) > MAX_SWITCH_PAIRS and not self._said_capped:
+            self._said_capped = True  # once per camera: the edge may do it every frame
+            log.warning(
+                "camera %s: %d new track ids and %d lost tracks in frame %d; ids are "
+                "continued among the latest lost tracks only (%d pairs weighed at most)",
+                self.camera_id,
+                len(newcomers),
+                len(lost),
+                number,
+                MAX_SWITCH_PAIRS,
+                extra={"camera_id": self.camera_id},
+            )
         chosen = find_switches(lost, newcomers, number, now, self.config.tracking)
         return {new.track_id: old for old, new in chosen if new.track_id is not None}
 

@@ -213,6 +213,46 @@ def heading_distance(lost: TrackState, detection: Sighting, now: datetime) -> fl
     return math.hypot(x - (x0 + t * dx), y - (y0 + t * dy)) / diagonal
 
 
+MAX_SWITCH_PAIRS = 10_000
+"""Pairs of a lost track and a newcomer weighed at most in one frame. A real scene weighs
+far fewer (40 lost tracks and 40 newcomers at once: 1,600); a tracker that renumbers a
+crowd every frame, or a hostile edge sending 1,000 new ids a frame, would otherwise cost
+the engine seconds of CPU per envelope (every camera waits for it)."""
+MAX_SWITCH_LOST = 100
+"""Lost tracks weighed at most in one frame (the latest lost first) when the pairs are over
+:data:`MAX_SWITCH_PAIRS`."""
+
+
+def switch_candidates(
+    lost: list[TrackState], newcomers: list[Sighting]
+) -> tuple[list[TrackState], list[Sighting]]:
+    """The lost tracks and newcomers :func:`find_switches` weighs: all of them, unless
+    that is over :data:`MAX_SWITCH_PAIRS` pairs; then the :data:`MAX_SWITCH_LOST` lost last
+    (latest first, then by id) and the newcomers of the lowest ids, within the budget.
+
+    >>> from datetime import UTC, datetime
+    >>> from sightline.messages.sightings import SightingBox, SightingPoint
+    >>> def seen(track_id: int) -> Sighting:
+    ...     return Sighting(track_id=track_id, class_id=0, class_name="car", confidence=0.9,
+    ...         bbox=SightingBox(0, 0, 10, 10), center=SightingPoint(5, 5))
+    >>> t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> lost = [TrackState(i, t0, i % 7, seen(i)) for i in range(1_000)]
+    >>> old, new = switch_candidates(lost, [seen(5_000 + i) for i in range(1_000)])
+    >>> len(old), len(new), len(old) * len(new) <= MAX_SWITCH_PAIRS
+    (100, 100, True)
+    >>> old[0].last_frame, old[0].track_id, new[0].track_id
+    (6, 6, 5000)
+    >>> [len(side) for side in switch_candidates(lost[:3], [seen(9)])]  # within: all
+    [3, 1]
+    """
+    if len(lost) * len(newcomers) <= MAX_SWITCH_PAIRS:
+        return lost, newcomers
+    latest = sorted(lost, key=lambda track: (-track.last_frame, track.track_id))
+    latest = latest[:MAX_SWITCH_LOST]
+    first = sorted(newcomers, key=lambda new: new.track_id or 0)
+    return latest, first[: MAX_SWITCH_PAIRS // max(1, len(latest))]
+
+
 def find_switches(
     lost: list[TrackState],
     newcomers: list[Sighting],
@@ -226,16 +266,20 @@ def find_switches(
     ``continue_within_s`` ago) of the same (voted) class as a newcomer, whose path passes
     within ``continue_distance`` box diagonals of the newcomer's box, is continued by it.
     Nearest pairs first (ties by track ids): each lost track and each newcomer at most once,
-    the same answer for the same input.
+    the same answer for the same input. At most :data:`MAX_SWITCH_PAIRS` pairs are weighed
+    (:func:`switch_candidates`); the newcomers left out start tracks of their own.
     """
     if tracking.continue_within_s <= 0:
         return []
+    eligible = [
+        old
+        for old in lost
+        if number - old.last_frame >= tracking.lost_frames
+        and 0 <= (now - old.last_seen).total_seconds() <= tracking.continue_within_s
+    ]
+    eligible, newcomers = switch_candidates(eligible, newcomers)
     pairs: list[tuple[float, int, int, TrackState, Sighting]] = []
-    for old in lost:
-        missing = number - old.last_frame
-        elapsed = (now - old.last_seen).total_seconds()
-        if missing < tracking.lost_frames or not 0 <= elapsed <= tracking.continue_within_s:
-            continue
+    for old in eligible:
         for new in newcomers:
             if new.class_name != old.object_class:
                 continue

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from event_engine import tracks
 from event_engine.checkpoint import Checkpoint
 from event_engine.engine import Engine
 from sightline.messages.event import Event
@@ -236,3 +237,38 @@ def test_a_restart_at_any_frame_mid_switch_gives_the_same_events(tmp_path: Path,
         store.save(first.states)
         events += run(Engine(config, store.load()), frames[split:], start=split)
         assert events == uninterrupted, f"restarted after frame {split - 1}"
+
+
+def test_a_crowd_renumbered_every_frame_weighs_a_bounded_number_of_pairs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """999 standing people renumbered at once (a tracker at its worst, or a hostile edge)
+    would be 1,000,000 pairs to weigh in one frame; at most MAX_SWITCH_PAIRS are, the latest
+    lost tracks first, so a real switch among them is still found; said once per camera."""
+    weighed = 0
+    real = tracks.heading_distance
+
+    def counted(*args: Any) -> float:
+        nonlocal weighed
+        weighed += 1
+        return real(*args)
+
+    monkeypatch.setattr(tracks, "heading_distance", counted)
+
+    def crowd(first_id: int) -> list[Box]:
+        return [
+            Box.at_foot(first_id + i, 10 + (i % 50) * 25, 150 + (i // 50) * 5) for i in range(999)
+        ]
+
+    walker = walk(5000, along([560, 580, 600, 620])) + gap(2) + walk(1500, along([660, 680]))
+    crowds = [crowd(1), crowd(1), [], [], [], [], crowd(2001), crowd(2001), [], [], crowd(4001)]
+    walker += gap(len(crowds) - len(walker))
+    engine = Engine(settings(device({})))
+    with caplog.at_level("WARNING", logger="event_engine.camera"):
+        events = run(engine, together(walker, [[*boxes] for boxes in crowds]))
+
+    assert described(events) == [("LINE_CROSS", 1500, "left_to_right", 5000)]
+    assert 0 < weighed <= 2 * tracks.MAX_SWITCH_PAIRS  # two renumbered frames
+    said = [r.getMessage() for r in caplog.records if "new track ids" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "1000 new track ids and 1000 lost tracks in frame 6" in said[0]
