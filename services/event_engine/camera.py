@@ -78,6 +78,7 @@ class CameraTracker:
         self._scenes: dict[tuple[int, int], Scene] = {}
         self._batches: dict[tuple[int, int], SceneBatch] = {}
         self._said_capped = False
+        self._said_full = False
         running = detectors.detectors(config)
         self._at_line = _watching(running, "at_line")
         self._at_zone = _watching(running, "at_zone")
@@ -133,6 +134,7 @@ class CameraTracker:
             occurrences += self._end_track(track, frame)
         size = (envelope.frame.width, envelope.frame.height)
         occurrences += self._observe(_tracked(envelope.detections), frame, size)
+        occurrences += self._make_room(frame)
         return FrameOutcome(order, occurrences, self._events(occurrences))
 
     @property
@@ -331,6 +333,30 @@ class CameraTracker:
                 )
         track.update(detection, number, now, self.config.tracking.class_memory)
         return track
+
+    def _make_room(self, frame: Frame) -> list[Occurrence]:
+        """Past ``tracking.max_tracks``, end the tracks unseen longest (never one of this
+        frame's); said once per camera."""
+        excess = len(self.state.tracks) - self.config.tracking.max_tracks
+        if excess <= 0:
+            return []
+        idle = [track for track in self.state.tracks.values() if track.last_frame < frame.number]
+        idle.sort(key=lambda track: (track.last_frame, track.track_id))
+        if not self._said_full:
+            self._said_full = True
+            log.warning(
+                "camera %s keeps %d tracks at frame %d, over tracking.max_tracks (%d): the "
+                "tracks unseen longest end now, as lost (said once per camera)",
+                self.camera_id,
+                len(self.state.tracks),
+                frame.number,
+                self.config.tracking.max_tracks,
+                extra={"camera_id": self.camera_id},
+            )
+        occurrences: list[Occurrence] = []
+        for track in idle[:excess]:
+            occurrences += self._end_track(track, frame)
+        return occurrences
 
     def _end_track(self, track: TrackState, frame: Frame) -> list[Occurrence]:
         """A track ended: what the detectors decide of it (zones left as ``lost``), then it

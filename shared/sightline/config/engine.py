@@ -307,7 +307,7 @@ class TrackingConfig(StrictModel):
     """How the engine mends what a tracker breaks: id switches, late frames, class flicker.
 
     Example (YAML, the defaults): ``tracking: {continue_within_s: 1.5, continue_distance: 1.0,
-    lost_frames: 2, reorder_frames: 50, reorder_s: 5.0, class_memory: 30}``
+    lost_frames: 2, reorder_frames: 50, reorder_s: 5.0, class_memory: 30, max_tracks: 1000}``
     """
 
     continue_within_s: float = Field(
@@ -347,6 +347,14 @@ class TrackingConfig(StrictModel):
         description="A track's class is a confidence-weighted vote; the votes are scaled down "
         "to sum to at most this (about this many confident frames), so a track can still "
         "change its mind slowly.",
+    )
+    max_tracks: int = Field(
+        default=1_000,
+        ge=1,
+        description="Tracks a camera keeps at most; past it, the tracks unseen longest end at "
+        'once (zones: exit "lost"), never one in the current frame. A tracker that '
+        "renumbers a crowd every frame would otherwise keep track_timeout_s of them "
+        "(150,000 at 30 fps), each frame and each checkpoint growing with them.",
     )
 
 
