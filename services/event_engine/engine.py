@@ -52,6 +52,7 @@ class Engine:
         self.gaps = gaps or FrameGapDetector()
         self.lock = threading.Lock()
         self._trackers: dict[tuple[str, str], CameraTracker] = {}
+        self._owners: dict[str, str] | None = None  # camera -> its configured device
 
     def check_geometry(self, width: int = 1920, height: int = 1080) -> list[str]:
         """Problems with the configured lines and zones (self-crossing polygons, ...), if any.
@@ -82,6 +83,7 @@ class Engine:
             else:
                 devices[device_id] = config
             self.settings = self.settings.model_copy(update={"devices": devices})
+            self._owners = None
             for key in [key for key in self._trackers if key[0] == device_id]:
                 del self._trackers[key]
 
@@ -128,7 +130,8 @@ class Engine:
         """The camera to file ``envelope`` under, once it passed every check.
 
         The topic the broker authorised is the identity: a payload that claims another
-        camera, or a device configured for another camera, is refused.
+        camera, a device configured for another camera, or another device than the one
+        configured for its camera, is refused.
 
         Raises:
             UnknownDeviceError, MessageError: see :meth:`process`.
@@ -147,6 +150,13 @@ class Engine:
             raise MessageError(
                 f"source.camera_id: {source.camera_id!r} is not the camera of device "
                 f"{source.device_id!r} ({camera!r} under devices:); refused"
+            )
+        owner = self.owner(camera)
+        if owner is not None and owner != source.device_id:
+            # default_device would take it in, and apply its lines to the camera's tracks
+            raise MessageError(
+                f"source.device_id: {source.device_id!r} is not the device of camera "
+                f"{camera!r} (devices.{owner}); refused"
             )
         now = self.clock()
         ahead = now + timedelta(seconds=config.max_clock_ahead_s)
@@ -168,6 +178,16 @@ class Engine:
                 "(no frame counter gets there)"
             )
         return camera
+
+    def owner(self, camera: str) -> str | None:
+        """The configured device whose camera ``camera`` is, if any (at most one: the
+        settings refuse a camera under two devices)."""
+        if self._owners is None:
+            self._owners = {
+                config.camera_id or device_id: device_id
+                for device_id, config in self.settings.devices.items()
+            }
+        return self._owners.get(camera)
 
     def camera_for(self, envelope: Sightings) -> str:
         """The camera id the engine files an envelope under: its device's configured camera

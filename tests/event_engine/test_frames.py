@@ -6,6 +6,8 @@ import pytest
 
 from event_engine.engine import Engine, UnknownDeviceError
 from event_engine.tracks import FrameOrder
+from sightline.config.engine import DeviceConfig
+from sightline.errors import MessageError
 from tests.event_engine.walks import Box, envelope, rule, run, settings, summary, walk
 
 LINE = {"type": "vertical", "position_pct": 50, "name": "mid"}
@@ -75,3 +77,41 @@ def test_each_camera_has_its_own_tracks() -> None:
         ("a", "left_to_right"),
         ("b", "right_to_left"),
     ]
+
+
+def test_a_configured_camera_takes_no_envelope_of_another_device() -> None:
+    """The camera is configured (device pi, a line at 50%); an envelope on its topic
+    claiming an unconfigured device would be taken by default_device (a line at 20%) into
+    the same camera state, and cross that line with pi's tracks. Refused, naming the field;
+    pi's next envelope is handled as if it never came."""
+    engine = Engine(
+        settings(
+            {"lines": [LINE], "events": RULES},
+            default_device={
+                "lines": [{"type": "vertical", "position_pct": 20, "name": "mid"}],
+                "events": RULES,
+            },
+        )
+    )
+    assert run(engine, walk(1, [(600, 500)]), camera="cam") == []
+    rogue = envelope(1, [Box.at_foot(1, 200, 500)], device="rogue", camera="cam")
+    with pytest.raises(MessageError, match=r"source.device_id: 'rogue' is not the device of"):
+        engine.process(rogue, "cam")
+    with pytest.raises(MessageError, match=r"camera 'cam' \(devices.pi\)"):
+        engine.process(rogue)  # replayed: no topic, the same rule
+    crossing = engine.process(envelope(2, [Box.at_foot(1, 700, 500)]), "cam")
+    assert summary(crossing.events) == [("LINE_CROSS", 1, "left_to_right")]
+    assert engine.states["cam"].device_id == "pi"
+    # A camera no device is configured for still goes to default_device.
+    assert engine.process(envelope(0, [], device="rogue", camera="yard"), "yard").events == []
+
+
+def test_a_device_configured_later_owns_its_camera_from_then_on() -> None:
+    engine = Engine(settings({}, default_device={"lines": [LINE], "events": RULES}))
+    engine.process(envelope(0, [], device="rogue", camera="gate"), "gate")
+    engine.replace_device("gate-pi", DeviceConfig.model_validate({"camera_id": "gate"}))
+    with pytest.raises(MessageError, match=r"devices\.gate-pi"):
+        engine.process(envelope(1, [], device="rogue", camera="gate"), "gate")
+    engine.process(envelope(2, [], device="gate-pi", camera="gate"), "gate")
+    engine.replace_device("gate-pi", None)  # removed again: default_device takes it
+    engine.process(envelope(3, [], device="rogue", camera="gate"), "gate")
