@@ -128,7 +128,7 @@ def publisher(ctx: ServiceContext, timeout_s: float) -> Any:
 
     def publish(camera_id: str, device_id: str, config: DeviceConfig) -> str | None:
         topic = config_topic(ctx.client.topics, camera_id, "set")
-        handle = ctx.client.publish(topic, set_payload(device_id, config), qos=1, retain=True)
+        handle = ctx.client.publish(topic, set_payload(device_id, config), retain=True)
         if not handle.wait(timeout_s):
             return (
                 f"broker: {topic} not confirmed within {timeout_s:g}s "

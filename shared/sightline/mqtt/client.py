@@ -662,10 +662,11 @@ class MqttClient:
         topic: Topic | str,
         payload: bytes | str | BaseModel,
         *,
-        qos: int = 1,
         retain: bool = False,
     ) -> PendingPublish:
-        """Hand a message to paho (it is resent after a reconnect until acknowledged).
+        """Hand a message to paho at QoS 1 (it is resent after a reconnect until
+        acknowledged; there is no QoS 0 here: paho drops one it cannot send at once and
+        never answers for it, so its handle would stay outstanding for good).
 
         Waits while :data:`PUBLISH_WINDOW` publishes are unconfirmed (never on paho's own
         thread); never raises because of it. Called from inside a handler, the handled
@@ -677,12 +678,10 @@ class MqttClient:
         elif isinstance(payload, str):
             payload = payload.encode()
         self._wait_for_window()
-        info = self._paho.publish(str(topic), payload, qos=qos, retain=retain)
+        info = self._paho.publish(str(topic), payload, qos=1, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise RuntimeError(f"paho refused to publish to {topic}: {info.rc}")
         handle = self.tracker.register(info.mid, str(topic))
-        if qos == 0:
-            handle.mark_done()
         self.metrics.published.inc()
         if self.handling.on_worker():
             self.handling.awaited.append(handle)
