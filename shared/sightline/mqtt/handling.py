@@ -15,7 +15,10 @@ Three threads meet here:
   - not at all while the handler thread itself waits for the broker's answers (a full
     publish window, or ``PendingPublish.wait``): it must read on for them, past the bound;
   - never longer than half the keep-alive, so that paho still sends acknowledgements and
-    pings while a handler is slow (paho writes only from this thread).
+    pings while a handler is slow (paho writes only from this thread); and once per
+    overload: after a wait ran out, what comes is taken at once until the count is below
+    the bound again (a burst of buffered messages would otherwise hold the thread half a
+    keep-alive each).
 * the **handler** thread runs one handler at a time, in arrival order
   (:meth:`Handling.work`).
 * the **acker** thread acknowledges each handled message, in arrival order, once everything
@@ -33,8 +36,12 @@ Example:
     True
     >>> bound.admit(may_wait=lambda: True, timeout=0.0)   # full: took it after the wait
     False
-    >>> bound.release(); bound.count, bound.peak
-    (2, 3)
+    >>> bound.admit(may_wait=lambda: True, timeout=60.0)  # the overrun lasts: no wait
+    True
+    >>> bound.release(); bound.release(); bound.count, bound.peak, bound.overrun
+    (2, 4, True)
+    >>> bound.release(); bound.count, bound.overrun  # below the limit: over
+    (1, False)
 """
 
 from __future__ import annotations
@@ -99,18 +106,28 @@ class UnackedBound:
         self.limit = limit
         self.count = 0
         self.peak = 0
+        self.overrun = False
+        """True once a wait timed out, until the count is below the limit again: the
+        messages that come meanwhile are taken at once (one wait per overload, not one per
+        message: the caller, paho's network thread, writes nothing while it waits)."""
         self._cond = threading.Condition()
 
     def admit(self, may_wait: Callable[[], bool], timeout: float) -> bool:
         """Count one more message, first waiting while the count is at the limit and
-        ``may_wait()`` holds, for ``timeout`` seconds at most. False if it went over."""
+        ``may_wait()`` holds, for ``timeout`` seconds at most (not at all while an earlier
+        wait's overrun lasts). False if the wait ran out (an overrun begins)."""
         deadline = time.monotonic() + timeout
         within = True
         with self._cond:
-            while self.count >= self.limit and may_wait():
+            while self.count >= self.limit:
+                if self.overrun:
+                    break
+                if not may_wait():
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     within = False
+                    self.overrun = True
                     break
                 self._cond.wait(min(remaining, POLL_S))
             self.count += 1
@@ -121,6 +138,8 @@ class UnackedBound:
         """One message is acknowledged (or given up to be redelivered)."""
         with self._cond:
             self.count -= 1
+            if self.count < self.limit:
+                self.overrun = False
             self._cond.notify_all()
 
 
@@ -173,10 +192,11 @@ class Handling:
         """Take a message from paho, first waiting for room (see the module's docstring)."""
         client = self.client
         within = self.bound.admit(self._may_wait, timeout=client.config.keepalive_s / 2)
-        if not within:
+        if not within:  # once per overrun: until the count is below the bound again
             log.warning(
-                "handling is slow: took message %d over the bound of %d unacknowledged "
-                "so that the connection stays alive",
+                "handling is slow: took message %d over the bound of %d unacknowledged, "
+                "and takes what comes until below it again, so that the connection stays "
+                "alive",
                 self.bound.count,
                 self.bound.limit,
             )
