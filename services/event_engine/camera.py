@@ -118,6 +118,7 @@ class CameraTracker:
             return self._late(envelope, decided, window)
         if order is FrameOrder.NEXT:
             self._check_jump(number, now)
+        fell_back = decided.clock_back and order is FrameOrder.NEXT and self._fell_far(now)
         self._say(decided, number, now)
         scene = self.scene(envelope.frame.width, envelope.frame.height)
         self.state.frame_size = (envelope.frame.width, envelope.frame.height)
@@ -126,8 +127,9 @@ class CameraTracker:
         occurrences: list[Occurrence] = []
         if order is FrameOrder.RESTART:
             self._gaps.reset(self.camera_id)
+        if order is FrameOrder.RESTART or fell_back:
             for track in list(self.state.tracks.values()):
-                occurrences += self._end_track(track, frame)  # in the run that ended
+                occurrences += self._end_track(track, frame)  # in the run (or time) that ended
         self._gaps.observe(self.camera_id, number, window.frames)
         self.state.accept(decided, number, now, window)
         for track in self.state.expired(now, self.config.track_timeout_s):
@@ -198,6 +200,26 @@ class CameraTracker:
             format_timestamp(last),
             self.state.last_frame,
             format_timestamp(now),
+            extra={"camera_id": self.camera_id},
+        )
+        return True
+
+    def _fell_far(self, now: datetime) -> bool:
+        """Whether the edge's clock fell back within a run by more than ``track_timeout_s``
+        (a clock that ran ahead, then was set right): the tracks' times are then ahead of
+        every frame to come, so none would end (nor any zone be left) until message time
+        caught up with them, hours later maybe. They end now, as at a restart; logged at
+        WARNING."""
+        last = self.state.last_timestamp
+        if last is None or (last - now).total_seconds() <= self.config.track_timeout_s:
+            return False
+        log.warning(
+            "camera %s: the edge's clock fell back %.1f s (more than track_timeout_s %g); "
+            "its %d tracks end now, as at a restart",
+            self.camera_id,
+            (last - now).total_seconds(),
+            self.config.track_timeout_s,
+            len(self.state.tracks),
             extra={"camera_id": self.camera_id},
         )
         return True

@@ -115,3 +115,29 @@ def test_a_device_configured_later_owns_its_camera_from_then_on() -> None:
     engine.process(envelope(2, [], device="gate-pi", camera="gate"), "gate")
     engine.replace_device("gate-pi", None)  # removed again: default_device takes it
     engine.process(envelope(3, [], device="rogue", camera="gate"), "gate")
+
+
+@pytest.mark.parametrize(
+    ("back_s", "expected"),
+    [
+        (3600.0, [("ZONE_EXIT", 1, "lost")]),  # set right after running an hour ahead
+        (1.0, []),  # an NTP step within track_timeout_s (5 s): the tracks go on
+    ],
+    ids=["an hour back: its tracks end now", "a second back: its tracks go on"],
+)
+def test_a_clock_that_falls_back_within_a_run(
+    back_s: float, expected: list[tuple[str, int, str]]
+) -> None:
+    """Frames 0-4 stamped an hour ahead (the edge's clock ran ahead), frame 5 on stamped
+    right: the track's times would stay ahead of every frame to come, and it would never
+    end nor leave its zone until message time caught up an hour later."""
+    engine = make_engine()
+    ahead = 3600.0
+    for number in range(5):
+        engine.process(envelope(number, [Box.at_foot(1, 600, 500)], seconds=ahead + number * 0.04))
+    after = []
+    for number in range(5, 10):
+        moment = ahead - back_s + number * 0.04
+        after += engine.process(envelope(number, [], seconds=moment)).events
+    assert summary(after) == expected
+    assert bool(engine.states["cam"].tracks) == (expected == [])
