@@ -36,7 +36,8 @@ def suite_broker(settings: SuiteSettings, state_root: Path) -> Iterator[str]:
         yield settings.mqtt.url
         return
     port = 1883 if _port_is_free(1883) else free_port()
-    broker = LocalMosquitto(state_root / "broker", port=port)
+    # A killed suite (SIGKILL, the OOM killer) leaves no broker holding the port behind.
+    broker = LocalMosquitto(state_root / "broker", port=port, die_with_parent=True)
     broker.start()
     log.info("started a private Mosquitto on %s", broker.url, extra={"broker": broker.url})
     try:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from sightline.children import die_with_parent
 from sightline.errors import SightlineError
 
 
@@ -86,6 +87,9 @@ class LocalMosquitto:
         autosave_interval: seconds between persistence saves.
         extra_conf: more config lines.
         password_file: a mosquitto_passwd file; anonymous access is off when given.
+        die_with_parent: it ends when this process dies, killed or not
+            (:func:`sightline.children.die_with_parent`; start it from a thread that lives
+            as long as it should: Linux ties it to the thread that started it).
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class LocalMosquitto:
         autosave_interval: int = 1,
         extra_conf: str = "",
         password_file: Path | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
@@ -106,6 +111,7 @@ class LocalMosquitto:
         self.autosave_interval = autosave_interval
         self.extra_conf = extra_conf
         self.password_file = password_file
+        self.die_with_parent = die_with_parent
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -154,6 +160,7 @@ class LocalMosquitto:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

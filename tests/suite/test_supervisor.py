@@ -236,3 +236,45 @@ def test_a_service_that_ran_well_before_it_died_is_restarted_after_the_shortest_
         assert restarts.backoff.attempt == 1  # each death the first of its run
     finally:
         supervisor.stop()
+
+
+def test_a_killed_suite_leaves_no_private_broker_running(tmp_path: Path) -> None:
+    """The suite's own Mosquitto ends with it too: left behind, it would hold the port (and
+    its persistence file) for the next suite."""
+    program = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from sightline.config import SuiteSettings\n"
+        "from suite.run import suite_broker\n"
+        f"with suite_broker(SuiteSettings(), Path({str(tmp_path)!r})):\n"
+        "    print('up', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, env=os.environ.copy()
+    )
+    broker = 0
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == b"up"
+        broker = _child_mosquitto(parent.pid)
+        assert alive(broker)
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not alive(broker)), "the broker outlived the suite"
+    finally:
+        parent.kill()
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(broker, signal.SIGKILL)
+
+
+def _child_mosquitto(parent: int) -> int:
+    """The pid of the mosquitto that ``parent`` started."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            if fields.get("Name") == "mosquitto" and int(fields["PPid"]) == parent:
+                return int(status.parent.name)
+    raise AssertionError(f"no mosquitto started by {parent}")
