@@ -15,6 +15,8 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -116,8 +118,47 @@ def stream_options(config: CameraConfig) -> list[int]:
 _SET_OUTSIDE = FFMPEG_OPTIONS in os.environ
 """Whether the deployer set FFmpeg's options for the process: then they win for every
 camera."""
-_OPENING = threading.Lock()
-"""Held while an RTSP camera opens with its own transport in FFmpeg's options."""
+
+
+class TransportGate:
+    """FFmpeg's options are one variable for the whole process, read at each open: RTSP
+    opens with the same transport run together; one with another transport waits until
+    they are done (at most their ``timeout_s``), then sets its own.
+
+    >>> gate = TransportGate()
+    >>> with gate.opening("tcp"), gate.opening("tcp"):  # the same transport: together
+    ...     os.environ[FFMPEG_OPTIONS], gate.transport, gate.open
+    ('rtsp_transport;tcp', 'tcp', 2)
+    >>> with gate.opening("udp"):
+    ...     os.environ[FFMPEG_OPTIONS]
+    'rtsp_transport;udp'
+    """
+
+    def __init__(self) -> None:
+        self.transport: str | None = None
+        self.open = 0
+        """Opens in progress, all with :attr:`transport`."""
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def opening(self, transport: str) -> Iterator[None]:
+        """Held while a camera opens with ``transport`` in FFmpeg's options."""
+        with self._cond:
+            while self.open and self.transport != transport:
+                self._cond.wait()
+            if not self.open:
+                os.environ[FFMPEG_OPTIONS] = f"rtsp_transport;{transport}"
+                self.transport = transport
+            self.open += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.open -= 1
+                self._cond.notify_all()
+
+
+_OPENING = TransportGate()
 
 
 def open_capture(url: str | int, config: CameraConfig | None = None) -> cv2.VideoCapture:
@@ -125,9 +166,9 @@ def open_capture(url: str | int, config: CameraConfig | None = None) -> cv2.Vide
 
     A stream is opened with FFmpeg, the camera's timeouts and, for ``rtsp://``, its
     transport. FFmpeg reads the transport from ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` at each
-    open, one variable for the whole process: each RTSP camera sets its own and opens while
-    holding :data:`_OPENING`, so two cameras of one edge never open with each other's
-    transport (an RTSP open waits for another's, at most its ``timeout_s``). A variable set
+    open, one variable for the whole process: each RTSP camera opens through
+    :class:`TransportGate`, so two cameras of one edge never open with each other's
+    transport, and cameras with the same one (the usual case) open together. A variable set
     before the edge started wins for every camera.
     """
     if isinstance(url, str) and url.isdigit():
@@ -137,8 +178,7 @@ def open_capture(url: str | int, config: CameraConfig | None = None) -> cv2.Vide
     assert isinstance(url, str)
     if _SET_OUTSIDE or not url.lower().startswith(("rtsp://", "rtsps://")):
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, stream_options(config))
-    with _OPENING:
-        os.environ[FFMPEG_OPTIONS] = f"rtsp_transport;{config.rtsp_transport}"
+    with _OPENING.opening(config.rtsp_transport):
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, stream_options(config))
 
 

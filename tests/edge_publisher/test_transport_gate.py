@@ -1,0 +1,50 @@
+"""FFmpeg's options are one variable per process: RTSP cameras of one edge open with
+their own transport, those with the same one together (a hung open holds back only the
+cameras with another transport)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from edge_publisher.source import FFMPEG_OPTIONS, TransportGate
+
+
+def test_cameras_with_the_same_transport_open_together_another_waits() -> None:
+    """A camera whose open hangs (up to its timeout_s) holds back only the cameras with
+    another transport, not those with its own (most edges: all TCP)."""
+    gate = TransportGate()
+    hanging = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def open_with(transport: str, name: str, hold: bool = False) -> None:
+        with gate.opening(transport):
+            order.append(f"{name} in ({os.environ[FFMPEG_OPTIONS]})")
+            if hold:
+                hanging.set()
+                release.wait(10)
+        order.append(f"{name} out")
+
+    first = threading.Thread(target=open_with, args=("tcp", "hung", True))
+    first.start()
+    assert hanging.wait(5)
+    same = threading.Thread(target=open_with, args=("tcp", "same"))
+    same.start()
+    same.join(5)
+    assert not same.is_alive(), "a camera with the same transport waited for the hung one"
+    other = threading.Thread(target=open_with, args=("udp", "other"))
+    other.start()
+    other.join(0.3)
+    assert other.is_alive()  # another transport waits: it would change the hung one's
+    release.set()
+    for thread in (first, other):
+        thread.join(5)
+    assert order == [
+        "hung in (rtsp_transport;tcp)",
+        "same in (rtsp_transport;tcp)",
+        "same out",
+        "hung out",
+        "other in (rtsp_transport;udp)",
+        "other out",
+    ]
