@@ -7,12 +7,10 @@ from __future__ import annotations
 import threading
 import time
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
 from sightline.config import MqttConfig
 from sightline.mqtt import MqttClient, ReceivedMessage
 from tests.support.broker import Broker
+from tests.support.mqtt import publish
 from tests.support.waiting import wait_until
 
 BURST = 12
@@ -33,13 +31,10 @@ def test_a_burst_past_the_bound_holds_the_network_thread_once_not_per_message(
     client = MqttClient(config, service="test", instance="burst")
     client.subscribe("burst/#", stuck_then_quick)
     client.start()
-    sender = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     try:
         assert client.wait_connected(5)
-        sender.connect(broker.host, broker.port)
-        sender.loop_start()
-        for index in range(BURST):  # QoS 0: the broker sends them all at once
-            sender.publish("burst/a", b"%d" % index, qos=0).wait_for_publish(5)
+        burst = [b"%d" % index for index in range(BURST)]
+        publish(broker.host, broker.port, "burst/a", burst, qos=0)  # sent all at once
         wait_until(lambda: client.handling.bound.count >= 2, 5, "the bound reached")
         # Another thread of the service publishes meanwhile (its status, a dead letter):
         # only paho's network thread writes it. Held half a keep-alive (2.5 s) for each of
@@ -53,8 +48,6 @@ def test_a_burst_past_the_bound_holds_the_network_thread_once_not_per_message(
         wait_until(lambda: len(seen) >= BURST, 20, "every message of the burst", 0.05)
     finally:
         release.set()
-        sender.disconnect()
-        sender.loop_stop()
         client.stop()
 
     assert took < 5, f"the publish took {took:.1f} s"

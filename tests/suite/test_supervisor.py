@@ -176,6 +176,29 @@ def alive(pid: int) -> bool:
     return "State:\tZ" not in status
 
 
+def ends_with_its_parent(
+    program: str, child_of: Callable[[subprocess.Popen[bytes], bytes], int], what: str
+) -> None:
+    """Run ``program`` in a Python process, find its child (``child_of`` the process and
+    the first line it prints), SIGKILL the process: the child must end too."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, env=os.environ.copy()
+    )
+    child = 0
+    try:
+        assert parent.stdout is not None
+        child = child_of(parent, parent.stdout.readline())
+        assert alive(child)
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not alive(child)), f"{what} outlived its parent"
+    finally:
+        parent.kill()
+        if child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+
+
 def test_a_killed_supervisor_leaves_no_service_running(tmp_path: Path) -> None:
     """SIGKILL or the OOM killer gives the supervisor no chance to stop its services: they
     end with it, or the next supervisor would run a second copy of each."""
@@ -188,20 +211,7 @@ def test_a_killed_supervisor_leaves_no_service_running(tmp_path: Path) -> None:
         "print(supervisor._running['plain'].process.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    parent = subprocess.Popen(
-        [sys.executable, "-c", program], stdout=subprocess.PIPE, env=os.environ.copy()
-    )
-    try:
-        assert parent.stdout is not None
-        child = int(parent.stdout.readline())
-        assert alive(child)
-        parent.kill()
-        parent.wait()
-        assert wait_until(lambda: not alive(child)), "the service outlived its supervisor"
-    finally:
-        parent.kill()
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(child, signal.SIGKILL)
+    ends_with_its_parent(program, lambda parent, line: int(line), "the service")
 
 
 def test_services_started_before_one_failed_to_start_are_stopped(tmp_path: Path) -> None:
@@ -250,22 +260,12 @@ def test_a_killed_suite_leaves_no_private_broker_running(tmp_path: Path) -> None
         "    print('up', flush=True)\n"
         "    time.sleep(60)\n"
     )
-    parent = subprocess.Popen(
-        [sys.executable, "-c", program], stdout=subprocess.PIPE, env=os.environ.copy()
-    )
-    broker = 0
-    try:
-        assert parent.stdout is not None
-        assert parent.stdout.readline().strip() == b"up"
-        broker = _child_mosquitto(parent.pid)
-        assert alive(broker)
-        parent.kill()
-        parent.wait()
-        assert wait_until(lambda: not alive(broker)), "the broker outlived the suite"
-    finally:
-        parent.kill()
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(broker, signal.SIGKILL)
+
+    def broker(parent: subprocess.Popen[bytes], line: bytes) -> int:
+        assert line.strip() == b"up"
+        return _child_mosquitto(parent.pid)
+
+    ends_with_its_parent(program, broker, "the broker")
 
 
 def _child_mosquitto(parent: int) -> int:

@@ -89,8 +89,10 @@ def publish(
     *,
     username: str | None = None,
     password: str | None = None,
+    qos: int = 1,
 ) -> None:
-    """Publish each payload at QoS 1 and wait until the broker has them all."""
+    """Publish each payload at ``qos`` (1) and wait until the broker has them all (QoS 0:
+    until they are written)."""
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=f"publisher-{next(_ids)}", protocol=paho.MQTTv5
     )
@@ -98,7 +100,7 @@ def publish(
         client.username_pw_set(username, password)
     client.connect(host, port)
     client.loop_start()
-    infos = [client.publish(topic, payload, qos=1, retain=retain) for payload in payloads]
+    infos = [client.publish(topic, payload, qos=qos, retain=retain) for payload in payloads]
     for info in infos:
         info.wait_for_publish(10)
     client.disconnect()
