@@ -118,7 +118,7 @@ class CameraTracker:
             return self._late(envelope, decided, window)
         if order is FrameOrder.NEXT:
             self._check_jump(number, now)
-        fell_back = decided.clock_back and order is FrameOrder.NEXT and self._fell_far(now)
+        ahead = self._ahead(envelope) if decided.clock_back and order is FrameOrder.NEXT else []
         self._say(decided, number, now)
         scene = self.scene(envelope.frame.width, envelope.frame.height)
         self.state.frame_size = (envelope.frame.width, envelope.frame.height)
@@ -127,9 +127,10 @@ class CameraTracker:
         occurrences: list[Occurrence] = []
         if order is FrameOrder.RESTART:
             self._gaps.reset(self.camera_id)
-        if order is FrameOrder.RESTART or fell_back:
             for track in list(self.state.tracks.values()):
-                occurrences += self._end_track(track, frame)  # in the run (or time) that ended
+                occurrences += self._end_track(track, frame)  # in the run that ended
+        for track in ahead:
+            occurrences += self._end_track(track, frame)
         self._gaps.observe(self.camera_id, number, window.frames)
         self.state.accept(decided, number, now, window)
         for track in self.state.expired(now, self.config.track_timeout_s):
@@ -204,25 +205,31 @@ class CameraTracker:
         )
         return True
 
-    def _fell_far(self, now: datetime) -> bool:
-        """Whether the edge's clock fell back within a run by more than ``track_timeout_s``
-        (a clock that ran ahead, then was set right): the tracks' times are then ahead of
-        every frame to come, so none would end (nor any zone be left) until message time
-        caught up with them, hours later maybe. They end now, as at a restart; logged at
-        WARNING."""
-        last = self.state.last_timestamp
+    def _ahead(self, envelope: Sightings) -> list[TrackState]:
+        """The tracks to end because the edge's clock fell back within a run by more than
+        ``track_timeout_s`` (a clock that ran ahead, then was set right): those not in this
+        frame whose last sighting is stamped after it. Their times are ahead of every frame
+        to come, so none would end (nor leave its zone) until message time caught up with
+        them, hours later maybe. The tracks in the frame go on. Logged at WARNING."""
+        now, last = envelope.source.timestamp, self.state.last_timestamp
         if last is None or (last - now).total_seconds() <= self.config.track_timeout_s:
-            return False
+            return []
+        present = {d.track_id for d in envelope.detections if d.track_id is not None}
+        ahead = [
+            track
+            for track in self.state.tracks.values()
+            if track.track_id not in present and track.last_seen > now
+        ]
         log.warning(
             "camera %s: the edge's clock fell back %.1f s (more than track_timeout_s %g); "
-            "its %d tracks end now, as at a restart",
+            "the %d tracks not in this frame and last seen after it end now",
             self.camera_id,
             (last - now).total_seconds(),
             self.config.track_timeout_s,
-            len(self.state.tracks),
+            len(ahead),
             extra={"camera_id": self.camera_id},
         )
-        return True
+        return ahead
 
     def _check_jump(self, number: int, now: datetime) -> None:
         last, then = self.state.last_frame, self.state.last_timestamp
