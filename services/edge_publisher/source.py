@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,7 +123,9 @@ camera."""
 class TransportGate:
     """FFmpeg's options are one variable for the whole process, read at each open: RTSP
     opens with the same transport run together; one with another transport waits until
-    they are done (at most their ``timeout_s``), then sets its own.
+    they are done (at most their ``timeout_s``), then sets its own. Opens that come while
+    one with another transport waits wait behind it (cameras reopening in a loop with one
+    transport never starve a camera with the other).
 
     >>> gate = TransportGate()
     >>> with gate.opening("tcp"), gate.opening("tcp"):  # the same transport: together
@@ -138,14 +140,25 @@ class TransportGate:
         self.transport: str | None = None
         self.open = 0
         """Opens in progress, all with :attr:`transport`."""
+        self.waiting: Counter[str] = Counter()
+        """Opens waiting to begin, by transport."""
         self._cond = threading.Condition()
+
+    def _must_wait(self, transport: str) -> bool:
+        if not self.open:
+            return False
+        if self.transport != transport:
+            return True
+        return any(count for other, count in self.waiting.items() if other != transport)
 
     @contextmanager
     def opening(self, transport: str) -> Iterator[None]:
         """Held while a camera opens with ``transport`` in FFmpeg's options."""
         with self._cond:
-            while self.open and self.transport != transport:
+            self.waiting[transport] += 1
+            while self._must_wait(transport):
                 self._cond.wait()
+            self.waiting[transport] -= 1
             if not self.open:
                 os.environ[FFMPEG_OPTIONS] = f"rtsp_transport;{transport}"
                 self.transport = transport

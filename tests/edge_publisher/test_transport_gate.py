@@ -48,3 +48,39 @@ def test_cameras_with_the_same_transport_open_together_another_waits() -> None:
         "other in (rtsp_transport;udp)",
         "other out",
     ]
+
+
+def test_cameras_reopening_in_a_loop_never_starve_one_with_another_transport() -> None:
+    """Two dead TCP cameras whose opens overlap (each hangs, backs off, hangs again) would
+    keep the gate held with TCP forever; the UDP camera's open waits behind the opens in
+    progress only, and those that come after it wait behind it."""
+    gate = TransportGate()
+    stop = threading.Event()
+    udp_opened = threading.Event()
+
+    def dead_tcp_camera(delay: float) -> None:
+        stop.wait(delay)
+        while not stop.is_set():
+            with gate.opening("tcp"):
+                stop.wait(0.2)  # the open hangs
+            stop.wait(0.05)  # a short back-off
+
+    cameras = [threading.Thread(target=dead_tcp_camera, args=(d,)) for d in (0.0, 0.1)]
+    for camera in cameras:
+        camera.start()
+    try:
+        stop.wait(0.3)  # the two opens overlap by now
+
+        def udp_camera() -> None:
+            with gate.opening("udp"):
+                assert os.environ[FFMPEG_OPTIONS] == "rtsp_transport;udp"
+                udp_opened.set()
+
+        udp = threading.Thread(target=udp_camera)
+        udp.start()
+        assert udp_opened.wait(5), "the UDP camera never opened"
+        udp.join(5)
+    finally:
+        stop.set()
+        for camera in cameras:
+            camera.join(5)
