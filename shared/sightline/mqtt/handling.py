@@ -16,9 +16,9 @@ Three threads meet here:
     publish window, or ``PendingPublish.wait``): it must read on for them, past the bound;
   - never longer than half the keep-alive, so that paho still sends acknowledgements and
     pings while a handler is slow (paho writes only from this thread); and once per
-    overload: after a wait ran out, what comes is taken at once until the count is below
-    the bound again (a burst of buffered messages would otherwise hold the thread half a
-    keep-alive each).
+    overload: after a wait ran out, up to ``limit`` more messages are taken at once (a
+    burst of buffered messages would otherwise hold the thread half a keep-alive each),
+    then each waits again (twice the bound at most, and one more per half keep-alive).
 * the **handler** thread runs one handler at a time, in arrival order
   (:meth:`Handling.work`).
 * the **acker** thread acknowledges each handled message, in arrival order, once everything
@@ -36,11 +36,13 @@ Example:
     True
     >>> bound.admit(may_wait=lambda: True, timeout=0.0)   # full: took it after the wait
     False
-    >>> bound.admit(may_wait=lambda: True, timeout=60.0)  # the overrun lasts: no wait
+    >>> bound.admit(may_wait=lambda: True, timeout=60.0)  # within the allowance: no wait
     True
+    >>> bound.admit(may_wait=lambda: True, timeout=0.0)  # twice the limit: waits again
+    False
     >>> bound.release(); bound.release(); bound.count, bound.peak, bound.overrun
-    (2, 4, True)
-    >>> bound.release(); bound.count, bound.overrun  # below the limit: over
+    (3, 5, True)
+    >>> bound.release(); bound.release(); bound.count, bound.overrun  # below: over
     (1, False)
 """
 
@@ -107,21 +109,23 @@ class UnackedBound:
         self.count = 0
         self.peak = 0
         self.overrun = False
-        """True once a wait timed out, until the count is below the limit again: the
-        messages that come meanwhile are taken at once (one wait per overload, not one per
-        message: the caller, paho's network thread, writes nothing while it waits)."""
+        """True once a wait timed out, until the count is below the limit again: meanwhile
+        up to ``limit`` more messages are taken at once (one wait for a burst, not one per
+        message: the caller, paho's network thread, writes nothing while it waits); past
+        twice the limit each waits again, so memory stays bounded while a handler is stuck
+        and the broker keeps sending (QoS 0 is not held back by the Receive Maximum)."""
         self._cond = threading.Condition()
 
     def admit(self, may_wait: Callable[[], bool], timeout: float) -> bool:
         """Count one more message, first waiting while the count is at the limit and
-        ``may_wait()`` holds, for ``timeout`` seconds at most (not at all while an earlier
-        wait's overrun lasts). False if the wait ran out (an overrun begins)."""
+        ``may_wait()`` holds, for ``timeout`` seconds at most (not at all within an
+        overrun's allowance, see :attr:`overrun`). False if the wait ran out."""
         deadline = time.monotonic() + timeout
         within = True
         with self._cond:
             while self.count >= self.limit:
-                if self.overrun:
-                    break
+                if self.overrun and self.count < 2 * self.limit:
+                    break  # the overload's allowance
                 if not may_wait():
                     break
                 remaining = deadline - time.monotonic()
