@@ -28,6 +28,7 @@ from event_engine.tracks import (
     CameraState,
     FrameOrder,
     TrackState,
+    continuable,
     find_switches,
 )
 from sightline.config.engine import DeviceConfig
@@ -327,6 +328,7 @@ class CameraTracker:
             for track in self.state.tracks.values()
             if track.track_id not in present and track.last_frame < number
         ]
+        lost = continuable(lost, number, now, self.config.tracking)
         if len(lost) * len(newcomers) > MAX_SWITCH_PAIRS and not self._said_capped:
             self._said_capped = True  # once per camera: the edge may do it every frame
             log.warning(

@@ -253,6 +253,19 @@ def switch_candidates(
     return latest, first[: MAX_SWITCH_PAIRS // max(1, len(latest))]
 
 
+def continuable(
+    lost: list[TrackState], number: int, now: datetime, tracking: TrackingConfig
+) -> list[TrackState]:
+    """The lost tracks a newcomer of frame ``number`` may continue: missing from at least
+    ``lost_frames`` frames, last seen at most ``continue_within_s`` ago."""
+    return [
+        old
+        for old in lost
+        if number - old.last_frame >= tracking.lost_frames
+        and 0 <= (now - old.last_seen).total_seconds() <= tracking.continue_within_s
+    ]
+
+
 def find_switches(
     lost: list[TrackState],
     newcomers: list[Sighting],
@@ -271,13 +284,7 @@ def find_switches(
     """
     if tracking.continue_within_s <= 0:
         return []
-    eligible = [
-        old
-        for old in lost
-        if number - old.last_frame >= tracking.lost_frames
-        and 0 <= (now - old.last_seen).total_seconds() <= tracking.continue_within_s
-    ]
-    eligible, newcomers = switch_candidates(eligible, newcomers)
+    eligible, newcomers = switch_candidates(continuable(lost, number, now, tracking), newcomers)
     pairs: list[tuple[float, int, int, TrackState, Sighting]] = []
     for old in eligible:
         for new in newcomers:
