@@ -207,30 +207,35 @@ class CameraTracker:
         return True
 
     def _ahead(self, envelope: Sightings) -> list[TrackState]:
-        """The tracks to end because the edge's clock fell back within a run by more than
-        ``track_timeout_s`` (a clock that ran ahead, then was set right): those not in this
-        frame whose last sighting is stamped after it. Their times are ahead of every frame
-        to come, so none would end (nor leave its zone) until message time caught up with
-        them, hours later maybe. The tracks in the frame go on. Logged at WARNING."""
+        """The edge's clock fell back within a run by more than ``track_timeout_s`` (it ran
+        ahead, then was set right): the tracks whose last sighting is stamped after this
+        frame have times ahead of every frame to come, so none would end, dwell, leave its
+        zone or cool down until message time caught up with them, hours later maybe.
+
+        Those in the frame go on with their times moved back by the step; the others are
+        returned, to end now. Logged at WARNING.
+        """
         now, last = envelope.source.timestamp, self.state.last_timestamp
         if last is None or (last - now).total_seconds() <= self.config.track_timeout_s:
             return []
+        step = last - now
         present = {d.track_id for d in envelope.detections if d.track_id is not None}
-        ahead = [
-            track
-            for track in self.state.tracks.values()
-            if track.track_id not in present and track.last_seen > now
-        ]
+        ahead = [track for track in self.state.tracks.values() if track.last_seen > now]
+        for track in ahead:
+            if track.track_id in present:
+                self.state.shift_back(track, step)
+        gone = [track for track in ahead if track.track_id not in present]
         log.warning(
             "camera %s: the edge's clock fell back %.1f s (more than track_timeout_s %g); "
-            "the %d tracks not in this frame and last seen after it end now",
+            "%d tracks in this frame go on with their times moved back, %d others end now",
             self.camera_id,
-            (last - now).total_seconds(),
+            step.total_seconds(),
             self.config.track_timeout_s,
-            len(ahead),
+            len(ahead) - len(gone),
+            len(gone),
             extra={"camera_id": self.camera_id},
         )
-        return ahead
+        return gone
 
     def _check_jump(self, number: int, now: datetime) -> None:
         last, then = self.state.last_frame, self.state.last_timestamp

@@ -131,6 +131,17 @@ class TrackState:
     """Detector name -> what that detector remembers of this track (numbers: checkpointed
     as JSON; they follow an id switch)."""
 
+    def shift_back(self, step: timedelta) -> None:
+        """Move every time this track holds ``step`` earlier (the edge's clock was set right
+        after running ahead): its last sighting, speed marks, zone entries and cool-downs.
+        Detectors' ``notes`` hold no times."""
+        self.last_seen -= step
+        self.marks = [(frame, x, y, at - step) for frame, x, y, at in self.marks]
+        self.line_quiet_until = {key: at - step for key, at in self.line_quiet_until.items()}
+        for visit in self.zones.values():
+            if visit.entered_at is not None:
+                visit.entered_at -= step
+
     @property
     def object_class(self) -> str:
         """The class this track is taken to be for rules, events and counts: the vote."""
@@ -375,6 +386,14 @@ class CameraState:
             else:  # one comparison a track: exactly the test below (see _least_longer)
                 return [t for t in self.tracks.values() if t.last_seen <= cutoff]
         return [t for t in self.tracks.values() if (now - t.last_seen).total_seconds() > timeout_s]
+
+    def shift_back(self, track: TrackState, step: timedelta) -> None:
+        """Move ``track``'s times and its rule cool-downs ``step`` earlier (see
+        :meth:`TrackState.shift_back`)."""
+        track.shift_back(step)
+        suffix = f"|{track.track_id}"
+        for key in [k for k in self.rule_quiet_until if k.endswith(suffix)]:
+            self.rule_quiet_until[key] -= step
 
     def forget(self, track: TrackState) -> None:
         """Drop a track and every cool-down keyed on it (memory stays flat)."""

@@ -147,3 +147,27 @@ def test_a_clock_that_falls_back_within_a_run(
         after += engine.process(envelope(number, boxes, seconds=moment)).events
     assert summary(after) == expected
     assert bool(engine.states["cam"].tracks) == (expected == [])
+
+
+def test_a_track_in_view_when_the_clock_falls_back_keeps_its_dwell_and_cool_downs() -> None:
+    """The person stands in the zone throughout; the edge's clock was an hour ahead for
+    frames 0-4. Their entry time and cool-downs move back with the clock, so the dwell
+    fires when it does with a clock that was always right, not an hour later."""
+    dwelling = {**ZONE, "dwell_s": 1.0}
+    rules = [rule("enter", "ZONE_ENTER"), rule("stay", "ZONE_DWELL")]
+
+    def events(ahead_s: float) -> list[tuple[str, int]]:
+        engine = Engine(settings({"zones": [dwelling], "events": rules}))
+        found = []
+        for number in range(60):
+            moment = number * 0.04 + (ahead_s if number < 5 else 0.0)
+            outcome = engine.process(envelope(number, [Box.at_foot(1, 600, 500)], seconds=moment))
+            found += [(str(e.event_type), e.frame_number) for e in outcome.events]
+        return found
+
+    right, ahead = events(0.0), events(3600.0)
+    assert (
+        [kind for kind, _ in right] == [kind for kind, _ in ahead] == ["ZONE_ENTER", "ZONE_DWELL"]
+    )
+    # The time between frames 4 and 5 is unknown across the step (taken as 0): one frame.
+    assert 0 <= ahead[1][1] - right[1][1] <= 1
