@@ -195,12 +195,14 @@ class Handling:
     def receive(self, message: ReceivedMessage) -> None:
         """Take a message from paho, first waiting for room (see the module's docstring)."""
         client = self.client
+        overrun = self.bound.overrun  # only this thread starts one
         within = self.bound.admit(self._may_wait, timeout=client.config.keepalive_s / 2)
-        if not within:  # once per overrun: until the count is below the bound again
-            log.warning(
-                "handling is slow: took message %d over the bound of %d unacknowledged, "
-                "and takes what comes until below it again, so that the connection stays "
-                "alive",
+        if not within:
+            log.log(
+                logging.DEBUG if overrun else logging.WARNING,  # said once per overrun
+                "handling is slow: took message %d over the bound of %d unacknowledged so "
+                "that the connection stays alive (up to twice the bound at once, then one "
+                "each half keep-alive)",
                 self.bound.count,
                 self.bound.limit,
             )
@@ -213,8 +215,11 @@ class Handling:
             return False
         if self.inbox.qsize() >= self.bound.limit:
             # unless the handler itself waits for the broker's answers (a full publish
-            # window, a publish it must see confirmed): they come after what we hold back
-            return not client.tracker.waits_for_broker(self.worker_ident)
+            # window, a publish it must see confirmed): they come after what we hold back;
+            # past an overrun's allowance, anyone's answers (another thread's publish)
+            if client.tracker.waits_for_broker(self.worker_ident):
+                return False
+            return not (self.bound.overrun and client.tracker.outstanding)
         return client.tracker.outstanding == 0  # else the broker's confirmations must be read
 
     # -- handler thread ---------------------------------------------------------------------
