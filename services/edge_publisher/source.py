@@ -11,10 +11,11 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,9 +124,9 @@ camera."""
 class TransportGate:
     """FFmpeg's options are one variable for the whole process, read at each open: RTSP
     opens with the same transport run together; one with another transport waits until
-    they are done (at most their ``timeout_s``), then sets its own. Opens that come while
-    one with another transport waits wait behind it (cameras reopening in a loop with one
-    transport never starve a camera with the other).
+    they are done (at most their ``timeout_s``), then sets its own. First come, first
+    served: an open that comes while one with another transport waits begins after it
+    (cameras reopening in a loop with one transport never starve a camera with the other).
 
     >>> gate = TransportGate()
     >>> with gate.opening("tcp"), gate.opening("tcp"):  # the same transport: together
@@ -140,25 +141,33 @@ class TransportGate:
         self.transport: str | None = None
         self.open = 0
         """Opens in progress, all with :attr:`transport`."""
-        self.waiting: Counter[str] = Counter()
-        """Opens waiting to begin, by transport."""
+        self.waiting: deque[tuple[int, str]] = deque()
+        """``(ticket, transport)`` of the opens waiting to begin, in the order they came."""
+        self._tickets = itertools.count()
         self._cond = threading.Condition()
 
-    def _must_wait(self, transport: str) -> bool:
-        if not self.open:
-            return False
-        if self.transport != transport:
-            return True
-        return any(count for other, count in self.waiting.items() if other != transport)
+    def _may_begin(self, ticket: int, transport: str) -> bool:
+        """First come, first served: an open begins once no open that came before it waits
+        with another transport, and the opens in progress (if any) share its transport."""
+        for earlier, other in self.waiting:
+            if earlier == ticket:
+                break
+            if other != transport:
+                return False
+        return not self.open or self.transport == transport
 
     @contextmanager
     def opening(self, transport: str) -> Iterator[None]:
         """Held while a camera opens with ``transport`` in FFmpeg's options."""
+        ticket = next(self._tickets)
         with self._cond:
-            self.waiting[transport] += 1
-            while self._must_wait(transport):
-                self._cond.wait()
-            self.waiting[transport] -= 1
+            self.waiting.append((ticket, transport))
+            try:
+                while not self._may_begin(ticket, transport):
+                    self._cond.wait()
+            finally:
+                self.waiting.remove((ticket, transport))
+                self._cond.notify_all()  # the next in line may begin along with this one
             if not self.open:
                 os.environ[FFMPEG_OPTIONS] = f"rtsp_transport;{transport}"
                 self.transport = transport

@@ -84,3 +84,40 @@ def test_cameras_reopening_in_a_loop_never_starve_one_with_another_transport() -
         stop.set()
         for camera in cameras:
             camera.join(5)
+
+
+def test_first_come_first_served_when_the_opens_in_progress_end() -> None:
+    """A TCP open in progress, a UDP open waiting, then another TCP open: when the first
+    ends, the UDP open goes first (the later TCP one waits behind it), every time."""
+    for _ in range(20):
+        assert hand_over() == ["udp", "tcp"]
+
+
+def hand_over() -> list[str]:
+    """The order in which a UDP open and then a TCP open, both waiting behind a TCP open
+    in progress, begin once it ends."""
+    gate = TransportGate()
+    order: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with gate.opening("tcp"):
+            holding.set()
+            release.wait(5)
+
+    def later(transport: str) -> None:
+        with gate.opening(transport):
+            order.append(transport)
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert holding.wait(5)
+    for transport in ("udp", "tcp"):
+        threads.append(threading.Thread(target=later, args=(transport,)))
+        threads[-1].start()
+        while len(gate.waiting) < len(threads) - 1:  # it waits in line now
+            threading.Event().wait(0.001)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    return order
