@@ -119,7 +119,8 @@ class CameraTracker:
             return self._late(envelope, decided, window)
         if order is FrameOrder.NEXT:
             self._check_jump(number, now)
-        ahead = self._ahead(envelope) if decided.clock_back and order is FrameOrder.NEXT else []
+        if decided.clock_back and order is FrameOrder.NEXT:
+            self._clock_set_right(envelope)
         self._say(decided, number, now)
         scene = self.scene(envelope.frame.width, envelope.frame.height)
         self.state.frame_size = (envelope.frame.width, envelope.frame.height)
@@ -130,8 +131,6 @@ class CameraTracker:
             self._gaps.reset(self.camera_id)
             for track in list(self.state.tracks.values()):
                 occurrences += self._end_track(track, frame)  # in the run that ended
-        for track in ahead:
-            occurrences += self._end_track(track, frame)
         self._gaps.observe(self.camera_id, number, window.frames)
         self.state.accept(decided, number, now, window)
         for track in self.state.expired(now, self.config.track_timeout_s):
@@ -206,36 +205,29 @@ class CameraTracker:
         )
         return True
 
-    def _ahead(self, envelope: Sightings) -> list[TrackState]:
+    def _clock_set_right(self, envelope: Sightings) -> None:
         """The edge's clock fell back within a run by more than ``track_timeout_s`` (it ran
         ahead, then was set right): the tracks whose last sighting is stamped after this
-        frame have times ahead of every frame to come, so none would end, dwell, leave its
-        zone or cool down until message time caught up with them, hours later maybe.
-
-        Those in the frame go on with their times moved back by the step; the others are
-        returned, to end now. Logged at WARNING.
-        """
+        frame would hold times ahead of every frame to come, so none would end, dwell,
+        leave its zone or cool down until message time caught up with them, hours later
+        maybe. Their times move back by the step instead, and they go on (or end in
+        ``track_timeout_s``) as with a clock that was always right. Logged at WARNING."""
         now, last = envelope.source.timestamp, self.state.last_timestamp
         if last is None or (last - now).total_seconds() <= self.config.track_timeout_s:
-            return []
+            return
         step = last - now
-        present = {d.track_id for d in envelope.detections if d.track_id is not None}
         ahead = [track for track in self.state.tracks.values() if track.last_seen > now]
         for track in ahead:
-            if track.track_id in present:
-                self.state.shift_back(track, step)
-        gone = [track for track in ahead if track.track_id not in present]
+            self.state.shift_back(track, step)
         log.warning(
             "camera %s: the edge's clock fell back %.1f s (more than track_timeout_s %g); "
-            "%d tracks in this frame go on with their times moved back, %d others end now",
+            "the times of %d tracks move back with it",
             self.camera_id,
             step.total_seconds(),
             self.config.track_timeout_s,
-            len(ahead) - len(gone),
-            len(gone),
+            len(ahead),
             extra={"camera_id": self.camera_id},
         )
-        return gone
 
     def _check_jump(self, number: int, now: datetime) -> None:
         last, then = self.state.last_frame, self.state.last_timestamp
