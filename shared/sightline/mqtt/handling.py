@@ -19,6 +19,9 @@ Three threads meet here:
     overload: after a wait ran out, up to ``limit`` more messages are taken at once (a
     burst of buffered messages would otherwise hold the thread half a keep-alive each),
     then each waits again (twice the bound at most, and one more per half keep-alive).
+    Past that allowance another thread's publish waits with them: memory stays bounded
+    whatever is outstanding (a service nearly always has a publish awaiting its answer,
+    and the broker's queue for us can be long).
 * the **handler** thread runs one handler at a time, in arrival order
   (:meth:`Handling.work`).
 * the **acker** thread acknowledges each handled message, in arrival order, once everything
@@ -215,11 +218,8 @@ class Handling:
             return False
         if self.inbox.qsize() >= self.bound.limit:
             # unless the handler itself waits for the broker's answers (a full publish
-            # window, a publish it must see confirmed): they come after what we hold back;
-            # past an overrun's allowance, anyone's answers (another thread's publish)
-            if client.tracker.waits_for_broker(self.worker_ident):
-                return False
-            return not (self.bound.overrun and client.tracker.outstanding)
+            # window, a publish it must see confirmed): they come after what we hold back
+            return not client.tracker.waits_for_broker(self.worker_ident)
         return client.tracker.outstanding == 0  # else the broker's confirmations must be read
 
     # -- handler thread ---------------------------------------------------------------------
