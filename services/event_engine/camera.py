@@ -325,21 +325,32 @@ class CameraTracker:
             for track in self.state.tracks.values()
             if track.track_id not in present and track.last_frame < number
         ]
-        lost = continuable(lost, number, now, self.config.tracking)
         if len(lost) * len(newcomers) > MAX_SWITCH_PAIRS and not self._said_capped:
-            self._said_capped = True  # once per camera: the edge may do it every frame
-            log.warning(
-                "camera %s: %d new track ids and %d lost tracks in frame %d; ids are "
-                "continued among the latest lost tracks only (%d pairs weighed at most)",
-                self.camera_id,
-                len(newcomers),
-                len(lost),
-                number,
-                MAX_SWITCH_PAIRS,
-                extra={"camera_id": self.camera_id},
-            )
+            self._say_capped(lost, newcomers, number, now)
         chosen = find_switches(lost, newcomers, number, now, self.config.tracking)
         return {new.track_id: old for old, new in chosen if new.track_id is not None}
+
+    def _say_capped(
+        self, lost: list[TrackState], newcomers: list[Sighting], number: int, now: datetime
+    ) -> None:
+        """Say (once per camera: the edge may do it every frame) that the id switches of
+        this frame are weighed among the latest lost tracks only, if they are (only the
+        lost tracks that may be continued count; looked at only when all of them are over
+        the budget, the rare case)."""
+        weighed = continuable(lost, number, now, self.config.tracking)
+        if len(weighed) * len(newcomers) <= MAX_SWITCH_PAIRS:
+            return
+        self._said_capped = True
+        log.warning(
+            "camera %s: %d new track ids and %d lost tracks in frame %d; ids are "
+            "continued among the latest lost tracks only (%d pairs weighed at most)",
+            self.camera_id,
+            len(newcomers),
+            len(weighed),
+            number,
+            MAX_SWITCH_PAIRS,
+            extra={"camera_id": self.camera_id},
+        )
 
     def _track(
         self, detection: Sighting, switched: dict[int, TrackState], number: int, now: datetime

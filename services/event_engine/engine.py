@@ -182,12 +182,13 @@ class Engine:
     def owner(self, camera: str) -> str | None:
         """The configured device whose camera ``camera`` is, if any (at most one: the
         settings refuse a camera under two devices)."""
-        if self._owners is None:
-            self._owners = {
+        owners = self._owners  # one read: a live change may drop it meanwhile
+        if owners is None:
+            owners = self._owners = {
                 config.camera_id or device_id: device_id
                 for device_id, config in self.settings.devices.items()
             }
-        return self._owners.get(camera)
+        return owners.get(camera)
 
     def camera_for(self, envelope: Sightings) -> str:
         """The camera id the engine files an envelope under: its device's configured camera
@@ -203,10 +204,7 @@ class Engine:
         state = self.states.get(camera)
         if state is not None and state.device_id is not None:
             return state.device_id
-        for device_id, config in self.settings.devices.items():
-            if (config.camera_id or device_id) == camera:
-                return device_id
-        return None
+        return self.owner(camera)
 
     def end_tracks(self, camera: str) -> FrameOutcome | None:
         """End every track of ``camera`` now (its edge went offline or silent); None if it

@@ -391,16 +391,19 @@ class CameraState:
         """Move ``track``'s times and its rule cool-downs ``step`` earlier (see
         :meth:`TrackState.shift_back`)."""
         track.shift_back(step)
-        suffix = f"|{track.track_id}"
-        for key in [k for k in self.rule_quiet_until if k.endswith(suffix)]:
+        for key in self._cool_downs(track):
             self.rule_quiet_until[key] -= step
 
     def forget(self, track: TrackState) -> None:
         """Drop a track and every cool-down keyed on it (memory stays flat)."""
         self.tracks.pop(track.track_id, None)
-        suffix = f"|{track.track_id}"
-        for key in [k for k in self.rule_quiet_until if k.endswith(suffix)]:
+        for key in self._cool_downs(track):
             del self.rule_quiet_until[key]
+
+    def _cool_downs(self, track: TrackState) -> list[str]:
+        """The keys of :attr:`rule_quiet_until` that are ``track``'s (``rule|track_id``)."""
+        suffix = f"|{track.track_id}"
+        return [key for key in self.rule_quiet_until if key.endswith(suffix)]
 
     def continue_track(self, old: TrackState, new: TrackState) -> None:
         """``new`` is ``old`` under a new id: it takes its line sides, zone visits (with their
