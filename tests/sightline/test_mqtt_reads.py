@@ -3,9 +3,15 @@ order, whatever its size and however the packets fall across the blocks."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
 import threading
 import time
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from sightline.config import MqttConfig
 from sightline.mqtt import MqttClient, ReceivedMessage
@@ -138,3 +144,77 @@ def test_packets_queued_together_wake_the_network_thread_once_and_all_go_out(
     finally:
         source.stop()
         sink.stop()
+
+
+@pytest.mark.parametrize(("send_buffer", "at_most"), [(4_096, None), (None, 1 / 50)])
+def test_queued_packets_go_out_whole_and_in_order_in_few_sends(
+    send_buffer: int | None, at_most: float | None
+) -> None:
+    """A run of queued packets goes out in one ``send`` per block (at most one for 50
+    packets, when the socket takes all of it); a socket that takes only part of it (a 4 KiB
+    buffer) leaves the rest queued where paho would, and the peer still reads every byte in
+    order. A QoS 0 PUBLISH among them is written paho's way (its ``on_publish`` is called)."""
+    ours, peer = socket.socketpair()
+    if send_buffer is not None:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    ours.setblocking(False)
+    peer.setblocking(False)
+    client = BufferedPaho(CallbackAPIVersion.VERSION2)
+    client._sock = ours  # type: ignore[assignment]
+    sends = 0
+    original = client._sock_send
+
+    def counting(data: bytes) -> int:
+        nonlocal sends
+        sends += 1
+        return original(data)
+
+    client._sock_send = counting  # type: ignore[method-assign]
+    published: list[int] = []
+    client.on_publish = lambda *args: published.append(args[2])
+    rng = random.Random(3)
+    packets: list[bytes] = []
+    for mid in range(1, 3_001):
+        size = rng.choice([2, 2, 2, 2, 2, 300, 1_000])  # PUBACKs, and QoS 1 PUBLISHes
+        command, qos = (0x40, 1) if size == 2 else (0x32, 1)
+        if mid == 2_990:  # a QoS 0 PUBLISH: paho's own write calls on_publish
+            command, qos = 0x30, 0
+        packet = bytes([command, *_length(size)]) + bytes([mid % 251]) * size
+        info = paho.MQTTMessageInfo(mid)
+        client._out_packet.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
+        packets.append(packet)
+    expected = b"".join(packets)
+    got = bytearray()
+    while len(got) < len(expected):
+        client._packet_write()
+        with contextlib.suppress(BlockingIOError):
+            while len(got) < len(expected):
+                got += peer.recv(rng.choice([1, 100, 10_000, 1_000_000]))
+    ours.close()
+    peer.close()
+
+    assert bytes(got) == expected
+    assert not client._out_packet
+    assert published == [2_990]
+    if at_most is not None:
+        assert sends <= len(packets) * at_most, f"{sends} sends for {len(packets)} packets"
+
+
+def _length(size: int) -> list[int]:
+    """MQTT's variable-length encoding of ``size``."""
+    out = []
+    while True:
+        byte, size = size % 128, size // 128
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            return out
