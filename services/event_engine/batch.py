@@ -217,10 +217,11 @@ class SceneBatch:
         xs: list[float] = []
         centers: list[float] = []
         bottoms: list[float] = []
-        for x1, y1, x2, y2 in boxes:
-            xs.append(min(max((x1 + x2) / 2, 0.0), right))
-            centers.append(min(max((y1 + y2) / 2, 0.0), bottom))
-            bottoms.append(min(max(y2, 0.0), bottom))
+        for x1, y1, x2, y2 in boxes:  # min(max(v, 0.0), edge), without the calls
+            x, center, foot = (x1 + x2) / 2, (y1 + y2) / 2, y2
+            xs.append(0.0 if x < 0.0 else right if x > right else x)
+            centers.append(0.0 if center < 0.0 else bottom if center > bottom else center)
+            bottoms.append(0.0 if foot < 0.0 else bottom if foot > bottom else foot)
         coordinates = (xs, centers, bottoms)
         sides: list[list[int]] = [[] for _ in range(self.line_count)]
         for line in self.axis:

@@ -293,19 +293,22 @@ class CameraTracker:
         sides, insides = self.batch(scene, *size).evaluate(boxes)
         occurrences: list[Occurrence] = []
         switched = self._switches(detections, number, now)
+        lines = list(zip(scene.lines, scene.line_names, sides, strict=True))
+        zones = list(zip(scene.zones, scene.zone_names, insides, strict=True))
         for index, raw in enumerate(detections):
             track = self._track(raw, switched, number, now)
             detection = track.detection  # with the track's voted class
-            for line, line_sides in zip(scene.lines, sides, strict=True):
+            track_sides, visits = track.sides, track.zones
+            for line, name, line_sides in lines:
                 side = line_sides[index]
-                if side == 0 or track.sides.get(line.geometry.name) == side:
+                if side == 0 or track_sides.get(name) == side:
                     continue  # in the band, or still on the same side: nothing can happen
                 if admits(line.config, detection):
                     for detector in self._at_line:
                         occurrences += detector.at_line(track, line, side, frame)
-            for zone, zone_insides in zip(scene.zones, insides, strict=True):
+            for zone, name, zone_insides in zones:
                 inside = zone_insides[index]
-                if not inside and zone.geometry.name not in track.zones:
+                if not inside and name not in visits:
                     continue  # never inside: no visit to keep
                 if admits(zone.config, detection):
                     for detector in self._at_zone:

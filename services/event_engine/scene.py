@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from event_engine.geometry import LineGeometry, ZoneGeometry
 from event_engine.zones import edge_evidence
@@ -58,6 +58,13 @@ class Scene:
 
     lines: tuple[SceneLine, ...]
     zones: tuple[SceneZone, ...]
+    line_names: tuple[str, ...] = field(init=False)
+    """Each line's name, in order (read for every box of every frame)."""
+    zone_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "line_names", tuple(line.geometry.name for line in self.lines))
+        object.__setattr__(self, "zone_names", tuple(zone.geometry.name for zone in self.zones))
 
     @classmethod
     def from_config(cls, device: DeviceConfig, width: int, height: int) -> Scene:
