@@ -100,6 +100,9 @@ class Run:
     seen_from: int | None = None
     """:attr:`seen` is complete from this number on; every frame below it, and (None: a
     checkpoint from before late frames) every frame up to :attr:`last`, counts as seen."""
+    stepped: tuple[int, int, int] | None = None
+    """The run's clock last fell back between frames ``(before, its µs, after)``: the last
+    frame processed on the old clock and the first one on the new (see :meth:`stale`)."""
 
     @classmethod
     def start(cls, run_id: str, explicit: bool, number: int, moment: int) -> Run:
@@ -128,6 +131,24 @@ class Run:
         floor = self.last[0] - window.frames
         if seen[0] < floor:
             del seen[: bisect_left(seen, floor)]
+
+    def stale(self, number: int, moment: int) -> bool:
+        """Whether ``(number, moment)`` is a frame the edge captured before its clock fell
+        back, arriving after the first frame on the new clock: numbered between the two,
+        stamped at or after the old clock's last frame. Its time cannot be compared with
+        the new clock's, so it is dropped; taken for a new run it would end every track
+        twice (out and back). The gap between the two frames is a few numbers at most
+        (:meth:`~event_engine.camera.CameraTracker` refuses a jump on a clock that fell
+        back), so no later frame of any run falls in it and nothing is muted.
+
+        >>> run = Run("r", True, stepped=(4, 3_600_000_000, 6))
+        >>> run.stale(5, 3_600_040_000), run.stale(5, 40_000), run.stale(7, 3_600_040_000)
+        (True, False, False)
+        """
+        if self.stepped is None:
+            return False
+        before, then, after = self.stepped
+        return before < number < after and moment >= then
 
     def holds(self, number: int, moment: int) -> bool:
         """Whether ``(number, moment)`` may be a frame of this run already processed."""
@@ -196,6 +217,8 @@ class RunBook:
         if current is None:
             return Classified(Order.NEXT, run_id or derived_run_id(number, moment))
         back = at < current.last[1]
+        if (run_id is None or run_id == current.run_id) and current.stale(number, at):
+            return Classified(Order.DUPLICATE, current.run_id)
         if run_id is not None:
             if run_id == current.run_id:
                 if number > current.last[0]:
@@ -257,9 +280,12 @@ class RunBook:
             else:
                 self.current = Run.start(decided.run_id, decided.run_id[:1] != "@", number, at)
             return
+        stepped = (*current.last, number) if decided.clock_back else current.stepped
         if decided.clock_back and not current.explicit:
             # A new segment of the same run: the old one is kept to recognise its redeliveries.
             self.past = [current, *self.past][:PAST_RUNS]
             self.current = Run.start(current.run_id, False, number, at)
+            self.current.stepped = stepped
             return
+        current.stepped = stepped
         current.advance(number, at, window)

@@ -8,6 +8,7 @@ from event_engine.engine import Engine, UnknownDeviceError
 from event_engine.tracks import FrameOrder
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
+from sightline.messages import DetectionEnvelope
 from tests.event_engine.walks import Box, envelope, rule, run, settings, summary, walk
 
 LINE = {"type": "vertical", "position_pct": 50, "name": "mid"}
@@ -173,3 +174,44 @@ def test_a_track_in_view_when_the_clock_falls_back_keeps_its_dwell_and_cool_down
     )
     # The time between frames 4 and 5 is unknown across the step (taken as 0): one frame.
     assert 0 <= ahead[1][1] - right[1][1] <= 1
+
+
+@pytest.mark.parametrize("run_id", [None, "run-1"], ids=["a derived run", "an explicit run_id"])
+@pytest.mark.parametrize(
+    ("ahead_s", "lag"),
+    [(3600.0, 2), (1.0, 27)],
+    ids=["an hour ahead: the times move back", "a second ahead: within track_timeout_s"],
+)
+def test_a_late_frame_of_the_clock_before_it_was_set_right_is_dropped(
+    run_id: str | None, ahead_s: float, lag: int
+) -> None:
+    """Frames 0-4 stamped ahead, frame 6 the first stamped right; frame 5, captured before
+    the step and so stamped ahead too, arrives after frame 6. It is dropped: taken for a
+    new run it ended the person's visit and began it again (exit and enter), then again
+    with frame 7. The person stands in the zone throughout: one enter, and one dwell. An
+    hour's step moves the times back, so the dwell fires where it does with a clock that
+    was always right, to within the two frames across the step (their time is unknown,
+    taken as 0); a step within track_timeout_s moves nothing, so the dwell comes that much
+    later (a second: 25 frames)."""
+    dwelling = {**ZONE, "dwell_s": 1.0}
+    rules = [rule("enter", "ZONE_ENTER"), rule("exit", "ZONE_EXIT"), rule("stay", "ZONE_DWELL")]
+
+    def frame(number: int, ahead: float) -> DetectionEnvelope:
+        moment = number * 0.04 + (ahead if number < 6 else 0.0)
+        sent = envelope(number, [Box.at_foot(1, 600, 500)], seconds=moment)
+        return sent.model_copy(update={"source": sent.source.model_copy(update={"run_id": run_id})})
+
+    def events(ahead: float) -> tuple[list[tuple[str, int]], list[FrameOrder]]:
+        engine = Engine(settings({"zones": [dwelling], "events": rules}))
+        found, orders = [], []
+        for number in [*range(5), 6, 5, *range(7, 60)]:
+            outcome = engine.process(frame(number, ahead))
+            orders.append(outcome.order)
+            found += [(str(e.event_type), e.frame_number) for e in outcome.events]
+        return found, orders
+
+    (right, _), (ahead, orders) = events(0.0), events(ahead_s)
+    assert [kind for kind, _ in ahead] == ["ZONE_ENTER", "ZONE_DWELL"], ahead
+    assert orders[6] is FrameOrder.DUPLICATE  # frame 5, late
+    assert FrameOrder.RESTART not in orders
+    assert 0 <= ahead[1][1] - right[1][1] <= lag
