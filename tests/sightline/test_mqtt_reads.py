@@ -160,16 +160,16 @@ def test_queued_packets_go_out_whole_and_in_order_in_few_sends(
     ours.setblocking(False)
     peer.setblocking(False)
     client = BufferedPaho(CallbackAPIVersion.VERSION2)
-    client._sock = ours  # type: ignore[assignment]
+    client._sock = ours
     sends = 0
     original = client._sock_send
 
-    def counting(data: bytes) -> int:
+    def counting(data: bytes | bytearray) -> int:
         nonlocal sends
         sends += 1
         return original(data)
 
-    client._sock_send = counting  # type: ignore[method-assign]
+    client._sock_send = counting  # type: ignore[method-assign, assignment]
     published: list[int] = []
     client.on_publish = lambda *args: published.append(args[2])
     rng = random.Random(3)

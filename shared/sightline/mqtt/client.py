@@ -315,7 +315,9 @@ class BufferedPaho(paho.Client):
         PUBLISH, whose ``on_publish`` paho calls, and a DISCONNECT) go out as one buffer
         of at most :data:`WRITE_BLOCK` bytes; what the socket did not take stays queued,
         each packet's position moved on, exactly as paho leaves a partly written packet.
-        Anything else is written paho's way.
+        Anything else is written paho's way. Unlike paho's, a write here counts as traffic
+        for the keep-alive (``_last_msg_out``), as MQTT allows: a busy client sends no
+        PINGREQ; a dead connection is still found by what is received.
         """
         out = self._out_packet
         while len(out) > 1:
