@@ -280,12 +280,13 @@ class RunBook:
             else:
                 self.current = Run.start(decided.run_id, decided.run_id[:1] != "@", number, at)
             return
-        stepped = (*current.last, number) if decided.clock_back else current.stepped
-        if decided.clock_back and not current.explicit:
-            # A new segment of the same run: the old one is kept to recognise its redeliveries.
-            self.past = [current, *self.past][:PAST_RUNS]
-            self.current = Run.start(current.run_id, False, number, at)
-            self.current.stepped = stepped
-            return
-        current.stepped = stepped
+        if decided.clock_back:
+            stepped = (*current.last, number)
+            if not current.explicit:
+                # A new segment of the same run: the old one is kept for its redeliveries.
+                self.past = [current, *self.past][:PAST_RUNS]
+                self.current = Run.start(current.run_id, False, number, at)
+                self.current.stepped = stepped
+                return
+            current.stepped = stepped
         current.advance(number, at, window)

@@ -310,11 +310,11 @@ class BufferedPaho(paho.Client):
         paho sends each queued packet with its own ``send``: under load that is one system
         call per 4-byte PUBACK, and each hands the GIL to the handler thread and back. The
         engine took 5,392 ``sendto`` for a flood of 4,000 envelopes (1,283 events) of
-        ``bench/engine.py`` that way, 233 this way. Here the
-        leading packets that need nothing done once written (every packet but a QoS 0
-        PUBLISH, whose ``on_publish`` paho calls, and a DISCONNECT) go out as one buffer
-        of at most :data:`WRITE_BLOCK` bytes; what the socket did not take stays queued,
-        each packet's position moved on, exactly as paho leaves a partly written packet.
+        ``bench/engine.py`` that way, 233 this way. Here the leading packets that need
+        nothing done once written (every packet but a QoS 0 PUBLISH, whose ``on_publish``
+        paho calls, and a DISCONNECT) go out as one buffer of at most :data:`WRITE_BLOCK`
+        bytes; what the socket did not take stays queued, each packet's position moved on,
+        exactly as paho leaves a partly written packet.
         Anything else is written paho's way. Unlike paho's, a write here counts as traffic
         for the keep-alive (``_last_msg_out``), as MQTT allows: a busy client sends no
         PINGREQ; a dead connection is still found by what is received.
