@@ -8,7 +8,6 @@ from event_engine.engine import Engine, UnknownDeviceError
 from event_engine.tracks import FrameOrder
 from sightline.config.engine import DeviceConfig
 from sightline.errors import MessageError
-from sightline.messages import DetectionEnvelope
 from tests.event_engine.walks import Box, envelope, rule, run, settings, summary, walk
 
 LINE = {"type": "vertical", "position_pct": 50, "name": "mid"}
@@ -156,24 +155,33 @@ def test_a_track_in_view_when_the_clock_falls_back_keeps_its_dwell_and_cool_down
     """The person stands in the zone throughout; the edge's clock was an hour ahead for
     frames 0-4. Their entry time and cool-downs move back with the clock, so the dwell
     fires when it does with a clock that was always right, not an hour later."""
-    dwelling = {**ZONE, "dwell_s": 1.0}
-    rules = [rule("enter", "ZONE_ENTER"), rule("stay", "ZONE_DWELL")]
-
-    def events(ahead_s: float) -> list[tuple[str, int]]:
-        engine = Engine(settings({"zones": [dwelling], "events": rules}))
-        found = []
-        for number in range(60):
-            moment = number * 0.04 + (ahead_s if number < 5 else 0.0)
-            outcome = engine.process(envelope(number, [Box.at_foot(1, 600, 500)], seconds=moment))
-            found += [(str(e.event_type), e.frame_number) for e in outcome.events]
-        return found
-
-    right, ahead = events(0.0), events(3600.0)
+    frames = list(range(60))
+    (right, _), (ahead, _) = dwelling(frames, 0.0, 5), dwelling(frames, 3600.0, 5)
     assert (
         [kind for kind, _ in right] == [kind for kind, _ in ahead] == ["ZONE_ENTER", "ZONE_DWELL"]
     )
     # The time between frames 4 and 5 is unknown across the step (taken as 0): one frame.
     assert 0 <= ahead[1][1] - right[1][1] <= 1
+
+
+def dwelling(
+    frames: list[int], ahead_s: float, right_from: int, run_id: str | None = None
+) -> tuple[list[tuple[str, int]], list[FrameOrder]]:
+    """A person standing in a 1 s dwell zone, the edge's clock ``ahead_s`` ahead before
+    frame ``right_from``, frames processed in the order of ``frames``: the events (type,
+    frame) and each frame's order."""
+    zone = {**ZONE, "dwell_s": 1.0}
+    rules = [rule("enter", "ZONE_ENTER"), rule("exit", "ZONE_EXIT"), rule("stay", "ZONE_DWELL")]
+    engine = Engine(settings({"zones": [zone], "events": rules}))
+    found, orders = [], []
+    for number in frames:
+        moment = number * 0.04 + (ahead_s if number < right_from else 0.0)
+        sent = envelope(number, [Box.at_foot(1, 600, 500)], seconds=moment)
+        source = sent.source.model_copy(update={"run_id": run_id})
+        outcome = engine.process(sent.model_copy(update={"source": source}))
+        orders.append(outcome.order)
+        found += [(str(e.event_type), e.frame_number) for e in outcome.events]
+    return found, orders
 
 
 @pytest.mark.parametrize("run_id", [None, "run-1"], ids=["a derived run", "an explicit run_id"])
@@ -193,24 +201,11 @@ def test_a_late_frame_of_the_clock_before_it_was_set_right_is_dropped(
     was always right, to within the two frames across the step (their time is unknown,
     taken as 0); a step within track_timeout_s moves nothing, so the dwell comes that much
     later (a second: 25 frames)."""
-    dwelling = {**ZONE, "dwell_s": 1.0}
-    rules = [rule("enter", "ZONE_ENTER"), rule("exit", "ZONE_EXIT"), rule("stay", "ZONE_DWELL")]
-
-    def frame(number: int, ahead: float) -> DetectionEnvelope:
-        moment = number * 0.04 + (ahead if number < 6 else 0.0)
-        sent = envelope(number, [Box.at_foot(1, 600, 500)], seconds=moment)
-        return sent.model_copy(update={"source": sent.source.model_copy(update={"run_id": run_id})})
-
-    def events(ahead: float) -> tuple[list[tuple[str, int]], list[FrameOrder]]:
-        engine = Engine(settings({"zones": [dwelling], "events": rules}))
-        found, orders = [], []
-        for number in [*range(5), 6, 5, *range(7, 60)]:
-            outcome = engine.process(frame(number, ahead))
-            orders.append(outcome.order)
-            found += [(str(e.event_type), e.frame_number) for e in outcome.events]
-        return found, orders
-
-    (right, _), (ahead, orders) = events(0.0), events(ahead_s)
+    frames = [*range(5), 6, 5, *range(7, 60)]
+    (right, _), (ahead, orders) = (
+        dwelling(frames, 0.0, 6, run_id),
+        dwelling(frames, ahead_s, 6, run_id),
+    )
     assert [kind for kind, _ in ahead] == ["ZONE_ENTER", "ZONE_DWELL"], ahead
     assert orders[6] is FrameOrder.DUPLICATE  # frame 5, late
     assert FrameOrder.RESTART not in orders
